@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+import fs from "node:fs/promises";
+import path from "node:path";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { loadConfig, type Config } from "../runtime/config.js";
+import { InputError } from "../runtime/errors.js";
+import { runContractReview, printRuns, printRun } from "./run.js";
+import { openApp, type App } from "../runtime/app.js";
+import { evaluateContractReview } from "../evals/contract-review.js";
+import { createModelTiers } from "../runtime/models.js";
+import type { RunStatus } from "../runtime/runs.js";
+
+const FLOWS = ["contract-review"] as const;
+const STATUSES: RunStatus[] = ["running", "completed", "awaiting_review", "failed", "dead_lettered"];
+
+/** Exit codes: 0 done, 1 a run failed, 2 bad input or usage. */
+export const EXIT = { ok: 0, runFailed: 1, badInput: 2 } as const;
+
+function config(): Config {
+  return loadConfig(process.env);
+}
+
+async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const app = await openApp(cfg);
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+function announceTiers(cfg: Config) {
+  if (cfg.modelTiers.length === 0) {
+    process.stderr.write("opsgraph: no model configured (set OPSGRAPH_MODELS or OPENAI_API_KEY): running the rules tier only\n");
+  }
+}
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command("opsgraph")
+    .description("Run teams of LLM agents as durable LangGraph flows on PostgreSQL.")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  program
+    .command("run")
+    .description("Run a flow on an input file or a directory of files (a batch)")
+    .addArgument(new Command().createArgument("<flow>", "the flow to run").choices(FLOWS))
+    .requiredOption("--input <path>", "a contract (.txt, .md, .pdf, .docx) or a directory of them")
+    .option("--request-id <id>", "idempotency key: the same id is the same run (default: a hash of flow, input bytes and playbook)")
+    .option("--playbook <file>", "YAML or JSON playbook of the company's positions (default: the built-in playbook)")
+    .option("--auto-approve", "approve without a person, whatever the risk score (for unattended runs)", false)
+    .option("--concurrency <n>", "contracts reviewed at once in a batch (default: OPSGRAPH_CONCURRENCY, 4)", positiveInt)
+    .option("--json", "print one JSON object per run, one per line, on stdout", false)
+    .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; concurrency?: number; json: boolean }) => {
+      const cfg = config();
+      announceTiers(cfg);
+      if (flow !== "contract-review") throw new InputError(`flow ${flow}: not available`);
+      process.exitCode = await runContractReview(cfg, opts);
+    });
+
+  program
+    .command("resume")
+    .description("Answer the human review of a run awaiting it, and finish the run")
+    .argument("<run_id>", "the run awaiting review")
+    .addOption(new Option("--decision <decision>", "approve or reject").choices(["approve", "reject"]).makeOptionMandatory())
+    .option("--note <text>", "why, kept with the decision")
+    .option("--json", "print the run as one JSON object", false)
+    .action(async (runId: string, opts: { decision: "approve" | "reject"; note?: string; json: boolean }) => {
+      const run = await withApp((app) => app.contractReview.resume(runId, { decision: opts.decision, note: opts.note }));
+      printRun(run, opts.json);
+      process.exitCode = run.status === "failed" ? EXIT.runFailed : EXIT.ok;
+    });
+
+  const runs = program.command("runs").description("List and show runs");
+  runs
+    .command("list")
+    .description("List runs, newest first")
+    .addOption(new Option("--status <status>", "only runs with this status").choices(STATUSES))
+    .option("--limit <n>", "at most this many runs", positiveInt, 100)
+    .option("--json", 'print { "runs": [...] } as one JSON object', false)
+    .action(async (opts: { status?: RunStatus; limit: number; json: boolean }) => {
+      const list = await withApp((app) => app.contractReview.list(opts.status, opts.limit));
+      printRuns(list, opts.json);
+    });
+  runs
+    .command("show")
+    .description("Show one run with its result")
+    .argument("<run_id>", "the run")
+    .option("--json", "print the run as one JSON object", false)
+    .action(async (runId: string, opts: { json: boolean }) => {
+      const run = await withApp((app) => app.contractReview.show(runId));
+      printRun(run, opts.json);
+    });
+
+  program
+    .command("eval")
+    .description("Evaluate a flow on a labelled dataset")
+    .addArgument(new Command().createArgument("<flow>", "the flow to evaluate").choices(FLOWS))
+    .requiredOption("--data <dir>", "a folder in the CUAD format: labels.jsonl and contracts/<id>.txt")
+    .option("--out <file>", "where to write the Markdown report (default: evals/results/<flow>-<timestamp>.md)")
+    .option("--concurrency <n>", "contracts evaluated at once", positiveInt, 4)
+    .option("--json", "print one JSON object with macro_f1 and per_category", false)
+    .action(async (_flow: string, opts: { data: string; out?: string; concurrency: number; json: boolean }) => {
+      const cfg = config();
+      announceTiers(cfg);
+      const tty = process.stderr.isTTY;
+      const result = await evaluateContractReview({
+        data: opts.data,
+        tiers: createModelTiers(cfg),
+        concurrency: opts.concurrency,
+        onProgress: (done, total) => {
+          if (tty) process.stderr.write(`\r  evaluated ${done}/${total}`);
+          else if (done === total || done % 10 === 0) process.stderr.write(`evaluated ${done}/${total}\n`);
+        },
+      });
+      if (tty) process.stderr.write("\n");
+      const out = opts.out ?? path.join("evals", "results", `contract-review-${new Date().toISOString().replace(/[:.]/g, "-")}.md`);
+      await fs.mkdir(path.dirname(out), { recursive: true });
+      await fs.writeFile(out, result.markdown);
+      if (opts.json) {
+        process.stdout.write(
+          JSON.stringify({
+            flow: "contract-review",
+            data: opts.data,
+            contracts: result.score.contracts,
+            tiers: result.tiers,
+            model_calls: result.model_calls,
+            duration_ms: result.duration_ms,
+            macro_f1: result.score.macro_f1,
+            macro_f1_all: result.score.macro_f1_all,
+            per_category: result.score.per_category,
+            report_path: out,
+          }) + "\n",
+        );
+      } else {
+        process.stdout.write(result.markdown + `\nreport: ${out}\n`);
+      }
+    });
+
+  return program;
+}
+
+async function main(argv: string[]) {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; any usage error is a bad-input exit
+      process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+      return;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`opsgraph: ${e.message}\n`);
+      process.exitCode = EXIT.badInput;
+      return;
+    }
+    process.stderr.write(`opsgraph: ${(e as Error).message ?? String(e)}\n`);
+    process.exitCode = EXIT.runFailed;
+  }
+}
+
+await main(process.argv);

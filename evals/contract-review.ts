@@ -1,0 +1,51 @@
+import { InMemoryStore, MemorySaver } from "@langchain/langgraph";
+import pLimit from "p-limit";
+import { buildContractReviewGraph, type ContractReviewState } from "../graphs/contract-review/index.js";
+import type { ModelTier } from "../nodes/agent.js";
+import { RULES_TIER } from "../nodes/agent-step.js";
+import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
+import { cuadReportMarkdown, loadCuadSplit, scoreCuad, type CuadScore } from "./cuad.js";
+
+export interface ContractReviewEval {
+  score: CuadScore;
+  markdown: string;
+  tiers: string[];
+  model_calls: number;
+  duration_ms: number;
+}
+
+/**
+ * Runs the whole contract-review graph (auto-approved, on in-memory parts) over a folder in
+ * the CUAD format and scores the clause extraction against its labels.
+ */
+export async function evaluateContractReview(opts: {
+  data: string;
+  tiers: ModelTier[];
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}): Promise<ContractReviewEval> {
+  const t0 = Date.now();
+  const contracts = await loadCuadSplit(opts.data);
+  const graph = buildContractReviewGraph().compile({ checkpointer: new MemorySaver(), store: new InMemoryStore() });
+  const predictions = new Map<string, ClauseFinding[]>();
+  const limit = pLimit(opts.concurrency ?? 4);
+  let done = 0;
+  let modelCalls = 0;
+  await Promise.all(
+    contracts.map((c) =>
+      limit(async () => {
+        const state = (await graph.invoke(
+          { text: c.text, source: c.id },
+          { configurable: { thread_id: `eval:${c.id}` }, context: { tiers: opts.tiers, autoApprove: true, reports: { write: async (name: string) => name } } },
+        )) as ContractReviewState;
+        predictions.set(c.id, state.clauses!.categories);
+        modelCalls += state.attempts.filter((a) => a.tier !== RULES_TIER).length;
+        opts.onProgress?.(++done, contracts.length);
+      }),
+    ),
+  );
+  const tiers = [...opts.tiers.map((t) => t.id), RULES_TIER];
+  const score = scoreCuad(contracts, predictions);
+  const markdown = cuadReportMarkdown(score, { data: opts.data, tiers, when: new Date().toISOString() });
+  return { score, markdown, tiers, model_calls: modelCalls, duration_ms: Date.now() - t0 };
+}

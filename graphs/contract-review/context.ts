@@ -1,0 +1,24 @@
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import type { BaseStore } from "@langchain/langgraph-checkpoint";
+import { DEFAULT_PLAYBOOK } from "../../agents/contract-review/playbook.js";
+import { DEFAULT_REVIEW_THRESHOLD, type ContractReviewContext } from "./state.js";
+
+export type Config = LangGraphRunnableConfig<ContractReviewContext>;
+
+/** The run's context with defaults filled in: a Studio run gets rules only and the default playbook. */
+export function contextOf(config: Config) {
+  const c = config.context ?? {};
+  return {
+    tiers: c.tiers ?? [],
+    playbook: c.playbook ?? DEFAULT_PLAYBOOK,
+    reviewThreshold: c.reviewThreshold ?? DEFAULT_REVIEW_THRESHOLD,
+    autoApprove: c.autoApprove ?? false,
+    reports: c.reports,
+    signal: config.signal,
+  };
+}
+
+export function storeOf(config: Config): BaseStore {
+  if (!config.store) throw new Error("contract-review needs a Store for the contract's text (compile the graph with a store)");
+  return config.store;
+}

@@ -1,0 +1,78 @@
+import { Annotation } from "@langchain/langgraph";
+import { z } from "zod";
+import type { ClauseExtraction } from "../../agents/contract-review/clause-extractor.js";
+import type { Playbook } from "../../agents/contract-review/playbook.js";
+import type { RiskReport } from "../../agents/contract-review/risk-analyst.js";
+import type { Summary } from "../../agents/contract-review/summarizer.js";
+import type { TermsReport } from "../../agents/contract-review/terms-analyst.js";
+import type { Attempt, ModelTier } from "../../nodes/agent.js";
+
+/** Version of this flow's state; bump when a channel changes shape. */
+export const CONTRACT_REVIEW_STATE_VERSION = 1;
+
+/** What a person answers at the human-review interrupt. */
+export const ReviewAnswer = z.object({
+  decision: z.enum(["approve", "reject"]).describe("Approve the contract, or reject it"),
+  note: z.string().optional().describe("Why, for the record"),
+});
+export type ReviewAnswer = z.infer<typeof ReviewAnswer>;
+
+export interface Decision {
+  decision: "approved" | "rejected";
+  by: "auto" | "person";
+  note: string | null;
+  risk_score: number;
+  threshold: number;
+}
+
+/** The graph's input, as Studio users paste it: the contract's text, or a stored document's key. */
+export const ContractReviewInput = Annotation.Root({
+  /** The contract's text. Moved into the Store by `ingest`; state keeps only its key. */
+  text: Annotation<string | undefined>,
+  /** Where the text came from (a file name), shown in the report. */
+  source: Annotation<string | undefined>,
+  /** Key of a document already in the Store (the CLI stores the file before the run). */
+  document_ref: Annotation<string | undefined>,
+});
+
+const last = <T>(fallback: T) => Annotation<T>({ reducer: (_a, b) => b, default: () => fallback });
+
+export const ContractReviewState = Annotation.Root({
+  ...ContractReviewInput.spec,
+  state_version: last<number>(CONTRACT_REVIEW_STATE_VERSION),
+  chars: last<number>(0),
+  clauses: last<ClauseExtraction | null>(null),
+  risks: last<RiskReport | null>(null),
+  terms: last<TermsReport | null>(null),
+  summary: last<Summary | null>(null),
+  decision: last<Decision | null>(null),
+  report_path: last<string | null>(null),
+  /** Every model and rules call of the run, in order: the attempt ledger. */
+  attempts: Annotation<Attempt[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+});
+export type ContractReviewState = typeof ContractReviewState.State;
+export type ContractReviewUpdate = typeof ContractReviewState.Update;
+
+/** Where a finished report goes; the runtime writes files, tests may keep them in memory. */
+export interface ReportSink {
+  /** Stores the report and returns where it is (a path). Same name, same content: safe to repeat. */
+  write(name: string, markdown: string): Promise<string>;
+}
+
+/** What a run of this flow is given through LangGraph's runtime context. All optional: Studio runs use the defaults. */
+export type ContractReviewContext = {
+  /** Model tiers in order (rules always runs last). Default: rules only. */
+  tiers?: ModelTier[];
+  /** Default: DEFAULT_PLAYBOOK. */
+  playbook?: Playbook;
+  /** A risk score at or over this pauses for a person. Default 60. */
+  reviewThreshold?: number;
+  /** Approve without asking a person, whatever the score. Default false. */
+  autoApprove?: boolean;
+  /** Default: the report is kept in the Store under ["opsgraph", "reports"]. */
+  reports?: ReportSink;
+};
+
+export const DOCUMENTS_NAMESPACE = ["opsgraph", "documents"];
+export const REPORTS_NAMESPACE = ["opsgraph", "reports"];
+export const DEFAULT_REVIEW_THRESHOLD = 60;

@@ -1,0 +1,128 @@
+import { z } from "zod";
+import { InputError } from "./errors.js";
+
+/** A model tier as written in OPSGRAPH_MODELS: `provider:model`. `rules` is implicit and last. */
+export interface ModelTierSpec {
+  provider: "openai";
+  model: string;
+  /** `provider:model`, the name used in logs, `tiers_used` and the attempt ledger. */
+  id: string;
+}
+
+/** The model used when OPENAI_API_KEY is set and OPSGRAPH_MODELS is not. */
+export const DEFAULT_OPENAI_MODEL = "openai:gpt-4.1-mini";
+
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const bool = (fallback: boolean) =>
+  z.preprocess(
+    (v) => emptyToUndefined(v) ?? String(fallback),
+    z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).transform((v) => v === "true" || v === "1"),
+  );
+const positiveInt = (fallback: number) =>
+  z.preprocess((v) => emptyToUndefined(v) ?? String(fallback), z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be positive"));
+
+const tierList = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): ModelTierSpec[] | undefined => {
+      if (raw === undefined) return undefined;
+      const tiers: ModelTierSpec[] = [];
+      for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+        if (part === "rules") continue; // always appended; accepted for clarity
+        const m = /^(openai):(.+)$/.exec(part);
+        if (!m) {
+          ctx.addIssue({ code: "custom", message: `"${part}" is not provider:model (supported provider: openai; e.g. openai:gpt-4.1-mini)` });
+          return z.NEVER;
+        }
+        tiers.push({ provider: "openai", model: m[2]!, id: part });
+      }
+      return tiers;
+    }),
+);
+
+/**
+ * Every setting opsgraph reads from the environment. Read once (`loadConfig`), validated,
+ * then passed down; nothing below cli/ reads process.env.
+ */
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+  ),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "must be a URL such as http://127.0.0.1:8000/v1" }).optional()),
+  OPSGRAPH_MODELS: tierList,
+  OPSGRAPH_STRUCTURED_OUTPUT: z.preprocess(
+    (v) => emptyToUndefined(v) ?? "jsonSchema",
+    z.enum(["jsonSchema", "functionCalling"], { message: "must be jsonSchema or functionCalling" }),
+  ),
+  OPSGRAPH_MODEL_TIMEOUT_MS: positiveInt(60_000),
+  OPSGRAPH_DATA_DIR: z.preprocess((v) => emptyToUndefined(v) ?? ".opsgraph", z.string()),
+  OPSGRAPH_MAX_INPUT_BYTES: positiveInt(20 * 1024 * 1024),
+  OPSGRAPH_REVIEW_THRESHOLD: z.preprocess(
+    (v) => emptyToUndefined(v) ?? "60",
+    z.coerce.number({ message: "must be a number" }).min(0, "must be between 0 and 100").max(100, "must be between 0 and 100"),
+  ),
+  OPSGRAPH_CONCURRENCY: positiveInt(4),
+  LANGSMITH_TRACING: bool(false),
+  LANGSMITH_API_KEY: optionalString,
+  LOG_LEVEL: z.preprocess(
+    (v) => emptyToUndefined(v) ?? "info",
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "must be one of fatal, error, warn, info, debug, trace, silent" }),
+  ),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+export interface Config {
+  databaseUrl: string | undefined;
+  openai: { apiKey: string | undefined; baseURL: string | undefined; structuredOutput: "jsonSchema" | "functionCalling" };
+  /** Model tiers in order, without `rules` (always last, implicit). Empty: rules only. */
+  modelTiers: ModelTierSpec[];
+  modelTimeoutMs: number;
+  dataDir: string;
+  maxInputBytes: number;
+  reviewThreshold: number;
+  concurrency: number;
+  langsmith: { tracing: boolean; apiKey: string | undefined };
+  logLevel: RawConfig["LOG_LEVEL"];
+}
+
+/**
+ * Validates an environment into a Config. A bad value throws InputError with one line that
+ * names the variable and what is wrong.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? "environment");
+    throw new InputError(`${name}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  let modelTiers = c.OPSGRAPH_MODELS ?? [];
+  if (c.OPSGRAPH_MODELS === undefined && c.OPENAI_API_KEY) {
+    modelTiers = [{ provider: "openai", model: DEFAULT_OPENAI_MODEL.slice("openai:".length), id: DEFAULT_OPENAI_MODEL }];
+  }
+  if (modelTiers.length > 0 && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL) {
+    throw new InputError("OPENAI_API_KEY: required when OPSGRAPH_MODELS names an openai model (or set OPENAI_BASE_URL to a local OpenAI-compatible server)");
+  }
+  return {
+    databaseUrl: c.DATABASE_URL,
+    openai: { apiKey: c.OPENAI_API_KEY, baseURL: c.OPENAI_BASE_URL, structuredOutput: c.OPSGRAPH_STRUCTURED_OUTPUT },
+    modelTiers,
+    modelTimeoutMs: c.OPSGRAPH_MODEL_TIMEOUT_MS,
+    dataDir: c.OPSGRAPH_DATA_DIR,
+    maxInputBytes: c.OPSGRAPH_MAX_INPUT_BYTES,
+    reviewThreshold: c.OPSGRAPH_REVIEW_THRESHOLD,
+    concurrency: c.OPSGRAPH_CONCURRENCY,
+    langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY },
+    logLevel: c.LOG_LEVEL,
+  };
+}

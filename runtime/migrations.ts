@@ -1,0 +1,65 @@
+import type pg from "pg";
+import { createCheckpointer, createStore } from "./checkpointer.js";
+
+/**
+ * opsgraph's own schema, in order. A released migration is never edited: add a new one.
+ * PostgresSaver's and PostgresStore's tables are migrated by their own versioned setup(),
+ * called under the same lock (their setup is not safe to run concurrently on its own).
+ */
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: "runs",
+    sql: `
+      CREATE TABLE opsgraph_runs (
+        run_id       uuid PRIMARY KEY,
+        request_id   text NOT NULL UNIQUE,
+        thread_id    text NOT NULL UNIQUE,
+        flow         text NOT NULL,
+        status       text NOT NULL CHECK (status IN ('running','completed','awaiting_review','failed','dead_lettered')),
+        model_calls  integer NOT NULL DEFAULT 0,
+        tiers_used   jsonb NOT NULL DEFAULT '[]',
+        tokens       jsonb NOT NULL DEFAULT '{}',
+        duration_ms  integer NOT NULL DEFAULT 0,
+        input        jsonb NOT NULL DEFAULT '{}',
+        result       jsonb,
+        error        text,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        updated_at   timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX opsgraph_runs_status ON opsgraph_runs (status, created_at DESC);`,
+  },
+];
+
+const LOCK_KEY = "opsgraph:migrations";
+
+/** Brings the database to the current schema, once, whatever the number of processes racing. */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtext($1))", [LOCK_KEY]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS opsgraph_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { rows } = await client.query<{ v: number | null }>("SELECT max(version) AS v FROM opsgraph_migrations");
+      const current = rows[0]?.v ?? 0;
+      for (const m of MIGRATIONS.filter((m) => m.version > current)) {
+        await client.query("BEGIN");
+        try {
+          await client.query(m.sql);
+          await client.query("INSERT INTO opsgraph_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+          await client.query("COMMIT");
+        } catch (e) {
+          await client.query("ROLLBACK");
+          throw e;
+        }
+      }
+      await createCheckpointer(pool).setup();
+      await createStore(pool).setup();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtext($1))", [LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
