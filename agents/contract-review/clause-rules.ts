@@ -208,10 +208,20 @@ const DAMAGE_KINDS =
   /\b(?:indirect|incidental|consequential|special|punitive|exemplary|lost profits?|loss of (?:profits?|revenues?|business|goodwill|use|data)|lost (?:revenues?|business|data))\b/;
 
 const CARVE_OUT =
-  /\b(?:except|excepting|excluding|exclusive of|other than|save|unless|does not apply|shall not apply|will not apply|not apply to|shall not limit|nothing in this)\b.{0,300}?\b(?:indemni\w*|confidential\w*|non-?disclosure|gross(?:ly)? negligen\w*|wil(?:l)?ful|intentional|infring\w*|misappropriat\w*|fraud\w*|death|bodily injury|personal injury|section|article|paragraph|clause|obligations?|breach\w*|\[\*+\])/;
+  /\b(?:except|excepting|excluding|exclusive of|other than|save|unless|does not apply|shall not apply|will not apply|not apply to|shall not limit|nothing in this)\b.{0,300}?\b(?:indemni\w*|confidential\w*|non-?disclosure|gross(?:ly)? negligen\w*|wil(?:l)?ful|intentional|infring\w*|misappropriat\w*|fraud\w*|death|bodily injury|personal injury|(?:section|article|paragraph|clause)s? \[?\d|\[\*+\])/;
 
 const IP_NOUNS =
-  /\b(?:intellectual property|inventions?|copyrights?|patents?|trademarks?|trade marks?|work product|works?|deliverables|developments?|improvements?|know-how|iprs?|ip|right,? title and interest|rights,? title and interests?|derivative works?|technology|results|materials|modifications|enhancements)\b/;
+  /\b(?:intellectual property|inventions?|copyrights?|patents?|trademarks?|trade marks?|work product|works?|deliverables|developments?|improvements?|know-how|iprs?|ip|right,? title and interest|rights,? title and interests?|interest therein|derivative works?|technology|results|materials|modifications|enhancements)\b/;
+
+const STRONG_IP_NOUNS =
+  /\b(?:intellectual property|inventions?|copyrights?|patents?|work product|deliverables|developments|improvements|iprs?|right,? title and interest|derivative works?|works? of authorship|know-how)\b/;
+
+/** Wording of a contract assignment (Anti-Assignment), not an IP transfer. */
+const ASSIGNS_THE_CONTRACT =
+  /\bassign\w*\s+(?:\w+\s+){0,3}(?:this agreement|its rights (?:or|and) obligations|rights and obligations|rights or obligations|any of its rights|(?:this|the) (?:contract|license|licence))\b/;
+
+const CREATION_CUE =
+  /\b(?:created|develop(?:ed|s)|conceived|made|generated|produced|prepared|authored|arising|resulting|derived|discover\w*|reduced to practice|in the course of|under this agreement|hereunder|pursuant to this agreement)\b/;
 
 const JURISDICTIONS: [string, string][] = (
   [
@@ -391,9 +401,13 @@ const RULES: Record<CategoryName, CategoryRules> = {
         all: [
           CARVE_OUT,
           /\b(?:liabilit(?:y|ies)|liable)\b/,
-          /\b(?:not\s+(?:to\s+)?exceed|in no event|under no circumstances|neither party|limited to|aggregate|maximum|no liability|not be liable)\b/,
+          /\b(?:not\s+(?:to\s+)?exceed|limited to|aggregate|maximum|cap|in no event|under no circumstances|no liability|not be liable)\b/,
+          new RegExp(`\\b(?:exceed|limited to|aggregate|maximum|cap)\\b|${DAMAGE_KINDS.source}`),
         ],
-        none: [/\bindemnif\w* (?:and hold|against)\b.{0,300}\bexcept\b.{0,80}\bnegligen/],
+        none: [
+          /\bindemnif\w* (?:and hold|against)\b.{0,300}\bexcept\b.{0,80}\bnegligen/,
+          /\bbeyond (?:its|their|such party's|the) (?:\w+\s+)?control\b|\bforce majeure\b/,
+        ],
         weight: 2,
       },
       {
@@ -404,7 +418,7 @@ const RULES: Record<CategoryName, CategoryRules> = {
     ],
   },
   "Non-Compete": {
-    any: ["compet", "restricted period", "restricted territory", "restricted business"],
+    any: ["compet", "restricted period", "restricted territory", "restricted business", "similar", "identical", "indirectly"],
     rules: [
       { all: [/\bnon-?compet\w*/], none: [/\bnon-?competent\b/], weight: 2 },
       {
@@ -419,6 +433,20 @@ const RULES: Record<CategoryName, CategoryRules> = {
           /\bnot be deemed\b.{0,60}\bcompet/,
           /\bnothing (?:in|herein|contained)\b.{0,200}\b(?:compet|prevent|restrict|preclude|limit)/,
         ],
+      },
+      {
+        // "shall not ... sell any product that is the same or similar to the Products"
+        all: [
+          /\b(?:shall not|will not|may not|must not|agrees? not to|undertakes? not to|covenants? not to|not to|neither|nor shall)\b.{0,200}?\b(?:engag\w*|participat\w*|sell|offer|market|distribut\w*|manufactur\w*|develop|own|operate|invest|carry on|be (?:employed|engaged|concerned|interested))\b.{0,150}?\b(?:similar|identical|competitive|competing|directly or indirectly)\b/,
+          /\b(?:business|products?|services?|projects?|activit(?:y|ies)|field|territory)\b/,
+        ],
+        none: [/\bconfidential\w*/, /\b(?:assign|sublicen[sc]\w*|disclos\w*|hire|employ)\b/],
+      },
+      {
+        all: [
+          /\b(?:shall not|will not|may not|must not|agrees? not to|undertakes? not to|covenants? not to|not to|neither|nor shall)\b.{0,150}?\bdirectly or indirectly\b.{0,150}?\b(?:engage|participate|own|manage|operate|carry on|invest|be (?:employed|engaged|concerned|interested))\w*\b.{0,100}?\b(?:business|enterprise|activit(?:y|ies)|venture)\b/,
+        ],
+        none: [/\bconfidential\w*/],
       },
       { all: [/\brestricted (?:period|territory|business)\b/, /\b(?:shall not|will not|not to|agrees?|undertakes?)\b/] },
     ],
@@ -556,9 +584,13 @@ const RULES: Record<CategoryName, CategoryRules> = {
     any: ["audit", "inspect", "examin", "books", "records"],
     rules: [
       {
-        all: [/\baudit(?:s|ed|ing)?\b/],
+        all: [
+          /\baudit(?:s|ing)?\b/,
+          /\b(?:right|may|shall|will|permit\w*|allow\w*|entitled|cooperat\w*|conduct\w*|request\w*|access|subject to|make available)\b/,
+        ],
         none: [
-          /\baudited (?:financial|consolidated|balance)/,
+          /\baudited\b/,
+          /\bauditing controls\b/,
           /\baudit committee\b/,
           /\b(?:annual|quarterly) (?:financial )?(?:statements?|reports?)\b/,
           /\bfinancial statements\b/,
@@ -584,31 +616,40 @@ const RULES: Record<CategoryName, CategoryRules> = {
     any: ["assign", "hire", "property", "own", "vest", "belong", "transfer"],
     rules: [
       {
-        all: [/\b(?:hereby|shall|will|agrees? to|does hereby|hereby agrees? to)\s+(?:\w+\s+){0,3}(?:assigns?|transfers?|conveys?)\b/, IP_NOUNS],
-        none: [
-          /\b(?:this agreement|its rights (?:or|and) obligations|rights and obligations|rights or obligations|any of its rights|(?:this|the) (?:contract|license|licence))\b/,
-          /\bconsent\b/,
-          /\blicen[cs]e (?:grant|to)\b/,
-        ],
+        all: [/\b(?:hereby|does hereby)\s+(?:\w+\s+){0,3}(?:assigns?|transfers?|conveys?)\b/, IP_NOUNS],
+        none: [ASSIGNS_THE_CONTRACT, /\bconsent\b/, /\blicen[cs]e (?:grant|to)\b/],
         weight: 3,
       },
+      {
+        all: [/\b(?:shall|will|agrees? to|undertakes? to)\s+(?:\w+\s+){0,3}(?:assign|transfer|convey)\b/, STRONG_IP_NOUNS],
+        none: [ASSIGNS_THE_CONTRACT, /\bconsent\b/, /\blicen[cs]e (?:grant|to)\b/, /\b(?:not|no)\b.{0,30}\b(?:assign|transfer)\b/],
+        weight: 2,
+      },
       { all: [/\bworks?[- ](?:made[- ])?(?:for[- ]hire)\b/], weight: 3 },
+      {
+        all: [/\b(?:assigns?|transfers?|conveys?)\s+(?:to\s+[\w'&.,-]+(?:\s+[\w'&.,-]+){0,3}\s+)?all (?:of (?:its|their|his|her) )?(?:rights?,? title,? and interests?|rights? and title)\b/],
+        none: [ASSIGNS_THE_CONTRACT, /\b(?:shall not|may not|will not)\b.{0,40}\bassign/],
+        weight: 2,
+      },
       {
         all: [
           /\b(?:shall|will)\s+(?:\w+\s+){0,2}(?:be|become|vest in|belong to|be owned by|be deemed to be)\s+(?:and remain\s+)?(?:the\s+)?(?:sole\s+|exclusive\s+|sole and exclusive\s+|absolute\s+)?(?:property|owner|ownership)?\b/,
           /\b(?:property of|owned (?:exclusively |solely )?by|vest\w*|belong\w*|owner of)\b/,
-          /\b(?:intellectual property|inventions?|copyrights?|patents?|work product|deliverables|developments|improvements|derivative works?|works? of authorship)\b/,
+          STRONG_IP_NOUNS,
+          CREATION_CUE,
         ],
-        none: [/\bremain\b/, /\bconfidential information\b/, /\bretain\w*\b/, /\bpre-?existing\b/],
+        none: [/\bremain\b/, /\bconfidential information\b/, /\bretain\w*\b/, /\bpre-?existing\b/, /\b(?:owned|controlled) by (?:the )?\w+ (?:prior to|before|as of)\b/],
         weight: 2,
       },
       {
         all: [
           /\b(?:shall|will)\s+(?:exclusively\s+|solely\s+)?own\b.{0,120}?\b(?:deliverables|work product|developments|inventions|improvements|intellectual property|derivative works?|results)\b/,
+          CREATION_CUE,
         ],
         none: [/\bremain\b/, /\bretain\w*\b/],
         weight: 2,
       },
+      { all: [/\b(?:shall|will)\s+(?:exclusively\s+|solely\s+)?own\s+(?:all\s+)?(?:deliverables|work product)\b/], weight: 2 },
     ],
   },
   "Most Favored Nation": {
