@@ -208,7 +208,7 @@ const DAMAGE_KINDS =
   /\b(?:indirect|incidental|consequential|special|punitive|exemplary|lost profits?|loss of (?:profits?|revenues?|business|goodwill|use|data)|lost (?:revenues?|business|data))\b/;
 
 const CARVE_OUT =
-  /\b(?:except|excepting|excluding|exclusive of|other than|save|unless|does not apply|shall not apply|will not apply|not apply to|shall not limit|nothing in this)\b.{0,300}?\b(?:indemni\w*|confidential\w*|non-?disclosure|gross(?:ly)? negligen\w*|wil(?:l)?ful|intentional|infring\w*|misappropriat\w*|fraud\w*|death|bodily injury|personal injury|(?:section|article|paragraph|clause)s? \[?\d|\[\*+\])/;
+  /\b(?:except|excepting|excluding|exclusive of|other than|save|unless|does not apply|shall not apply|will not apply|not apply to|shall not limit|nothing in this)\b.{0,300}?(?:\b(?:indemni\w*|confidential\w*|non-?disclosure|gross(?:ly)? negligen\w*|wil(?:l)?ful|intentional|infring\w*|misappropriat\w*|fraud\w*|death|bodily injury|personal injury|(?:section|article|paragraph|clause)s? \[?\d)|\[\*+\])/;
 
 const IP_NOUNS =
   /\b(?:intellectual property|inventions?|copyrights?|patents?|trademarks?|trade marks?|work product|works?|deliverables|developments?|improvements?|know-how|iprs?|ip|right,? title and interest|rights,? title and interests?|interest therein|derivative works?|technology|results|materials|modifications|enhancements)\b/;
@@ -401,8 +401,7 @@ const RULES: Record<CategoryName, CategoryRules> = {
         all: [
           CARVE_OUT,
           /\b(?:liabilit(?:y|ies)|liable)\b/,
-          /\b(?:not\s+(?:to\s+)?exceed|limited to|aggregate|maximum|cap|in no event|under no circumstances|no liability|not be liable)\b/,
-          new RegExp(`\\b(?:exceed|limited to|aggregate|maximum|cap)\\b|${DAMAGE_KINDS.source}`),
+          new RegExp(`\\b(?:exceed|limited to|aggregate|maximum|cap|in no event|under no circumstances)\\b|${DAMAGE_KINDS.source}`),
         ],
         none: [
           /\bindemnif\w* (?:and hold|against)\b.{0,300}\bexcept\b.{0,80}\bnegligen/,
@@ -687,20 +686,21 @@ const RULES: Record<CategoryName, CategoryRules> = {
 const NUM_WORD =
   "(?:\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty-six|twenty|thirty|sixty|ninety)";
 const DURATION = `(?:${NUM_WORD}(?:\\s*\\(\\s*\\d+\\s*\\))?[\\s-]*(?:calendar\\s+|contract\\s+)?(?:years?|months?)(?:'s?)?)`;
+const NOT_A_NOTICE_PERIOD = "(?!'?s?\\s*(?:\\(\\d+\\)\\s*)?(?:prior|before|in advance|advance|written|notice|after|following|from))";
 const RENEWAL_PATTERNS: RegExp[] = [
+  /\b(?:from\s+|on\s+an?\s+)?(?:year[- ]to[- ]year|month[- ]to[- ]month)\b(?:\s+basis)?/,
   new RegExp(
     `\\b(?:successive|additional|subsequent|consecutive|further|renewal|extension|another)\\s+(?:renewal\\s+|extension\\s+)?(?:terms?|periods?)\\s+of\\s+${DURATION}(?:\\s+each)?`,
   ),
   new RegExp(
-    `\\b(?:(?:successive|additional|subsequent|consecutive|further|another|an additional|one or more)\\s+)?(?:(?:up to\\s+)?${NUM_WORD}(?:\\s*\\(\\s*\\d+\\s*\\))?\\s+(?:successive\\s+|additional\\s+|renewal\\s+)*(?:terms?|periods?)\\s+of\\s+)?${DURATION}(?:\\s+(?:renewal\\s+|extension\\s+)?(?:terms?|periods?))?`,
+    `\\b(?:(?:successive|additional|subsequent|consecutive|further|another|an additional|one or more)\\s+)?(?:(?:up to\\s+)?${NUM_WORD}(?:\\s*\\(\\s*\\d+\\s*\\))?\\s+(?:successive\\s+|additional\\s+|renewal\\s+)*(?:terms?|periods?)\\s+of\\s+)?${DURATION}${NOT_A_NOTICE_PERIOD}(?:\\s+(?:renewal\\s+|extension\\s+)?(?:terms?|periods?))?`,
   ),
-  /\b(?:from\s+)?year[- ]to[- ]year\b|\bmonth[- ]to[- ]month\b/,
   /\b(?:successive|additional|subsequent)\s+(?:renewal\s+)?(?:terms?|periods?)\b(?:\s+of\s+the\s+same\s+(?:duration|length))?/,
 ];
 
 function renewalValue(seg: Segment, text: string): string | null {
   const norm = seg.norm;
-  const kw = /\b(?:renew|extend|extension|continue)/.exec(norm);
+  const kw = /\b(?:renew|extend|extension)/.exec(norm) ?? /\bcontinue/.exec(norm);
   const from = kw ? kw.index : 0;
   const cut = (a: number, b: number) => {
     const [s, e] = sourceRange(seg, a, b);

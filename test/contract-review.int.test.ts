@@ -1,0 +1,188 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type pg from "pg";
+import type { ContractDocument } from "../runtime/documents.js";
+import { createModelTiers } from "../runtime/models.js";
+import type { Database } from "../runtime/postgres.js";
+import { ContractReviewRunner } from "../runtime/runs.js";
+import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { freshDatabase, openTestDatabase } from "./support/database.js";
+
+// The whole contract-review flow on PostgreSQL, with the real ChatOpenAI client talking
+// HTTP to the scripted OpenAI-compatible server.
+
+const CONTRACT = [
+  "MASTER SERVICES AGREEMENT",
+  "1. Governing Law. This Agreement is governed by the laws of the State of Delaware.",
+  "2. Liability. Nothing in this Agreement limits either party's liability for its indemnification obligations.",
+  "3. Non-Competition. During the term, Supplier shall not provide similar services to any competitor of Customer.",
+  "4. Fees. Customer shall pay each invoice within thirty (30) days of receipt.",
+  "5. Termination. Either party may terminate this Agreement on sixty (60) days' prior written notice.",
+].join("\n\n");
+
+const MODEL = "openai:gpt-4.1-mini";
+
+function doc(text: string, source = "msa.txt"): ContractDocument {
+  return { text, source, path: source, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
+}
+
+const absent = (name: string) => ({ name, present: false, excerpts: [], value: null });
+const CATEGORY_NAMES = [
+  "Governing Law", "Termination For Convenience", "Cap On Liability", "Uncapped Liability", "Non-Compete", "Exclusivity", "Change Of Control",
+  "Anti-Assignment", "Renewal Term", "Liquidated Damages", "Audit Rights", "Ip Ownership Assignment", "Most Favored Nation", "Revenue/Profit Sharing",
+];
+
+/** What a careful model would answer for CONTRACT. */
+const clauseAnswer = (governingQuote = "This Agreement is governed by the laws of the State of Delaware.") => ({
+  categories: CATEGORY_NAMES.map((name) => {
+    if (name === "Governing Law") return { name, present: true, excerpts: [governingQuote], value: "Delaware" };
+    if (name === "Uncapped Liability") return { name, present: true, excerpts: ["Nothing in this Agreement limits either party's liability for its indemnification obligations."], value: null };
+    if (name === "Non-Compete") return { name, present: true, excerpts: ["Supplier shall not provide similar services to any competitor of Customer."], value: null };
+    if (name === "Termination For Convenience") return { name, present: true, excerpts: ["Either party may terminate this Agreement on sixty (60) days' prior written notice."], value: null };
+    return absent(name);
+  }),
+});
+const riskAnswer = {
+  risks: [
+    { position: "uncapped-liability", severity: "high", rationale: "Indemnification liability is unlimited." },
+    { position: "non-compete", severity: "high", rationale: "Supplier may not serve competitors." },
+    { position: "no-liability-cap", severity: "medium", rationale: "There is no general cap." },
+  ],
+};
+const termsAnswer = {
+  obligations: ["Customer shall pay each invoice within thirty (30) days of receipt."],
+  payment_terms: ["Customer shall pay each invoice within thirty (30) days of receipt."],
+  minimum_commitments: [],
+  liquidated_damages: [],
+  renewal: null,
+  notice_periods: [{ days: 60, quote: "Either party may terminate this Agreement on sixty (60) days' prior written notice." }],
+};
+const summaryAnswer = { summary: "A services agreement under Delaware law with unlimited indemnity and a non-compete on the supplier." };
+
+let admin: Database;
+let server: ScriptedServer;
+let db: { pool: pg.Pool; drop: () => Promise<void> };
+let reportsDir: string;
+
+function runner(opts: { models?: boolean; threshold?: number } = {}) {
+  const tiers = createModelTiers({
+    modelTiers: opts.models === false ? [] : [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }],
+    openai: { apiKey: "sk-test", baseURL: server.url, structuredOutput: "jsonSchema" },
+    modelTimeoutMs: 2_000,
+  });
+  return new ContractReviewRunner({ pool: db.pool, tiers, reportsDir, reviewThreshold: opts.threshold ?? 60 });
+}
+
+function scriptHappyPath() {
+  server.script("clause_extractor", { json: clauseAnswer(), usage: { prompt_tokens: 900, completion_tokens: 300 } });
+  server.script("risk_analyst", { json: riskAnswer });
+  server.script("terms_analyst", { json: termsAnswer });
+  server.script("summarizer", { json: summaryAnswer });
+}
+
+beforeAll(async () => {
+  admin = await openTestDatabase();
+  server = await startScriptedOpenAI();
+});
+afterAll(async () => {
+  await server?.close();
+  await admin?.close();
+});
+beforeEach(async () => {
+  server.reset();
+  db = await freshDatabase(admin);
+  reportsDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-reports-"));
+  return async () => {
+    await db.drop();
+  };
+});
+
+describe("contract review on PostgreSQL with a model tier", () => {
+  it("takes the model's answers, pauses for a person over the threshold, and finishes when the person approves", async () => {
+    scriptHappyPath();
+    const first = await runner().review({ document: doc(CONTRACT) });
+
+    expect(first.status).toBe("awaiting_review");
+    expect(first.model_calls).toBe(4);
+    expect(server.requests).toHaveLength(4);
+    expect(first.tiers_used).toEqual([MODEL]);
+    const result = first.result as { risk_score: number; categories: { name: string; present: boolean; value: string | null; excerpts: { text: string; start: number; end: number }[] }[] };
+    expect(result.risk_score).toBe(75);
+    const law = result.categories.find((c) => c.name === "Governing Law")!;
+    expect(law.value).toBe("Delaware");
+    expect(CONTRACT.slice(law.excerpts[0]!.start, law.excerpts[0]!.end)).toBe(law.excerpts[0]!.text);
+
+    // another runner (as another process would) answers the review from the checkpoint
+    const done = await runner().resume(first.run_id, { decision: "approve", note: "accepted by legal" });
+    expect(done.status).toBe("completed");
+    expect(done.model_calls).toBe(0);
+    const final = done.result as { decision: { decision: string; by: string; note: string }; report_path: string };
+    expect(final.decision).toMatchObject({ decision: "approved", by: "person", note: "accepted by legal" });
+    const report = fs.readFileSync(final.report_path, "utf8");
+    expect(report).toContain("Decision: **approved** (person: accepted by legal)");
+    expect(report).toMatch(/\*\*high\*\* Uncapped Liability: .*\(\[chars \d+-\d+\]\(#e-\d+-\d+\)\)/);
+
+    // the token usage the server reported is kept with the run
+    const { rows } = await db.pool.query("SELECT tokens FROM opsgraph_runs WHERE run_id = $1", [first.run_id]);
+    expect(rows[0].tokens[MODEL].input_tokens).toBeGreaterThanOrEqual(900);
+  });
+
+  it("answers the same request again from the stored run with zero model calls", async () => {
+    scriptHappyPath();
+    const first = await runner().review({ document: doc(CONTRACT), autoApprove: true });
+    expect(first.status).toBe("completed");
+    const before = server.requests.length;
+
+    const again = await runner().review({ document: doc(CONTRACT), autoApprove: true });
+    expect(again).toMatchObject({ run_id: first.run_id, thread_id: first.thread_id, status: "completed", model_calls: 0, cached: true });
+    expect(again.result).toEqual(first.result);
+    expect(server.requests.length).toBe(before);
+  });
+
+  it("falls back to the rules tier when the model fails with a server error", async () => {
+    server.script("clause_extractor", { fault: { kind: "status", status: 500 } });
+    server.script("risk_analyst", { json: riskAnswer });
+    server.script("terms_analyst", { json: termsAnswer });
+    server.script("summarizer", { json: summaryAnswer });
+    const run = await runner().review({ document: doc(CONTRACT), autoApprove: true });
+
+    expect(run.status).toBe("completed");
+    expect(run.tiers_used).toEqual(["rules", MODEL]);
+    expect(run.model_calls).toBe(4);
+    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
+    const result = run.result as { categories: { name: string; present: boolean }[] };
+    // the rules found governing law on their own
+    expect(result.categories.find((c) => c.name === "Governing Law")!.present).toBe(true);
+  });
+
+  it("rejects an excerpt that is not in the contract, repairs once, and keeps the repaired answer", async () => {
+    server.script("clause_extractor", { json: clauseAnswer("This Agreement is governed by the laws of Narnia.") }, { json: clauseAnswer() });
+    server.script("risk_analyst", { json: riskAnswer });
+    server.script("terms_analyst", { json: termsAnswer });
+    server.script("summarizer", { json: summaryAnswer });
+    const run = await runner().review({ document: doc(CONTRACT), autoApprove: true });
+
+    expect(run.status).toBe("completed");
+    expect(run.model_calls).toBe(5);
+    const repair = server.requestsFor("clause_extractor")[1]!;
+    expect(JSON.stringify(repair.body.messages)).toContain("is not in the contract");
+    const result = run.result as { categories: { name: string; excerpts: { text: string }[] }[] };
+    const law = result.categories.find((c) => c.name === "Governing Law")!;
+    expect(law.excerpts.map((e) => e.text)).toEqual(["This Agreement is governed by the laws of the State of Delaware."]);
+    expect(JSON.stringify(run.result)).not.toContain("Narnia");
+  });
+
+  it("keeps the contract's text out of the checkpoint: state carries a key to the store", async () => {
+    const big = (CONTRACT + "\n\n").repeat(600).slice(0, 300_000);
+    const run = await runner({ models: false }).review({ document: doc(big, "big.txt"), autoApprove: true });
+    expect(run.status).toBe("completed");
+    const bytes = await runner({ models: false }).checkpointBytes(run.thread_id);
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThan(100_000);
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM checkpoint_blobs WHERE thread_id = $1 AND length(blob) > 200000", [run.thread_id]);
+    expect(rows[0].n).toBe(0);
+  });
+});
