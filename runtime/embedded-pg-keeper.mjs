@@ -28,9 +28,15 @@ const log = (msg) => process.stdout.write(`${new Date().toISOString()} keeper[${
 function alive(pid) {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return e.code === "EPERM";
+    if (e.code !== "EPERM") return false;
+  }
+  // A zombie (exited, not yet reaped by its parent) answers kill(0) but is gone.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }
 

@@ -657,7 +657,7 @@ const RULES: Record<CategoryName, CategoryRules> = {
       { all: [/\bmost[- ]favou?red\b/], weight: 3 },
       {
         all: [
-          /\b(?:no |not )(?:less|more) favou?rable\b|\bat least as favou?rable\b|\bmore favou?rable\b.{0,200}?\b(?:than|third part|other|any)\b|\bequally favou?rable\b/,
+          /\b(?:no|not)\s+(?:be\s+)?(?:less|more)\s+favou?rabl[ey]\b|\bat least as favou?rable\b|\bmore favou?rable\b.{0,200}?\b(?:than|third part|other|any)\b|\bequally favou?rable\b/,
         ],
         weight: 2,
       },
@@ -670,8 +670,13 @@ const RULES: Record<CategoryName, CategoryRules> = {
       { all: [/\broyalt(?:y|ies)\b/], none: [/\broyalty[- ]free\b/, /\bfree of (?:any )?royalt/], weight: 2 },
       {
         all: [
-          /(?:%|\bpercent\b|\bper cent\b)\s*(?:\)\s*)?(?:\w+\s+){0,2}of\s+(?:the\s+|all\s+|its\s+|their\s+|such\s+)?(?:[\w'-]+\s+){0,3}?(?:net|gross|total|adjusted)?\s*(?:sales|revenues?|profits?|income|receipts|proceeds|margin|earnings)\b/,
+          /(?:%|\bpercent\b|\bper cent\b)\s*(?:\)\s*)?(?:\([^)]{0,20}\)\s*)?(?:\w+\s+){0,2}of\s+(?:the\s+|all\s+|its\s+|their\s+|such\s+)?(?:[\w'-]+\s+){0,3}?(?:net|gross|total|adjusted)?\s*(?:sales|revenues?|profits?|income|receipts|proceeds|margin|earnings)\b/,
         ],
+        weight: 2,
+      },
+      {
+        all: [/\b(?:pay|paid|payable|receive|entitled to)\b.{0,60}?\b(?:of|from) (?:the |all |its )?(?:net|gross) (?:sales|revenues?|profits?|income|receipts|proceeds)\b/],
+        none: [/\btax\w*\b/],
         weight: 2,
       },
       { all: [/\b(?:revenue|profit|income)s?[- ]shar\w*|\bshar\w*\b.{0,80}?\b(?:revenues?|profits?|proceeds|income)\b/], weight: 2 },
