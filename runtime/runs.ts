@@ -10,6 +10,7 @@ import { RULES_TIER } from "../nodes/agent-step.js";
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { ContractDocument } from "./documents.js";
 import { InputError } from "./errors.js";
+import type { Logger } from "./log.js";
 
 export type RunStatus = "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
 
@@ -35,6 +36,7 @@ export interface RunnerDeps {
   tiers: ModelTier[];
   reportsDir: string;
   reviewThreshold: number;
+  log?: Logger;
 }
 
 export interface ContractReviewRequest {
@@ -201,7 +203,12 @@ export class ContractReviewRunner {
     }
     const state = (await this.graph.getState(config)).values as ContractReviewState;
     const attempts = state.attempts ?? [];
-    const calls = modelCalls(attempts.slice(seen));
+    const fresh = attempts.slice(seen);
+    const calls = modelCalls(fresh);
+    const log = this.deps.log?.child({ run_id, thread_id, flow: CONTRACT_REVIEW });
+    for (const a of fresh.filter((a) => a.outcome !== "ok")) {
+      log?.warn({ agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error: a.error }, "agent attempt failed; next tier");
+    }
     const duration_ms = Date.now() - t0;
     const { rows } = await this.deps.pool.query<RunRow>(
       `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
@@ -217,6 +224,7 @@ export class ContractReviewRunner {
         JSON.stringify(tokenTotals(attempts)),
       ],
     );
+    log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
     return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id };
   }
 
