@@ -4,7 +4,7 @@ import path from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { loadConfig, type Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
-import { runContractReview, printRuns, printRun } from "./run.js";
+import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
 import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
 import { createModelTiers } from "../runtime/models.js";
@@ -30,12 +30,6 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   }
 }
 
-function announceTiers(cfg: Config) {
-  if (cfg.modelTiers.length === 0) {
-    process.stderr.write("opsgraph: no model configured (set OPSGRAPH_MODELS or OPENAI_API_KEY): running the rules tier only\n");
-  }
-}
-
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
@@ -45,7 +39,8 @@ const positiveInt = (v: string) => {
 export function buildProgram(): Command {
   const program = new Command("opsgraph")
     .description("Run teams of LLM agents as durable LangGraph flows on PostgreSQL.")
-    .showHelpAfterError("(run with --help for usage)")
+    // A usage error is one line, like every bad-input error: `opsgraph: <what is wrong> (...--help)`.
+    .configureOutput({ outputError: (str, write) => write(`opsgraph: ${str.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (run with --help for usage)\n`) })
     .exitOverride();
 
   program
@@ -60,7 +55,6 @@ export function buildProgram(): Command {
     .option("--json", "print one JSON object per run, one per line, on stdout", false)
     .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; concurrency?: number; json: boolean }) => {
       const cfg = config();
-      announceTiers(cfg);
       if (flow !== "contract-review") throw new InputError(`flow ${flow}: not available`);
       process.exitCode = await runContractReview(cfg, opts);
     });

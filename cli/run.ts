@@ -18,6 +18,12 @@ interface RunOptions {
   json: boolean;
 }
 
+export function announceTiers(cfg: Config) {
+  if (cfg.modelTiers.length === 0) {
+    process.stderr.write("opsgraph: no model configured (set OPSGRAPH_MODELS or OPENAI_API_KEY): running the rules tier only\n");
+  }
+}
+
 async function inputFiles(input: string): Promise<string[]> {
   const st = await fs.stat(input).catch(() => undefined);
   if (!st) throw new InputError(`${input}: no such file or directory`);
@@ -37,6 +43,8 @@ export async function runContractReview(cfg: Config, opts: RunOptions): Promise<
   for (const f of files) documents.push(await readContract(f, { maxBytes: cfg.maxInputBytes }));
 
   const app = await openApp(cfg);
+  // only once the input and the database are good: a bad-input error stays the one line on stderr
+  announceTiers(cfg);
   try {
     const batch = documents.length > 1;
     const bar =

@@ -67,11 +67,11 @@ let server: ScriptedServer;
 let db: { pool: pg.Pool; drop: () => Promise<void> };
 let reportsDir: string;
 
-function runner(opts: { models?: boolean; threshold?: number } = {}) {
+function runner(opts: { models?: boolean; threshold?: number; structuredOutput?: "jsonSchema" | "functionCalling"; timeoutMs?: number } = {}) {
   const tiers = createModelTiers({
     modelTiers: opts.models === false ? [] : [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }],
-    openai: { apiKey: "sk-test", baseURL: server.url, structuredOutput: "jsonSchema" },
-    modelTimeoutMs: 2_000,
+    openai: { apiKey: "sk-test", baseURL: server.url, structuredOutput: opts.structuredOutput ?? "jsonSchema" },
+    modelTimeoutMs: opts.timeoutMs ?? 2_000,
   });
   return new ContractReviewRunner({ pool: db.pool, tiers, reportsDir, reviewThreshold: opts.threshold ?? 60 });
 }
@@ -156,6 +156,32 @@ describe("contract review on PostgreSQL with a model tier", () => {
     const result = run.result as { categories: { name: string; present: boolean }[] };
     // the rules found governing law on their own
     expect(result.categories.find((c) => c.name === "Governing Law")!.present).toBe(true);
+  });
+
+  it("asks for structured output through function calling when configured, for servers without response_format", async () => {
+    scriptHappyPath();
+    const run = await runner({ structuredOutput: "functionCalling" }).review({ document: doc(CONTRACT), autoApprove: true });
+    expect(run.status).toBe("completed");
+    expect(run.tiers_used).toEqual([MODEL]);
+    const req = server.requestsFor("clause_extractor")[0]!;
+    expect(req.body.tools[0].function.name).toBe("clause_extractor");
+    expect(req.body.response_format).toBeUndefined();
+    expect((run.result as { summary: string }).summary).toBe(summaryAnswer.summary);
+  });
+
+  it("aborts a model call that hangs past the timeout and answers from the next tier", async () => {
+    scriptHappyPath();
+    server.reset();
+    server.script("clause_extractor", { fault: { kind: "hang" } });
+    server.script("risk_analyst", { json: riskAnswer });
+    server.script("terms_analyst", { json: termsAnswer });
+    server.script("summarizer", { json: summaryAnswer });
+    const t0 = Date.now();
+    const run = await runner({ timeoutMs: 500 }).review({ document: doc(CONTRACT), autoApprove: true });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(run.status).toBe("completed");
+    expect(run.tiers_used).toContain("rules");
+    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
   });
 
   it("rejects an excerpt that is not in the contract, repairs once, and keeps the repaired answer", async () => {

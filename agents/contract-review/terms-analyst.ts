@@ -59,15 +59,21 @@ export function sentences(text: string): Excerpt[] {
 }
 
 const NUMBER_WORDS: Record<string, number> = {
-  one: 1, two: 2, three: 3, five: 5, seven: 7, ten: 10, fifteen: 15, twenty: 20, thirty: 30, forty: 40, "forty-five": 45, sixty: 60, ninety: 90, "one hundred twenty": 120, "one hundred eighty": 180,
+  one: 1, two: 2, three: 3, five: 5, seven: 7, ten: 10, fifteen: 15, twenty: 20, thirty: 30, "forty-five": 45, "forty five": 45, forty: 40, sixty: 60, ninety: 90,
 };
+const UNIT = String.raw`\s*(?:calendar\s+|business\s+)?(days?|months?)['’]?\s+(?:prior\s+|advance\s+)?(?:written\s+)?notice`;
+const DIGITS_NOTICE = new RegExp(String.raw`\(?(\d{1,3})\)?` + UNIT, "i");
+const WORDS_NOTICE = new RegExp(String.raw`\b(${Object.keys(NUMBER_WORDS).join("|")})` + UNIT, "i");
 
-function noticeDays(sentence: string): number | undefined {
-  const m = /(?:\((\d{1,3})\)|\b(\d{1,3})\b|\b([a-z]+(?:[- ][a-z]+)?))\s*(?:\(\d{1,3}\)\s*)?(days?|months?)['’]?\s+(?:prior\s+|advance\s+)?(?:written\s+)?notice/i.exec(sentence);
+/** The notice period a sentence sets, in days ("ninety (90) days' prior written notice": 90). */
+export function noticeDays(sentence: string): number | undefined {
+  const digits = DIGITS_NOTICE.exec(sentence);
+  const words = digits ? null : WORDS_NOTICE.exec(sentence);
+  const m = digits ?? words;
   if (!m) return undefined;
-  const n = Number(m[1] ?? m[2]) || NUMBER_WORDS[(m[3] ?? "").toLowerCase()];
+  const n = digits ? Number(m[1]) : NUMBER_WORDS[m[1]!.toLowerCase().replace(/-/g, " ")] ?? NUMBER_WORDS[m[1]!.toLowerCase()];
   if (!n) return undefined;
-  return /month/i.test(m[4]!) ? n * 30 : n;
+  return /month/i.test(m[2]!) ? n * 30 : n;
 }
 
 const PATTERNS = {
