@@ -38,7 +38,6 @@ export default tseslint.config(
       "no-restricted-syntax": ["error", noEnv],
     },
   },
-  { files: ["runtime/config.ts", "cli/**", "test/**", "**/*.test.ts", "scripts/**", "evals/tune-*.ts"], rules: { "no-restricted-syntax": "off" } },
   layer("agents", ["nodes/agent-step", "graphs", "runtime", "cli"]),
   layer("nodes", ["graphs", "runtime", "cli"]),
   layer("graphs", ["runtime", "cli"]),
@@ -49,4 +48,5 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly" } },
     rules: { "no-restricted-syntax": ["error", noEnv] },
   },
+  { files: ["runtime/config.ts", "cli/**", "test/**", "**/*.test.ts", "scripts/**", "bench/**", "evals/tune-*.ts"], rules: { "no-restricted-syntax": "off" } },
 );

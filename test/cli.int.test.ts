@@ -1,0 +1,240 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+// The CLI as a user runs it: a real process per command, the embedded PostgreSQL under a
+// temp data dir, no model configured (rules tier only).
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const MAIN = path.join(ROOT, "cli", "main.ts");
+const tmpDirs: string[] = [];
+
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(dir);
+  return dir;
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `opsgraph <args>` with only the settings given (none from the caller's environment). */
+function opsgraph(args: string[], opts: { dataDir: string; env?: Record<string, string> }): Promise<Result> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(OPSGRAPH_|OPENAI_|LANGSMITH_|LANGCHAIN_)/.test(k) || k === "DATABASE_URL" || k === "LOG_LEVEL") continue;
+    env[k] = v;
+  }
+  Object.assign(env, { OPSGRAPH_DATA_DIR: opts.dataDir }, opts.env);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const show = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+afterAll(async () => {
+  // the keeper stops postgres ~1 s after the last CLI process exits; wait for it, then make sure
+  const deadline = Date.now() + 10_000;
+  while (tmpDirs.some((d) => fs.existsSync(path.join(d, "pg-server.json"))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const dir of tmpDirs) {
+    try {
+      const { keeperPid } = JSON.parse(fs.readFileSync(path.join(dir, "pg-server.json"), "utf8")) as { keeperPid: number };
+      process.kill(keeperPid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 2_000));
+    } catch {
+      // no server left
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe("bad input: exit 2, one line naming the problem, nothing written", () => {
+  const inputs = tempDir("opsgraph-cli-inputs-");
+  const rtf = path.join(inputs, "contract.rtf");
+  fs.writeFileSync(rtf, "{\\rtf1\\ansi This Agreement is made between A and B.}");
+  const mixed = path.join(inputs, "batch");
+  fs.mkdirSync(mixed);
+  fs.copyFileSync(path.join(ROOT, "samples", "contracts", "harbor-consulting-services.txt"), path.join(mixed, "good.txt"));
+  fs.writeFileSync(path.join(mixed, "zz-empty.txt"), "");
+  const run = ["run", "contract-review", "--input"];
+
+  const cases: { name: string; args: string[]; env?: Record<string, string>; names: string }[] = [
+    { name: "a missing file", args: [...run, "test/fixtures/no-such-contract.txt"], names: "test/fixtures/no-such-contract.txt" },
+    { name: "an empty file", args: [...run, "test/fixtures/empty.txt"], names: "test/fixtures/empty.txt" },
+    { name: "binary data", args: [...run, "test/fixtures/binary.txt"], names: "test/fixtures/binary.txt" },
+    { name: "an unsupported type (.rtf)", args: [...run, rtf], names: `${rtf}: unsupported file type ".rtf"` },
+    { name: "a file over OPSGRAPH_MAX_INPUT_BYTES", args: [...run, "samples/contracts/acme-saas-subscription.md"], env: { OPSGRAPH_MAX_INPUT_BYTES: "100" }, names: "samples/contracts/acme-saas-subscription.md" },
+    { name: "a corrupt PDF", args: [...run, "test/fixtures/corrupt.pdf"], names: "test/fixtures/corrupt.pdf" },
+    { name: "a batch with one empty file (no run starts)", args: [...run, mixed], names: "zz-empty.txt" },
+    { name: "a bad OPSGRAPH_MODEL_TIMEOUT_MS", args: [...run, "samples/contracts"], env: { OPSGRAPH_MODEL_TIMEOUT_MS: "abc" }, names: "OPSGRAPH_MODEL_TIMEOUT_MS" },
+    { name: "a bad OPSGRAPH_MODELS", args: [...run, "samples/contracts"], env: { OPSGRAPH_MODELS: "foo" }, names: "OPSGRAPH_MODELS" },
+    {
+      name: "an unreachable DATABASE_URL",
+      args: [...run, "samples/contracts"],
+      env: { DATABASE_URL: "postgres://u:secret@127.0.0.1:1/db" },
+      names: "DATABASE_URL: cannot connect to 127.0.0.1:1",
+    },
+    { name: "an unknown flow", args: ["run", "no-such-flow", "--input", "samples/contracts"], names: "no-such-flow" },
+    { name: "a missing --input", args: ["run", "contract-review"], names: "--input" },
+  ];
+
+  test.concurrent.each(cases)("$name", async ({ args, env, names }, { expect }) => {
+    const dataDir = tempDir("opsgraph-cli-bad-");
+    const r = await opsgraph(args, { dataDir, env });
+    expect(r.code, show(r)).toBe(2);
+    const lines = r.stderr.split("\n").filter((l) => l !== "");
+    expect(lines, show(r)).toHaveLength(1);
+    expect(lines[0]!.startsWith("opsgraph: "), show(r)).toBe(true);
+    expect(lines[0], show(r)).toContain(names);
+    expect(r.stderr).not.toContain("    at ");
+    expect(r.stdout).toBe("");
+    expect(r.stdout + r.stderr).not.toContain("secret");
+    // nothing written: no reports, no embedded server (so no run rows), nothing at all
+    expect(fs.existsSync(path.join(dataDir, "reports"))).toBe(false);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+});
+
+interface RunJson {
+  run_id: string;
+  thread_id: string;
+  request_id: string;
+  flow: string;
+  status: string;
+  model_calls: number;
+  tiers_used: string[];
+  duration_ms: number;
+  result?: {
+    categories: unknown[];
+    risks: unknown[];
+    risk_score: number;
+    decision: { decision: string; by: string; note?: string } | null;
+    summary: string;
+    report_path: string;
+  };
+  cached?: boolean;
+}
+
+const RUN_KEYS = ["run_id", "thread_id", "request_id", "flow", "status", "model_calls", "tiers_used", "duration_ms", "result"];
+const RESULT_KEYS = ["categories", "risks", "risk_score", "decision", "summary", "report_path"];
+
+function jsonLines(r: Result): RunJson[] {
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as RunJson);
+}
+
+describe("contract review end to end (one data dir)", () => {
+  const dataDir = tempDir("opsgraph-cli-happy-");
+  const batch = ["run", "contract-review", "--input", "samples/contracts", "--json", "--auto-approve"];
+  let first: RunJson[] = [];
+  let reviewRunId = "";
+
+  test("a batch of the 3 samples with --auto-approve: 3 JSON lines, reports written, rules tier only", async () => {
+    const r = await opsgraph(batch, { dataDir });
+    expect(r.code, show(r)).toBe(0);
+    first = jsonLines(r);
+    expect(first).toHaveLength(3);
+    expect(r.stdout.split("\n").filter((l) => l !== "")).toHaveLength(3);
+    for (const run of first) {
+      for (const k of RUN_KEYS) expect(run, k).toHaveProperty(k);
+      for (const k of RESULT_KEYS) expect(run.result, k).toHaveProperty(k);
+      expect(run.flow).toBe("contract-review");
+      expect(run.status).toBe("completed");
+      expect(run.model_calls).toBe(0);
+      expect(run.tiers_used).toEqual(["rules"]);
+      expect(run.result!.decision?.decision).toBe("approved");
+      expect(run.result!.categories.length).toBeGreaterThan(0);
+      expect(path.dirname(run.result!.report_path)).toBe(path.join(dataDir, "reports"));
+      expect(fs.existsSync(run.result!.report_path)).toBe(true);
+    }
+    expect(r.stderr).toContain("no model configured");
+    expect(r.stderr).toContain("rules tier only");
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  test("the same batch again answers from the stored runs: same run_ids, no model call", async () => {
+    expect(first).toHaveLength(3);
+    const r = await opsgraph(batch, { dataDir });
+    expect(r.code, show(r)).toBe(0);
+    const again = jsonLines(r);
+    expect(again.map((x) => x.run_id).sort()).toEqual(first.map((x) => x.run_id).sort());
+    for (const run of again) {
+      expect(run.model_calls).toBe(0);
+      expect(run.status).toBe("completed");
+      expect(run.result).toBeDefined();
+    }
+  });
+
+  test("a high-risk contract without --auto-approve waits for a person; resume rejects it", async () => {
+    // its own request id: by default the request is the same as the auto-approved batch run
+    const r = await opsgraph(["run", "contract-review", "--input", "samples/contracts/northwind-supply-agreement.txt", "--json", "--request-id", "northwind-for-review"], { dataDir });
+    expect(r.code, show(r)).toBe(0);
+    const [run, ...more] = jsonLines(r);
+    expect(more).toEqual([]);
+    expect(run!.status).toBe("awaiting_review");
+    expect(run!.request_id).toBe("northwind-for-review");
+    expect(run!.result!.risk_score).toBeGreaterThan(60);
+    reviewRunId = run!.run_id;
+
+    const resumed = await opsgraph(["resume", reviewRunId, "--decision", "reject", "--note", "too risky", "--json"], { dataDir });
+    expect(resumed.code, show(resumed)).toBe(0);
+    const [done, ...rest] = jsonLines(resumed);
+    expect(rest).toEqual([]);
+    expect(done!.run_id).toBe(reviewRunId);
+    expect(done!.status).toBe("completed");
+    expect(done!.result!.decision).toMatchObject({ decision: "rejected", by: "person", note: "too risky" });
+    expect(fs.existsSync(done!.result!.report_path)).toBe(true);
+
+    // a finished run cannot be resumed again
+    const twice = await opsgraph(["resume", reviewRunId, "--decision", "approve"], { dataDir });
+    expect(twice.code, show(twice)).toBe(2);
+    expect(twice.stderr.trim().split("\n")).toEqual([`opsgraph: run ${reviewRunId}: is completed, not awaiting_review`]);
+  });
+
+  test("runs list --json prints one { runs } object without results; runs show includes the result", async () => {
+    expect(reviewRunId).not.toBe("");
+    const list = await opsgraph(["runs", "list", "--json"], { dataDir });
+    expect(list.code, show(list)).toBe(0);
+    const lines = list.stdout.split("\n").filter((l) => l !== "");
+    expect(lines).toHaveLength(1);
+    const body = JSON.parse(lines[0]!) as { runs: RunJson[] };
+    expect(Object.keys(body)).toEqual(["runs"]);
+    expect(body.runs.map((r) => r.run_id).sort()).toEqual([...first.map((r) => r.run_id), reviewRunId].sort());
+    for (const r of body.runs) expect(r).not.toHaveProperty("result");
+
+    const shown = await opsgraph(["runs", "show", reviewRunId, "--json"], { dataDir });
+    expect(shown.code, show(shown)).toBe(0);
+    const run = JSON.parse(shown.stdout) as RunJson;
+    expect(run.run_id).toBe(reviewRunId);
+    expect(run.status).toBe("completed");
+    for (const k of RESULT_KEYS) expect(run.result).toHaveProperty(k);
+    expect(run.result!.decision).toMatchObject({ decision: "rejected", by: "person" });
+  });
+
+  test("run --help lists every flag and exits 0", async () => {
+    const r = await opsgraph(["run", "--help"], { dataDir: tempDir("opsgraph-cli-help-") });
+    expect(r.code, show(r)).toBe(0);
+    for (const flag of ["--input <path>", "--request-id <id>", "--playbook <file>", "--auto-approve", "--concurrency <n>", "--json", "--help"]) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stderr).toBe("");
+  });
+});
