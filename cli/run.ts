@@ -75,7 +75,8 @@ export async function runContractReview(cfg: Config, opts: RunOptions): Promise<
     else out.write(summaryTable(runs) + "\n");
     const waiting = runs.filter((r) => r.run.status === "awaiting_review");
     if (waiting.length > 0 && !opts.json) {
-      out.write(`\n${waiting.length} awaiting a person's review: opsgraph resume <run_id> --decision approve|reject [--note TEXT]\n`);
+      out.write(`\n${waiting.length} awaiting a person's review:\n`);
+      for (const w of waiting) out.write(`  npx opsgraph resume ${w.run.run_id} --decision approve|reject [--note TEXT]   # ${w.document.source}\n`);
     }
     return runs.some((r) => r.run.status === "failed" || r.run.status === "dead_lettered") ? 1 : 0;
   } finally {
@@ -131,7 +132,7 @@ export function printRun(run: RunRecord, json: boolean) {
   if (r.summary) lines.push(`  ${r.summary}`);
   if (r.report_path) lines.push(`  report: ${path.relative(process.cwd(), r.report_path) || r.report_path}`);
   if (run.error) lines.push(`  error: ${run.error}`);
-  if (run.status === "awaiting_review") lines.push(`  review it: opsgraph resume ${run.run_id} --decision approve|reject [--note TEXT]`);
+  if (run.status === "awaiting_review") lines.push(`  review it: npx opsgraph resume ${run.run_id} --decision approve|reject [--note TEXT]`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 

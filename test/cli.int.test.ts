@@ -94,7 +94,7 @@ describe("bad input: exit 2, one line naming the problem, nothing written", () =
     { name: "a missing --input", args: ["run", "contract-review"], names: "--input" },
   ];
 
-  test.concurrent.each(cases)("$name", async ({ args, env, names }, { expect }) => {
+  test.concurrent.for(cases)("$name", async ({ args, env, names }, { expect }) => {
     const dataDir = tempDir("opsgraph-cli-bad-");
     const r = await opsgraph(args, { dataDir, env });
     expect(r.code, show(r)).toBe(2);
