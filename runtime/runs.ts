@@ -91,15 +91,8 @@ function contractResult(s: ContractReviewState) {
   };
 }
 
-interface RunRow {
-  run_id: string;
-  thread_id: string;
-  request_id: string;
-  flow: string;
-  status: RunStatus;
-  model_calls: number;
-  tiers_used: string[];
-  duration_ms: number;
+/** A row of opsgraph_runs. */
+interface RunRow extends Omit<RunRecord, "result" | "error" | "cached"> {
   result: unknown;
   error: string | null;
   input: { playbook?: Playbook; auto_approve?: boolean; source?: string };

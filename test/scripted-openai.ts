@@ -423,35 +423,27 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** `{ function: { name } }` -> name (a tool or a forced tool_choice). */
+function functionName(v: unknown): string | null {
+  return isObject(v) && isObject(v["function"]) && typeof v["function"]["name"] === "string" ? v["function"]["name"] : null;
+}
+
+function firstToolName(body: Record<string, unknown>): string | null {
+  const tools = body["tools"];
+  return Array.isArray(tools) ? functionName(tools[0]) : null;
+}
+
 function agentOf(body: Record<string, unknown>): string | null {
   const rf = body["response_format"];
   if (isObject(rf) && isObject(rf["json_schema"]) && typeof rf["json_schema"]["name"] === "string") {
     return rf["json_schema"]["name"];
   }
-  const tools = body["tools"];
-  if (Array.isArray(tools)) {
-    const first: unknown = tools[0];
-    if (isObject(first) && isObject(first["function"]) && typeof first["function"]["name"] === "string") {
-      return first["function"]["name"];
-    }
-  }
-  return null;
+  return firstToolName(body);
 }
 
 /** The tool to call for a json reply: the forced tool_choice, else the first tool. */
 function toolNameOf(body: Record<string, unknown>): string | null {
-  const choice = body["tool_choice"];
-  if (isObject(choice) && isObject(choice["function"]) && typeof choice["function"]["name"] === "string") {
-    return choice["function"]["name"];
-  }
-  const tools = body["tools"];
-  if (Array.isArray(tools)) {
-    const first: unknown = tools[0];
-    if (isObject(first) && isObject(first["function"]) && typeof first["function"]["name"] === "string") {
-      return first["function"]["name"];
-    }
-  }
-  return null;
+  return functionName(body["tool_choice"]) ?? firstToolName(body);
 }
 
 function flattenHeaders(req: IncomingMessage): Record<string, string> {
