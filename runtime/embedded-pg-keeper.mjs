@@ -40,11 +40,28 @@ function alive(pid) {
   }
 }
 
-function isPostgres(pid) {
+const hasProc = fs.existsSync("/proc/self/stat");
+
+// Whether a live pid is the postmaster of this cluster: postgres, working in clusterDir (a
+// reused pid now running something else, or another cluster's server, is not).
+function isOurPostmaster(pid) {
+  if (!hasProc) return true; // no /proc: trust the pid
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres");
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres") && fs.readlinkSync(`/proc/${pid}/cwd`) === fs.realpathSync(clusterDir);
   } catch {
-    return alive(pid); // no /proc: trust the pid
+    return false;
+  }
+}
+
+// A postmaster whose keeper died (SIGKILL, OOM) keeps running with no one to stop it.
+function orphaned(pid) {
+  if (!hasProc) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return !(alive(ppid) && fs.readFileSync(`/proc/${ppid}/cmdline`, "utf8").includes("embedded-pg-keeper"));
+  } catch {
+    return false;
   }
 }
 
@@ -77,9 +94,11 @@ function liveClients() {
 }
 
 // A postmaster.pid left by a killed server must not block the start. If its pid still runs
-// postgres (an old server shutting down), wait for it.
+// this cluster's postgres, wait for it: an old keeper is stopping it, or, when its keeper
+// died, stop it first (fast shutdown; its clients, if any, reconnect through the new keeper).
 async function clearStalePid() {
   const pidFile = path.join(clusterDir, "postmaster.pid");
+  let signalled = false;
   for (let i = 0; i < 120; i++) {
     let pid;
     try {
@@ -87,10 +106,15 @@ async function clearStalePid() {
     } catch {
       return;
     }
-    if (!Number.isInteger(pid) || !alive(pid) || !isPostgres(pid)) {
+    if (!Number.isInteger(pid) || !alive(pid) || !isOurPostmaster(pid)) {
       log(`removing stale postmaster.pid (pid ${pid} is not running)`);
       fs.rmSync(pidFile, { force: true });
       return;
+    }
+    if (!signalled && orphaned(pid)) {
+      log(`stopping postgres (pid ${pid}) left running by a keeper that died`);
+      process.kill(pid, "SIGINT");
+      signalled = true;
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -278,6 +278,28 @@ describe("embedded PostgreSQL shared between processes", () => {
     await expectServerStopped(dir, b.keeperPid, restarted);
   });
 
+  test("the keeper alone killed with SIGKILL: the next open stops the postgres it left running, then starts", async () => {
+    const dir = freshDataDir();
+    const a = await hold(dir);
+    expect(await a.send("write kept")).toBe("written");
+    const postmaster = postmasterPidFile(dir)!;
+    kill(a.keeperPid, "SIGKILL");
+    await a.kill9();
+    await waitFor("the killed keeper to go", () => !running(a.keeperPid));
+    expect(running(postmaster)).toBe(true); // orphaned: nothing would ever stop it
+
+    const t0 = Date.now();
+    const b = await hold(dir);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(running(postmaster)).toBe(false);
+    expect(fs.readFileSync(path.join(dir, "pg-keeper.log"), "utf8")).toContain(`stopping postgres (pid ${postmaster}) left running by a keeper that died`);
+    expect(await b.send("read")).toBe('rows ["kept"]');
+    const restarted = postmasterPidFile(dir)!;
+    expect(postmasters(dir)).toEqual([restarted]);
+    await b.close();
+    await expectServerStopped(dir, b.keeperPid, restarted);
+  });
+
   test("a stale postmaster.pid naming a live process that is not postgres (pid reused) does not block the start", async () => {
     const dir = freshDataDir();
     const a = await hold(dir);
