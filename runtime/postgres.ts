@@ -58,10 +58,12 @@ function readServerInfo(file: string): ServerInfo | undefined {
   }
 }
 
-function keeperLogTail(dataDir: string): string {
+function keeperFailure(dataDir: string): string {
   try {
     const lines = fs.readFileSync(path.join(dataDir, "pg-keeper.log"), "utf8").trim().split("\n");
-    return lines.slice(-1)[0] ?? "";
+    // the keeper's own "failed: ..." line says why; else the last thing postgres said
+    const failed = [...lines].reverse().find((l) => / keeper\[\d+\] failed: /.test(l));
+    return (failed?.replace(/^.* keeper\[\d+\] failed: /, "") ?? lines.at(-1) ?? "").slice(0, 300);
   } catch {
     return "";
   }
@@ -96,8 +98,8 @@ async function attachEmbedded(dataDir: string): Promise<{ info: ServerInfo; deta
       const deadline = Date.now() + START_TIMEOUT_MS;
       while (!(info = readServerInfo(serverFile))) {
         if (exited || Date.now() > deadline) {
-          const why = exited ? keeperLogTail(dir) : `not ready after ${START_TIMEOUT_MS / 1000} s`;
-          throw new InputError(`OPSGRAPH_DATA_DIR: the embedded PostgreSQL in ${path.join(dir, "pg")} did not start: ${why}`);
+          const why = exited ? keeperFailure(dir) : `not ready after ${START_TIMEOUT_MS / 1000} s`;
+          throw new InputError(`OPSGRAPH_DATA_DIR: the embedded PostgreSQL in ${path.join(dir, "pg")} did not start: ${why} (see ${path.join(dir, "pg-keeper.log")})`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
