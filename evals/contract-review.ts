@@ -2,7 +2,7 @@ import { InMemoryStore, MemorySaver } from "@langchain/langgraph";
 import pLimit from "p-limit";
 import { buildContractReviewGraph, type ContractReviewState } from "../graphs/contract-review/index.js";
 import type { ModelTier } from "../nodes/agent.js";
-import { RULES_TIER } from "../nodes/agent-step.js";
+import { countModelCalls, RULES_TIER } from "../nodes/agent-step.js";
 import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
 import { cuadReportMarkdown, loadCuadSplit, scoreCuad, type CuadScore } from "./cuad.js";
 
@@ -39,7 +39,7 @@ export async function evaluateContractReview(opts: {
           { configurable: { thread_id: `eval:${c.id}` }, context: { tiers: opts.tiers, autoApprove: true, reports: { write: async (name: string) => name } } },
         )) as ContractReviewState;
         predictions.set(c.id, state.clauses!.categories);
-        modelCalls += state.attempts.filter((a) => a.tier !== RULES_TIER).length;
+        modelCalls += countModelCalls(state.attempts);
         opts.onProgress?.(++done, contracts.length);
       }),
     ),

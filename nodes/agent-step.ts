@@ -1,75 +1,299 @@
-import { ZodError } from "zod";
-import { InvalidOutputError, type Agent, type Attempt, type ModelTier } from "./agent.js";
+import { Annotation, END, interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import type { z } from "zod";
+import type { Agent, Attempt, ModelTier, TokenUsage } from "./agent.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { DeadLetterSink } from "./dead-letter.js";
+import { classifyError, DEFAULT_BACKOFF, nextDelay, type BackoffPolicy } from "./errors.js";
 
 /** The name of the deterministic last tier. */
 export const RULES_TIER = "rules";
+/** `produced_by` of an output a person supplied at an escalation. */
+export const PERSON_TIER = "person";
 
-export interface AgentStepResult<O> {
-  output: O;
-  /** The tier whose output was taken. */
-  tier: string;
-  attempts: Attempt[];
+/** What happens when every tier of an agent failed. */
+export type ExhaustedPolicy = "escalate" | "dead_letter";
+
+/** Where an agent step stands: kept in state, so a crash or a retry resumes it exactly. */
+export interface StepCursor {
+  /** Index into the tiers; tiers.length is `rules`. */
+  tier: number;
+  /** Attempt number on the current tier, from 1. */
+  attempt: number;
+  /** Total waited in backoff in this step, across tiers (ms). */
+  waited_ms: number;
+  /** Whether the current tier had its one repair attempt. */
+  repaired: boolean;
+  /** What the last attempt decided. */
+  route: "call" | "ok" | "retry" | "fallback" | "exhausted";
+  /** The wait before the next attempt (ms), when route is retry. */
+  wait_ms: number;
+  /** Shown to the model on a repair attempt: what was wrong with its answer. */
+  repair_note: string | null;
 }
 
-export interface AgentStepOptions {
-  /** Model tiers in order; `rules` runs after them. Empty: rules only. */
-  tiers: readonly ModelTier[];
-  signal?: AbortSignal;
-  now?: () => number;
+/** Why a run stopped before its end. */
+export interface Halt {
+  reason: "dead_lettered" | "rejected";
+  agent: string;
+  note: string | null;
 }
 
-const describe = (e: unknown) => {
-  if (e instanceof InvalidOutputError) return e.message;
-  if (e instanceof ZodError) return `invalid output: ${e.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
-  const err = e as { status?: number; code?: string; message?: string };
-  const status = err.status ? `${err.status} ` : "";
-  return `${status}${err.code ? `${err.code}: ` : ""}${String(err.message ?? e).split("\n")[0]!.slice(0, 300)}`;
+const merge = <T>() => Annotation<Record<string, T>>({ reducer: (a, b) => ({ ...a, ...b }), default: () => ({}) });
+
+/** The channels every flow with agent steps includes in its state. */
+export const AgentStepChannels = {
+  /** Each agent step's cursor, by agent. */
+  steps: merge<StepCursor>(),
+  /** Every model, rules and person call of the run, in order: the attempt ledger. */
+  attempts: Annotation<Attempt[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  /** Which tier produced each agent's output (degraded-mode honesty). */
+  produced_by: merge<string>(),
+  /** Set when the run stopped at a dead letter or a rejected escalation. */
+  halted: Annotation<Halt | null>({ reducer: (_a, b) => b, default: () => null }),
 };
 
-const isInvalidOutput = (e: unknown) =>
-  e instanceof InvalidOutputError || e instanceof ZodError || (e as { name?: string }).name === "OutputParserException";
+export interface AgentStepState {
+  steps: Record<string, StepCursor>;
+  attempts: Attempt[];
+  produced_by: Record<string, string>;
+  halted: Halt | null;
+}
+
+/** What agent steps take from the run's context. Every field is optional: defaults are rules only, real time. */
+export type AgentStepContext = {
+  /** Model tiers in order; rules always runs after them. */
+  tiers?: ModelTier[];
+  clock?: Clock;
+  backoff?: BackoffPolicy;
+  /** Per agent: what to do when every tier failed (default: the step's own policy). */
+  policies?: Record<string, ExhaustedPolicy>;
+  /** Where dead letters go; default: the Store, under ["opsgraph", "dead_letters"]. */
+  deadLetters?: DeadLetterSink;
+  /** The run these steps belong to (for dead letters). */
+  runId?: string;
+  flow?: string;
+  /** Replaces an agent's implementation for this run, by name (a company's own rules, a test's failing one). */
+  agents?: Record<string, Agent<unknown, unknown, unknown>>;
+};
+
+// A structural view of StateGraph: agent steps add nodes whose names are built at runtime.
+type NodeFn = (state: never, config: LangGraphRunnableConfig) => Promise<unknown>;
+export interface GraphBuilder {
+  addNode(name: string, fn: NodeFn, options?: { defer?: boolean; ends?: string[] }): GraphBuilder;
+  addEdge(from: string | string[], to: string): GraphBuilder;
+  addConditionalEdges(from: string, path: (state: never, config: LangGraphRunnableConfig) => string | string[], ends: string[]): GraphBuilder;
+}
+
+export interface AgentStepSpec<S extends AgentStepState, I, M, O> {
+  /** The node's name; also the agent's key in `steps`, `produced_by` and the ledger. */
+  name: string;
+  agent: Agent<I, M, O>;
+  /** The agent's input, from state (may read the Store through config). */
+  input(state: S, config: LangGraphRunnableConfig): I | Promise<I>;
+  /** Where the output goes in state. */
+  output(output: O, state: S): Partial<S>;
+  /** The node (or nodes, run in parallel) after a successful step. */
+  next: string | string[];
+  /** When every tier failed. Default: dead_letter. The run's context may override it per agent. */
+  policy?: ExhaustedPolicy;
+  /** What the dead letter records as the input (a reference, never the content). */
+  inputRef?(state: S): unknown;
+  /** Run this step only when every branch that leads here has arrived (a join). */
+  join?: boolean;
+}
+
+export const freshCursor = (): StepCursor => ({ tier: 0, attempt: 1, waited_ms: 0, repaired: false, route: "call", wait_ms: 0, repair_note: null });
+
+const contextOf = (config: LangGraphRunnableConfig) => (config.context ?? {}) as AgentStepContext;
+
+/** The node names of an agent step: the attempt node, then its resilience edges' targets. */
+export const stepNodes = (name: string) => ({
+  attempt: name,
+  retry: `${name}_retry`,
+  fallback: `${name}_fallback`,
+  escalate: `${name}_escalate`,
+  deadLetter: `${name}_dead_letter`,
+});
 
 /**
- * Runs one agent through its tiers: each model tier in order, then `rules`. A model answer
- * that fails its schema or its checks gets one repair attempt that shows the model what was
- * wrong; any other failure moves on to the next tier. Every call is an Attempt in the ledger.
+ * Adds an agent step to a graph: one node that makes one attempt on the current tier, and
+ * the edges of what can follow it, so the drawing shows them:
+ *
+ *   agent ──ok──────────▶ next
+ *     ├──retry────▶ agent_retry ──▶ agent        (transient error: backoff; invalid answer: one repair)
+ *     ├──fallback─▶ agent_fallback ──▶ agent     (next tier; rules is the last)
+ *     ├──exhausted▶ agent_escalate ──▶ next | END (a person supplies the output or rejects)
+ *     └──exhausted▶ agent_dead_letter ──▶ END    (a dead letter row; the run ends dead_lettered)
  */
-export async function runAgentStep<I, M, O>(agent: Agent<I, M, O>, input: I, { tiers, signal, now = Date.now }: AgentStepOptions): Promise<AgentStepResult<O>> {
-  const attempts: Attempt[] = [];
-  let n = 0;
-  for (const tier of tiers) {
+export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuilder, spec: AgentStepSpec<S, I, M, O>): GraphBuilder {
+  const { name, next } = spec;
+  const agentOf = (config: LangGraphRunnableConfig) => (contextOf(config).agents?.[name] as Agent<I, M, O> | undefined) ?? spec.agent;
+  const nodes = stepNodes(name);
+
+  async function attempt(state: S, config: LangGraphRunnableConfig): Promise<Partial<AgentStepState>> {
+    if (state.halted) return {};
+    const ctx = contextOf(config);
+    const agent = agentOf(config);
+    const clock = ctx.clock ?? systemClock;
+    const tiers = ctx.tiers ?? [];
+    const cur = state.steps[name] ?? freshCursor();
+    const input = await spec.input(state, config);
+    const t0 = clock.now();
+    const record = (a: Omit<Attempt, "agent" | "attempt" | "ms">): Attempt => ({ agent: name, attempt: cur.attempt, ms: clock.now() - t0, ...a });
+
+    if (cur.tier >= tiers.length) {
+      try {
+        const output = agent.rules(input);
+        return {
+          ...spec.output(output, state),
+          steps: { [name]: { ...cur, tier: tiers.length, route: "ok" } },
+          attempts: [record({ tier: RULES_TIER, outcome: "ok" })],
+          produced_by: { [name]: RULES_TIER },
+        };
+      } catch (e) {
+        const c = classifyError(e);
+        return {
+          steps: { [name]: { ...cur, route: "exhausted" } },
+          attempts: [record({ tier: RULES_TIER, outcome: "error", error_class: "fatal", error: c.message })],
+        };
+      }
+    }
+
+    const tier = tiers[cur.tier]!;
+    const parts = agent.split && agent.merge ? agent.split(input) : [input];
+    const calls: Attempt[] = [];
+    let answered: TokenUsage | undefined; // usage of a call that answered, until its answer passed its checks
     try {
-      const parts = agent.split && agent.merge ? agent.split(input) : [input];
       const outputs: O[] = [];
       for (const part of parts) {
         const { system, user } = agent.prompt(part);
-        let repair = "";
-        for (let round = 0; ; round++) {
-          const t0 = now();
-          n++;
-          try {
-            const { output, usage } = await tier.invoke({ agent: agent.name, schema: agent.modelOutput, system, user: user + repair, signal });
-            const finished = agent.finish(output, part);
-            attempts.push({ agent: agent.name, tier: tier.id, attempt: n, outcome: "ok", ms: now() - t0, tokens: usage });
-            outputs.push(finished);
-            break;
-          } catch (e) {
-            const invalid = isInvalidOutput(e);
-            attempts.push({ agent: agent.name, tier: tier.id, attempt: n, outcome: invalid ? "invalid" : "error", error: describe(e), ms: now() - t0 });
-            if (!invalid || round >= 1) throw e;
-            repair = `\n\nYour previous answer was rejected: ${describe(e)}. Answer again, quoting the contract exactly.`;
-          }
-        }
+        const c0 = clock.now();
+        const { output, usage } = await tier.invoke({ agent: name, schema: agent.modelOutput as z.ZodType<M>, system, user: cur.repair_note ? `${user}\n\n${cur.repair_note}` : user, signal: config.signal });
+        answered = usage;
+        outputs.push(agent.finish(output, part));
+        calls.push({ agent: name, tier: tier.id, attempt: cur.attempt, outcome: "ok", ms: clock.now() - c0, tokens: usage });
+        answered = undefined;
       }
       const output = parts.length === 1 ? outputs[0]! : agent.merge!(outputs, input);
-      return { output, tier: tier.id, attempts };
-    } catch {
-      if (signal?.aborted) throw signal.reason;
-      // fall through to the next tier; the ledger keeps what happened
+      return {
+        ...spec.output(output, state),
+        steps: { [name]: { ...cur, route: "ok", repair_note: null } },
+        attempts: calls,
+        produced_by: { [name]: tier.id },
+      };
+    } catch (e) {
+      if (config.signal?.aborted) throw e;
+      const c = classifyError(e, clock.now());
+      let step: StepCursor;
+      if (c.class === "invalid" && !cur.repaired) {
+        step = { ...cur, route: "retry", wait_ms: 0, repaired: true, repair_note: `Your previous answer was rejected: ${c.message}. Answer again, quoting the text exactly.` };
+      } else if (c.class === "transient") {
+        const wait = nextDelay(ctx.backoff ?? DEFAULT_BACKOFF, cur.attempt, cur.waited_ms, c.retryAfterMs);
+        step = wait === null ? { ...cur, route: "fallback" } : { ...cur, route: "retry", wait_ms: wait };
+      } else {
+        step = { ...cur, route: "fallback" };
+      }
+      const failed = record({
+        tier: tier.id,
+        outcome: c.class === "circuit_open" ? "skipped" : c.class === "invalid" ? "invalid" : "error",
+        error_class: c.class,
+        error: c.message,
+        wait_ms: step.route === "retry" ? step.wait_ms : 0,
+        ...(c.status ? { status: c.status } : {}),
+        ...(answered ? { tokens: answered } : {}),
+      });
+      return { steps: { [name]: step }, attempts: [...calls, failed] };
     }
   }
-  const t0 = now();
-  const output = agent.rules(input);
-  attempts.push({ agent: agent.name, tier: RULES_TIER, attempt: ++n, outcome: "ok", ms: now() - t0 });
-  return { output, tier: RULES_TIER, attempts };
+
+  async function retry(state: S, config: LangGraphRunnableConfig): Promise<Partial<AgentStepState>> {
+    const cur = state.steps[name]!;
+    if (cur.wait_ms > 0) await (contextOf(config).clock ?? systemClock).sleep(cur.wait_ms, config.signal);
+    return { steps: { [name]: { ...cur, attempt: cur.attempt + 1, waited_ms: cur.waited_ms + cur.wait_ms, wait_ms: 0, route: "call" } } };
+  }
+
+  async function fallback(state: S): Promise<Partial<AgentStepState>> {
+    const cur = state.steps[name]!;
+    return { steps: { [name]: { ...cur, tier: cur.tier + 1, attempt: 1, repaired: false, repair_note: null, wait_ms: 0, route: "call" } } };
+  }
+
+  async function escalate(state: S, config: LangGraphRunnableConfig): Promise<Partial<AgentStepState>> {
+    const errors = state.attempts.filter((a) => a.agent === name && a.outcome !== "ok").map((a) => `${a.tier}#${a.attempt}: ${a.error ?? a.outcome}`);
+    const request = {
+      kind: "escalation",
+      agent: name,
+      errors: errors.slice(-10),
+      answer: '{ "output": <the agent\'s output> } or { "reject": true, "note"?: string }',
+    };
+    // Ask until the answer is a rejection or an output that fits the agent's schema.
+    let problem: string | undefined;
+    for (;;) {
+      const answer = interrupt(problem ? { ...request, problem } : request) as { output?: unknown; reject?: boolean; note?: string } | undefined;
+      if (!answer || answer.reject || answer.output === undefined) {
+        return { halted: { reason: "rejected", agent: name, note: answer?.note ?? null } };
+      }
+      const parsed = agentOf(config).output.safeParse(answer.output);
+      if (parsed.success) {
+        return {
+          ...spec.output(parsed.data, state),
+          steps: { [name]: { ...state.steps[name]!, route: "ok" } },
+          attempts: [{ agent: name, tier: PERSON_TIER, attempt: 1, outcome: "ok", ms: 0 }],
+          produced_by: { [name]: PERSON_TIER },
+        };
+      }
+      problem = `the output does not match ${name}'s schema: ${parsed.error.issues[0]?.path.join(".") ?? ""} ${parsed.error.issues[0]?.message ?? ""}`.trim();
+    }
+  }
+  async function deadLetter(state: S, config: LangGraphRunnableConfig): Promise<Partial<AgentStepState>> {
+    const ctx = contextOf(config);
+    const entry = {
+      run_id: ctx.runId ?? null,
+      thread_id: String(config.configurable?.thread_id ?? ""),
+      flow: ctx.flow ?? "unknown",
+      node: nodes.attempt,
+      agent: name,
+      input_ref: spec.inputRef?.(state) ?? null,
+      errors: state.attempts.filter((a) => a.agent === name),
+    };
+    if (ctx.deadLetters) await ctx.deadLetters.put(entry);
+    else if (config.store) await config.store.put(["opsgraph", "dead_letters"], `${entry.thread_id}:${name}:${entry.errors.length}`, entry);
+    return { halted: { reason: "dead_lettered", agent: name, note: null } };
+  }
+
+  const nexts = typeof next === "string" ? [next] : next;
+  const policyOf = (config: LangGraphRunnableConfig) => contextOf(config).policies?.[name] ?? spec.policy ?? "dead_letter";
+
+  graph
+    .addNode(nodes.attempt, attempt as NodeFn, spec.join ? { defer: true } : undefined)
+    .addNode(nodes.retry, retry as NodeFn)
+    .addNode(nodes.fallback, fallback as NodeFn)
+    .addNode(nodes.escalate, escalate as NodeFn)
+    .addNode(nodes.deadLetter, deadLetter as NodeFn)
+    .addConditionalEdges(
+      nodes.attempt,
+      ((state: S, config: LangGraphRunnableConfig): string | string[] => {
+        if (state.halted) return END;
+        const route = state.steps[name]?.route;
+        if (route === "ok") return next;
+        if (route === "retry") return nodes.retry;
+        if (route === "fallback") return nodes.fallback;
+        return policyOf(config) === "escalate" ? nodes.escalate : nodes.deadLetter;
+      }) as never,
+      [...nexts, nodes.retry, nodes.fallback, nodes.escalate, nodes.deadLetter, END],
+    )
+    .addEdge(nodes.retry, nodes.attempt)
+    .addEdge(nodes.fallback, nodes.attempt)
+    .addConditionalEdges(nodes.escalate, ((state: S) => (state.halted ? END : next)) as never, [...nexts, END])
+    .addEdge(nodes.deadLetter, END);
+  return graph;
+}
+
+/** HTTP requests made to model providers, as the ledger records them (retries included). */
+export function countModelCalls(attempts: readonly Attempt[]): number {
+  return attempts.filter((a) => a.tier !== RULES_TIER && a.tier !== PERSON_TIER && a.outcome !== "skipped").length;
+}
+
+/** The tiers that produced an output, in the order they first did. */
+export function tiersUsed(attempts: readonly Attempt[]): string[] {
+  return [...new Set(attempts.filter((a) => a.outcome === "ok").map((a) => a.tier))];
 }

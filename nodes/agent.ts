@@ -47,6 +47,8 @@ export interface Agent<I, M, O> {
   /** Version of the output schema; bump it when O changes shape. */
   version: number;
   modelOutput: z.ZodType<M>;
+  /** The output's schema (what a person must supply at an escalation). */
+  output: z.ZodType<O>;
   prompt(input: I): { system: string; user: string };
   /** Turns a model answer into the output; throws InvalidOutputError when it is wrong. */
   finish(answer: M, input: I): O;
@@ -59,10 +61,20 @@ export interface Agent<I, M, O> {
 /** One attempt of one agent on one tier: the attempt ledger, kept in state. */
 export interface Attempt {
   agent: string;
+  /** `provider:model`, `rules`, or `person` (an output supplied at an escalation). */
   tier: string;
+  /** Attempt number on this tier, from 1. */
   attempt: number;
-  outcome: "ok" | "error" | "invalid";
+  /** skipped: the tier's circuit breaker was open, no call was made. */
+  outcome: "ok" | "error" | "invalid" | "skipped";
+  /** transient, fatal, invalid or circuit_open (see nodes/errors.ts). */
+  error_class?: string;
+  /** HTTP status of a failed call. */
+  status?: number;
   error?: string;
+  /** The backoff waited after this attempt before the next (ms). */
+  wait_ms?: number;
+  /** How long the attempt took (ms). */
   ms: number;
   tokens?: TokenUsage;
 }

@@ -27,6 +27,7 @@ export async function openApp(config: Config): Promise<App> {
     reportsDir: path.join(config.dataDir, "reports"),
     reviewThreshold: config.reviewThreshold,
     log,
+    onExhausted: config.onExhausted,
   });
   return { config, db, tiers, log, contractReview, close: () => db.close() };
 }

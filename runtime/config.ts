@@ -70,6 +70,13 @@ export const ConfigSchema = z.object({
     z.coerce.number({ message: "must be a number" }).min(0, "must be between 0 and 100").max(100, "must be between 0 and 100"),
   ),
   OPSGRAPH_CONCURRENCY: positiveInt(4),
+  OPSGRAPH_BREAKER_FAILURES: positiveInt(5),
+  OPSGRAPH_BREAKER_FAILURE_RATE: z.preprocess(
+    (v) => emptyToUndefined(v) ?? "0.5",
+    z.coerce.number({ message: "must be a number" }).gt(0, "must be over 0 and at most 1").max(1, "must be over 0 and at most 1"),
+  ),
+  OPSGRAPH_BREAKER_COOLDOWN_MS: positiveInt(30_000),
+  OPSGRAPH_ON_EXHAUSTED: z.preprocess(emptyToUndefined, z.enum(["escalate", "dead_letter"], { message: "must be escalate or dead_letter" }).optional()),
   LANGSMITH_TRACING: bool(false),
   LANGSMITH_API_KEY: optionalString,
   LOG_LEVEL: z.preprocess(
@@ -90,6 +97,9 @@ export interface Config {
   maxInputBytes: number;
   reviewThreshold: number;
   concurrency: number;
+  breaker: { consecutiveFailures: number; failureRate: number; cooldownMs: number };
+  /** When every tier of an agent failed: escalate to a person or dead-letter (default: each agent's own policy). */
+  onExhausted: "escalate" | "dead_letter" | undefined;
   langsmith: { tracing: boolean; apiKey: string | undefined };
   logLevel: RawConfig["LOG_LEVEL"];
 }
@@ -122,6 +132,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxInputBytes: c.OPSGRAPH_MAX_INPUT_BYTES,
     reviewThreshold: c.OPSGRAPH_REVIEW_THRESHOLD,
     concurrency: c.OPSGRAPH_CONCURRENCY,
+    breaker: { consecutiveFailures: c.OPSGRAPH_BREAKER_FAILURES, failureRate: c.OPSGRAPH_BREAKER_FAILURE_RATE, cooldownMs: c.OPSGRAPH_BREAKER_COOLDOWN_MS },
+    onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
     langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY },
     logLevel: c.LOG_LEVEL,
   };

@@ -29,6 +29,27 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
       CREATE INDEX opsgraph_runs_status ON opsgraph_runs (status, created_at DESC);`,
   },
+  {
+    version: 2,
+    name: "dead letters",
+    sql: `
+      CREATE TABLE opsgraph_dead_letters (
+        id          bigserial PRIMARY KEY,
+        run_id      uuid,
+        thread_id   text NOT NULL,
+        flow        text NOT NULL,
+        node        text NOT NULL,
+        agent       text NOT NULL,
+        input_ref   jsonb,
+        errors      jsonb NOT NULL,
+        attempts    integer NOT NULL,
+        status      text NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting','retried','discarded')),
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (thread_id, agent, attempts)
+      );
+      CREATE INDEX opsgraph_dead_letters_status ON opsgraph_dead_letters (status, created_at DESC);`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";

@@ -6,9 +6,11 @@ import type pg from "pg";
 import { DEFAULT_PLAYBOOK, type Playbook } from "../agents/contract-review/playbook.js";
 import { buildContractReviewGraph, DOCUMENTS_NAMESPACE, type ContractReviewContext, type ContractReviewState, type ReportSink } from "../graphs/contract-review/index.js";
 import type { Attempt, ModelTier } from "../nodes/agent.js";
-import { RULES_TIER } from "../nodes/agent-step.js";
+import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type ExhaustedPolicy } from "../nodes/agent-step.js";
+import type { Clock } from "../nodes/clock.js";
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { ContractDocument } from "./documents.js";
+import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
 import { InputError } from "./errors.js";
 import type { Logger } from "./log.js";
 
@@ -29,6 +31,8 @@ export interface RunRecord {
   error?: string;
   /** True when the answer came from a finished run of the same request, with no work done. */
   cached?: boolean;
+  /** The attempt ledger: every model, rules and person call of the run. */
+  attempts?: Attempt[];
 }
 
 export interface RunnerDeps {
@@ -37,6 +41,19 @@ export interface RunnerDeps {
   reportsDir: string;
   reviewThreshold: number;
   log?: Logger;
+  clock?: Clock;
+  /** Overrides every agent's exhausted policy for the runs of this runner. */
+  onExhausted?: ExhaustedPolicy;
+  /** Replaces agents' implementations, by name. */
+  agents?: AgentStepContext["agents"];
+}
+
+/** What `resume` answers: a human review's decision, or an escalated agent's output. */
+export interface ResumeAnswer {
+  decision?: "approve" | "reject";
+  note?: string;
+  /** The output of an escalated agent, supplied by a person. */
+  output?: unknown;
 }
 
 export interface ContractReviewRequest {
@@ -71,13 +88,6 @@ export function fileReportSink(dir: string): ReportSink {
   };
 }
 
-function modelCalls(attempts: Attempt[]): number {
-  return attempts.filter((a) => a.tier !== RULES_TIER).length;
-}
-
-function tiersUsed(attempts: Attempt[]): string[] {
-  return [...new Set(attempts.filter((a) => a.outcome === "ok").map((a) => a.tier))];
-}
 
 function contractResult(s: ContractReviewState) {
   return {
@@ -88,6 +98,7 @@ function contractResult(s: ContractReviewState) {
     decision: s.decision,
     summary: s.summary?.summary ?? null,
     report_path: s.report_path,
+    produced_by: s.produced_by ?? {},
   };
 }
 
@@ -119,20 +130,33 @@ export class ContractReviewRunner {
   private readonly checkpointer;
   private readonly store;
   private readonly graph;
+  readonly deadLetters: DeadLetterQueue;
 
   constructor(private readonly deps: RunnerDeps) {
     this.checkpointer = createCheckpointer(deps.pool);
     this.store = createStore(deps.pool);
+    this.deadLetters = new DeadLetterQueue(deps.pool);
     this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store });
   }
 
-  private context(playbook: Playbook, autoApprove: boolean): ContractReviewContext {
+  private config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
+    const agents = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
     return {
-      tiers: this.deps.tiers,
-      playbook,
-      autoApprove,
-      reviewThreshold: this.deps.reviewThreshold,
-      reports: fileReportSink(this.deps.reportsDir),
+      configurable: { thread_id: run.thread_id },
+      context: {
+        tiers: this.deps.tiers,
+        playbook: run.input.playbook ?? DEFAULT_PLAYBOOK,
+        autoApprove: run.input.auto_approve ?? false,
+        reviewThreshold: this.deps.reviewThreshold,
+        reports: fileReportSink(this.deps.reportsDir),
+        deadLetters: this.deadLetters,
+        runId: run.run_id,
+        flow: CONTRACT_REVIEW,
+        ...(this.deps.clock ? { clock: this.deps.clock } : {}),
+        ...(this.deps.agents ? { agents: this.deps.agents } : {}),
+        ...(this.deps.onExhausted ? { policies: Object.fromEntries(agents.map((a) => [a, this.deps.onExhausted!])) } : {}),
+      },
+      durability: "sync",
     };
   }
 
@@ -144,17 +168,20 @@ export class ContractReviewRunner {
     const request_id = requestId ?? defaultRequestId(CONTRACT_REVIEW, document.sha256, playbook);
     const thread_id = threadIdFor(CONTRACT_REVIEW, request_id);
     const existing = await this.get({ requestId: request_id });
-    if (existing && (existing.status === "completed" || existing.status === "awaiting_review")) {
-      return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
-    }
     const run_id = existing?.run_id ?? randomUUID();
     const input = { playbook, auto_approve: autoApprove, source: document.source };
+    if (existing) {
+      // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
+      // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
+      const stoppedPartWay = (existing.status === "failed" || existing.status === "running") && (await this.graph.getState(this.config(existing))).next.length > 0;
+      if (!stoppedPartWay) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
+    }
     await this.deps.pool.query(
       `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
        ON CONFLICT (request_id) DO UPDATE SET status = 'running', error = NULL, updated_at = now()`,
       [run_id, request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
     );
-    const config = { configurable: { thread_id }, context: this.context(playbook, autoApprove), durability: "sync" as const };
+    const config = this.config({ run_id, thread_id, input });
     const started = await this.graph.getState(config);
     const resuming = started.next.length > 0;
     let graphInput: { document_ref: string; source: string } | null = null;
@@ -166,18 +193,44 @@ export class ContractReviewRunner {
     return this.execute(run_id, thread_id, graphInput, config);
   }
 
-  /** Answers the human review of a run awaiting it, and carries the run on to its end. */
-  async resume(runId: string, answer: { decision: "approve" | "reject"; note?: string }): Promise<RunRecord> {
+  /**
+   * Answers what a paused run waits for, and carries it on to its end: a human review
+   * (`decision`), or an agent escalated after every tier failed (its `output`, or `decision:
+   * "reject"`).
+   */
+  async resume(runId: string, answer: ResumeAnswer): Promise<RunRecord> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
     if (row.status !== "awaiting_review") throw new InputError(`run ${runId}: is ${row.status}, not awaiting_review`);
+    const config = this.config(row);
+    const pending = (await this.graph.getState(config)).tasks.flatMap((t) => t.interrupts.map((i) => i.value as { kind?: string; agent?: string }))[0];
+    let resume: unknown;
+    if (pending?.kind === "escalation") {
+      if (answer.output !== undefined) resume = { output: answer.output };
+      else if (answer.decision === "reject") resume = { reject: true, note: answer.note };
+      else throw new InputError(`run ${runId}: waits for a person to supply ${pending.agent}'s output: give --output FILE, or --decision reject`);
+    } else {
+      if (!answer.decision) throw new InputError(`run ${runId}: waits for a review: give --decision approve or reject`);
+      resume = { decision: answer.decision, note: answer.note };
+    }
     await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', updated_at = now() WHERE run_id = $1`, [runId]);
-    const config = {
-      configurable: { thread_id: row.thread_id },
-      context: this.context(row.input.playbook ?? DEFAULT_PLAYBOOK, row.input.auto_approve ?? false),
-      durability: "sync" as const,
-    };
-    return this.execute(row.run_id, row.thread_id, new Command({ resume: answer }), config);
+    return this.execute(row.run_id, row.thread_id, new Command({ resume }), config);
+  }
+
+  /**
+   * Retries a dead-lettered step: the thread goes on from its last checkpoint with the
+   * step's cursor reset to the first tier, so no step that finished runs again.
+   */
+  async retryDeadLetter(id: string): Promise<{ dead_letter: DeadLetter; run: RunRecord }> {
+    const letter = await this.deadLetters.get(id);
+    if (letter.status !== "waiting") throw new InputError(`dead letter ${id}: already ${letter.status}`);
+    const row = letter.run_id ? await this.get({ runId: letter.run_id }) : undefined;
+    if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id ?? "(none)"} is gone`);
+    const config = this.config(row);
+    await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);
+    const settled = await this.deadLetters.settle(id, "retried");
+    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [row.run_id]);
+    return { dead_letter: settled, run: await this.execute(row.run_id, row.thread_id, null, config) };
   }
 
   private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig): Promise<RunRecord> {
@@ -189,7 +242,15 @@ export class ContractReviewRunner {
     try {
       await this.graph.invoke(input as never, config);
       const snapshot = await this.graph.getState(config);
-      status = snapshot.next.length > 0 ? "awaiting_review" : "completed";
+      const halted = (snapshot.values as ContractReviewState).halted;
+      if (snapshot.next.length > 0) status = "awaiting_review";
+      else if (halted?.reason === "dead_lettered") {
+        status = "dead_lettered";
+        error = `${halted.agent}: every tier failed; see opsgraph dlq list`;
+      } else if (halted?.reason === "rejected") {
+        status = "failed";
+        error = `${halted.agent}: rejected by a person at the escalation${halted.note ? `: ${halted.note}` : ""}`;
+      } else status = "completed";
     } catch (e) {
       status = "failed";
       error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
@@ -197,10 +258,10 @@ export class ContractReviewRunner {
     const state = (await this.graph.getState(config)).values as ContractReviewState;
     const attempts = state.attempts ?? [];
     const fresh = attempts.slice(seen);
-    const calls = modelCalls(fresh);
+    const calls = countModelCalls(fresh);
     const log = this.deps.log?.child({ run_id, thread_id, flow: CONTRACT_REVIEW });
     for (const a of fresh.filter((a) => a.outcome !== "ok")) {
-      log?.warn({ agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error: a.error }, "agent attempt failed; next tier");
+      log?.warn({ agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
     }
     const duration_ms = Date.now() - t0;
     const { rows } = await this.deps.pool.query<RunRow>(
@@ -212,13 +273,13 @@ export class ContractReviewRunner {
         calls,
         JSON.stringify(tiersUsed(attempts)),
         duration_ms,
-        status === "failed" ? null : JSON.stringify(contractResult(state)),
+        status === "completed" || status === "awaiting_review" ? JSON.stringify(contractResult(state)) : null,
         error,
         JSON.stringify(tokenTotals(attempts)),
       ],
     );
     log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
-    return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id };
+    return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id, attempts };
   }
 
   async get(by: { runId?: string; requestId?: string }): Promise<RunRow | undefined> {
@@ -231,7 +292,8 @@ export class ContractReviewRunner {
   async show(runId: string): Promise<RunRecord> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
-    return toRecord(row);
+    const state = (await this.graph.getState(this.config(row))).values as Partial<ContractReviewState>;
+    return { ...toRecord(row), attempts: state.attempts ?? [] };
   }
 
   async list(status?: RunStatus, limit = 100): Promise<RunRecord[]> {

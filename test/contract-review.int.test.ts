@@ -142,22 +142,6 @@ describe("contract review on PostgreSQL with a model tier", () => {
     expect(server.requests.length).toBe(before);
   });
 
-  it("falls back to the rules tier when the model fails with a server error", async () => {
-    server.script("clause_extractor", { fault: { kind: "status", status: 500 } });
-    server.script("risk_analyst", { json: riskAnswer });
-    server.script("terms_analyst", { json: termsAnswer });
-    server.script("summarizer", { json: summaryAnswer });
-    const run = await runner().review({ document: doc(CONTRACT), autoApprove: true });
-
-    expect(run.status).toBe("completed");
-    expect(run.tiers_used).toEqual(["rules", MODEL]);
-    expect(run.model_calls).toBe(4);
-    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
-    const result = run.result as { categories: { name: string; present: boolean }[] };
-    // the rules found governing law on their own
-    expect(result.categories.find((c) => c.name === "Governing Law")!.present).toBe(true);
-  });
-
   it("asks for structured output through function calling when configured, for servers without response_format", async () => {
     scriptHappyPath();
     const run = await runner({ structuredOutput: "functionCalling" }).review({ document: doc(CONTRACT), autoApprove: true });
@@ -167,21 +151,6 @@ describe("contract review on PostgreSQL with a model tier", () => {
     expect(req.body.tools[0].function.name).toBe("clause_extractor");
     expect(req.body.response_format).toBeUndefined();
     expect((run.result as { summary: string }).summary).toBe(summaryAnswer.summary);
-  });
-
-  it("aborts a model call that hangs past the timeout and answers from the next tier", async () => {
-    scriptHappyPath();
-    server.reset();
-    server.script("clause_extractor", { fault: { kind: "hang" } });
-    server.script("risk_analyst", { json: riskAnswer });
-    server.script("terms_analyst", { json: termsAnswer });
-    server.script("summarizer", { json: summaryAnswer });
-    const t0 = Date.now();
-    const run = await runner({ timeoutMs: 500 }).review({ document: doc(CONTRACT), autoApprove: true });
-    expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(run.status).toBe("completed");
-    expect(run.tiers_used).toContain("rules");
-    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
   });
 
   it("rejects an excerpt that is not in the contract, repairs once, and keeps the repaired answer", async () => {

@@ -103,6 +103,7 @@ export const clauseExtractor: Agent<ClauseInput, ClauseExtractorAnswer, ClauseEx
   name: "clause_extractor",
   version: 1,
   modelOutput: ClauseExtractorAnswer,
+  output: ClauseExtraction,
   prompt(input) {
     const list = CATEGORIES.map((c) => `- ${c.name}: ${c.description}`).join("\n");
     return {

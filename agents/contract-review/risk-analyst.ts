@@ -61,6 +61,7 @@ export const riskAnalyst: Agent<RiskInput, RiskAnalystAnswer, RiskReport> = {
   name: "risk_analyst",
   version: 1,
   modelOutput: RiskAnalystAnswer,
+  output: RiskReport,
   prompt(input) {
     const positions = input.playbook.positions
       .map((p) => `- ${p.id} (${p.severity}): a risk when "${p.category}" is ${p.when}. ${p.rationale}`)

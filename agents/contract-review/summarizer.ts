@@ -29,6 +29,7 @@ export const summarizer: Agent<SummaryInput, SummarizerAnswer, Summary> = {
   name: "summarizer",
   version: 1,
   modelOutput: SummarizerAnswer,
+  output: Summary,
   prompt(input) {
     return {
       system: "You write executive summaries of contract reviews: three to six plain sentences on what the contract is, its main risks and the terms to watch.",

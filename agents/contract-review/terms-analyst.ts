@@ -87,6 +87,7 @@ export const termsAnalyst: Agent<TermsInput, TermsAnalystAnswer, TermsReport> = 
   name: "terms_analyst",
   version: 1,
   modelOutput: TermsAnalystAnswer,
+  output: TermsReport,
   prompt(input) {
     return {
       system:

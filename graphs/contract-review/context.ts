@@ -9,12 +9,10 @@ export type Config = LangGraphRunnableConfig<ContractReviewContext>;
 export function contextOf(config: Config) {
   const c = config.context ?? {};
   return {
-    tiers: c.tiers ?? [],
     playbook: c.playbook ?? DEFAULT_PLAYBOOK,
     reviewThreshold: c.reviewThreshold ?? DEFAULT_REVIEW_THRESHOLD,
     autoApprove: c.autoApprove ?? false,
     reports: c.reports,
-    signal: config.signal,
   };
 }
 

@@ -1,6 +1,12 @@
 import type { Excerpt } from "../../agents/contract-review/clause-extractor.js";
 import type { ContractReviewState } from "./state.js";
 
+/** Agents answered by a tier other than the first one configured, said plainly at the top. */
+function degraded(state: ContractReviewState, primaryTier: string): string | null {
+  const fallbacks = Object.entries(state.produced_by ?? {}).filter(([, tier]) => tier !== primaryTier);
+  return fallbacks.length ? fallbacks.map(([agent, tier]) => `${agent} answered by ${tier}`).join(", ") : null;
+}
+
 const oneLine = (s: string) => s.replace(/\s+/g, " ").trim();
 const quote = (s: string) => `> ${oneLine(s)}`;
 
@@ -8,7 +14,7 @@ const quote = (s: string) => `> ${oneLine(s)}`;
  * The review as Markdown: findings first, each linked to its excerpt in the Excerpts
  * section (anchors `e-<start>-<end>`, with the character offsets into the contract).
  */
-export function renderReport(state: ContractReviewState): string {
+export function renderReport(state: ContractReviewState, primaryTier: string): string {
   const anchor = (e: Excerpt) => `e-${e.start}-${e.end}`;
   const link = (e: Excerpt) => `[chars ${e.start}-${e.end}](#${anchor(e)})`;
   const excerpts = new Map<string, Excerpt>();
@@ -23,6 +29,7 @@ export function renderReport(state: ContractReviewState): string {
     `- Decision: **${d.decision}** (${d.by}${d.note ? `: ${oneLine(d.note)}` : ""})`,
     `- Risk score: ${state.risks!.risk_score}/100 (review threshold ${d.threshold})`,
     `- Length: ${state.chars} characters`,
+    ...(degraded(state, primaryTier) ? [`- Degraded (fallback tiers answered): ${degraded(state, primaryTier)}`] : []),
     "",
     "## Summary",
     "",
@@ -35,6 +42,8 @@ export function renderReport(state: ContractReviewState): string {
   for (const r of state.risks!.risks) {
     lines.push(`- **${r.severity}** ${r.category}: ${oneLine(r.rationale)}${r.clauses.length ? ` (${cite(r.clauses)})` : ""}`);
   }
+  lines.push("", "## Who answered", "", "| agent | tier |", "|---|---|");
+  for (const [agent, tier] of Object.entries(state.produced_by ?? {})) lines.push(`| ${agent} | ${tier} |`);
   lines.push("", "## Clauses", "", "| category | present | value | excerpts |", "|---|---|---|---|");
   for (const c of state.clauses!.categories) {
     lines.push(`| ${c.name} | ${c.present ? "yes" : "no"} | ${c.value ? oneLine(c.value).replace(/\|/g, "\\|") : ""} | ${cite(c.excerpts)} |`);

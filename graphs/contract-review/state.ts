@@ -5,7 +5,7 @@ import type { Playbook } from "../../agents/contract-review/playbook.js";
 import type { RiskReport } from "../../agents/contract-review/risk-analyst.js";
 import type { Summary } from "../../agents/contract-review/summarizer.js";
 import type { TermsReport } from "../../agents/contract-review/terms-analyst.js";
-import type { Attempt, ModelTier } from "../../nodes/agent.js";
+import { AgentStepChannels, type AgentStepContext } from "../../nodes/agent-step.js";
 
 /** Version of this flow's state; bump when a channel changes shape. */
 export const CONTRACT_REVIEW_STATE_VERSION = 1;
@@ -47,8 +47,7 @@ export const ContractReviewState = Annotation.Root({
   summary: last<Summary | null>(null),
   decision: last<Decision | null>(null),
   report_path: last<string | null>(null),
-  /** Every model and rules call of the run, in order: the attempt ledger. */
-  attempts: Annotation<Attempt[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  ...AgentStepChannels,
 });
 export type ContractReviewState = typeof ContractReviewState.State;
 export type ContractReviewUpdate = typeof ContractReviewState.Update;
@@ -60,9 +59,7 @@ export interface ReportSink {
 }
 
 /** What a run of this flow is given through LangGraph's runtime context. All optional: Studio runs use the defaults. */
-export type ContractReviewContext = {
-  /** Model tiers in order (rules always runs last). Default: rules only. */
-  tiers?: ModelTier[];
+export type ContractReviewContext = AgentStepContext & {
   /** Default: DEFAULT_PLAYBOOK. */
   playbook?: Playbook;
   /** A risk score at or over this pauses for a person. Default 60. */

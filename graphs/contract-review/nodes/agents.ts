@@ -2,31 +2,53 @@ import { clauseExtractor } from "../../../agents/contract-review/clause-extracto
 import { riskAnalyst } from "../../../agents/contract-review/risk-analyst.js";
 import { summarizer } from "../../../agents/contract-review/summarizer.js";
 import { termsAnalyst } from "../../../agents/contract-review/terms-analyst.js";
-import { runAgentStep } from "../../../nodes/agent-step.js";
+import { addAgentStep, type GraphBuilder } from "../../../nodes/agent-step.js";
 import { contextOf, type Config } from "../context.js";
-import type { ContractReviewState, ContractReviewUpdate } from "../state.js";
+import type { ContractReviewState } from "../state.js";
 import { loadText } from "./ingest.js";
 
-export async function extractClauses(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
-  const text = await loadText(state, config);
-  const step = await runAgentStep(clauseExtractor, { text, start: 0, end: text.length }, contextOf(config));
-  return { clauses: step.output, attempts: step.attempts };
-}
+const inputRef = (s: ContractReviewState) => ({ store: ["opsgraph", "documents"], key: s.document_ref, source: s.source });
 
-export async function analyzeRisks(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
-  const ctx = contextOf(config);
-  const step = await runAgentStep(riskAnalyst, { clauses: state.clauses!, playbook: ctx.playbook }, ctx);
-  return { risks: step.output, attempts: step.attempts };
-}
-
-export async function analyzeTerms(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
-  const text = await loadText(state, config);
-  const step = await runAgentStep(termsAnalyst, { text, clauses: state.clauses! }, contextOf(config));
-  return { terms: step.output, attempts: step.attempts };
-}
-
-export async function summarize(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
-  const input = { source: state.source ?? "contract", clauses: state.clauses!, risks: state.risks!, terms: state.terms! };
-  const step = await runAgentStep(summarizer, input, contextOf(config));
-  return { summary: step.output, attempts: step.attempts };
+/**
+ * The four agents of contract review, each an agent step (tiers, retry, fallback, escalate,
+ * dead letter): clause_extractor → risk_analyst ‖ terms_analyst → summarizer (the join) → `next`.
+ */
+export function addContractReviewAgents(graph: GraphBuilder, next: string): GraphBuilder {
+  addAgentStep(graph, {
+    name: "clause_extractor",
+    agent: clauseExtractor,
+    input: async (s: ContractReviewState, config: Config) => {
+      const text = await loadText(s, config);
+      return { text, start: 0, end: text.length };
+    },
+    output: (clauses) => ({ clauses }),
+    next: ["risk_analyst", "terms_analyst"], // in parallel
+    inputRef,
+  });
+  addAgentStep(graph, {
+    name: "risk_analyst",
+    agent: riskAnalyst,
+    input: (s: ContractReviewState, config: Config) => ({ clauses: s.clauses!, playbook: contextOf(config).playbook }),
+    output: (risks) => ({ risks }),
+    next: "summarizer",
+    inputRef,
+  });
+  addAgentStep(graph, {
+    name: "terms_analyst",
+    agent: termsAnalyst,
+    input: async (s: ContractReviewState, config: Config) => ({ text: await loadText(s, config), clauses: s.clauses! }),
+    output: (terms) => ({ terms }),
+    next: "summarizer",
+    inputRef,
+  });
+  addAgentStep(graph, {
+    name: "summarizer",
+    agent: summarizer,
+    input: (s: ContractReviewState) => ({ source: s.source ?? "contract", clauses: s.clauses!, risks: s.risks!, terms: s.terms! }),
+    output: (summary) => ({ summary }),
+    next,
+    inputRef,
+    join: true,
+  });
+  return graph;
 }

@@ -1,0 +1,60 @@
+import type pg from "pg";
+import type { DeadLetterEntry, DeadLetterSink } from "../nodes/dead-letter.js";
+import { InputError } from "./errors.js";
+
+export type DeadLetterStatus = "waiting" | "retried" | "discarded";
+
+export interface DeadLetter extends DeadLetterEntry {
+  id: string;
+  status: DeadLetterStatus;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The dead letter queue: a PostgreSQL table; the same entry written twice (a step re-run) is kept once. */
+export class DeadLetterQueue implements DeadLetterSink {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async put(entry: DeadLetterEntry): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO opsgraph_dead_letters (run_id, thread_id, flow, node, agent, input_ref, errors, attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (thread_id, agent, attempts) DO NOTHING`,
+      [entry.run_id, entry.thread_id, entry.flow, entry.node, entry.agent, JSON.stringify(entry.input_ref), JSON.stringify(entry.errors), entry.errors.length],
+    );
+  }
+
+  async list(status: DeadLetterStatus | "all" = "waiting", limit = 100): Promise<DeadLetter[]> {
+    const { rows } = await this.pool.query<DeadLetter>(
+      `SELECT id::text, run_id, thread_id, flow, node, agent, input_ref, errors, attempts, status, created_at, updated_at
+       FROM opsgraph_dead_letters WHERE $1 = 'all' OR status = $1 ORDER BY id DESC LIMIT $2`,
+      [status, limit],
+    );
+    return rows;
+  }
+
+  async get(id: string): Promise<DeadLetter> {
+    if (!/^\d+$/.test(id)) throw new InputError(`dead letter ${id}: not a dead letter id (a number, see opsgraph dlq list)`);
+    const { rows } = await this.pool.query<DeadLetter>(
+      `SELECT id::text, run_id, thread_id, flow, node, agent, input_ref, errors, attempts, status, created_at, updated_at FROM opsgraph_dead_letters WHERE id = $1`,
+      [id],
+    );
+    if (!rows[0]) throw new InputError(`dead letter ${id}: no such dead letter`);
+    return rows[0];
+  }
+
+  /** Moves a waiting dead letter to `status`; refuses one already handled. */
+  async settle(id: string, status: "retried" | "discarded"): Promise<DeadLetter> {
+    const { rows } = await this.pool.query<{ id: string }>(`UPDATE opsgraph_dead_letters SET status = $2, updated_at = now() WHERE id = $1 AND status = 'waiting' RETURNING id::text`, [id, status]);
+    if (!rows[0]) {
+      const current = await this.get(id);
+      throw new InputError(`dead letter ${id}: already ${current.status}`);
+    }
+    return this.get(id);
+  }
+
+  async waiting(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'`);
+    return rows[0]!.n;
+  }
+}
