@@ -26,6 +26,7 @@ describe("classifyError: which failures are worth retrying", () => {
     ["context length", http(400, { code: "context_length_exceeded" }), "fatal"],
     ["an unknown error", new Error("something odd"), "fatal"],
     ["a schema violation", z.object({ a: z.string() }).safeParse({}).error, "invalid"],
+    ["a schema violation from another copy of zod", Object.assign(new Error("[]"), { name: "$ZodError", issues: [{ path: ["clause"], message: "Required" }] }), "invalid"],
     ["an excerpt not in the text", new InvalidOutputError(["excerpt not in the contract"]), "invalid"],
     ["an unparseable tool call", Object.assign(new Error("Failed to parse. Text: x"), { lc_error_code: "OUTPUT_PARSING_FAILURE" }), "invalid"],
     ["an open breaker", new CircuitOpenError("openai:gpt-4.1-mini"), "circuit_open"],

@@ -68,8 +68,10 @@ const firstLine = (s: string) => s.split("\n")[0]!.slice(0, 300);
 export function classifyError(error: unknown, now = Date.now()): ClassifiedError {
   if (error instanceof CircuitOpenError) return { class: "circuit_open", message: error.message };
   if (error instanceof InvalidOutputError) return { class: "invalid", message: error.message };
-  if (error instanceof ZodError) {
-    return { class: "invalid", message: `invalid output: ${error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "answer"}: ${i.message}`).join("; ")}` };
+  // zod errors from any copy of zod (the OpenAI SDK validates with its own): anything with `issues`
+  if (error instanceof ZodError || Array.isArray((error as { issues?: unknown })?.issues)) {
+    const issues = (error as ZodError).issues as { path: PropertyKey[]; message: string }[];
+    return { class: "invalid", message: `invalid output: ${issues.slice(0, 3).map((i) => `${i.path.map(String).join(".") || "answer"}: ${i.message}`).join("; ")}` };
   }
   const e = (error ?? {}) as ErrorLike;
   const message = firstLine(String(e.message ?? error));
