@@ -7,6 +7,7 @@ import { InputError } from "../runtime/errors.js";
 import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
 import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
+import { addDeadLetterCommands, readJsonFile } from "./dlq.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { RunStatus } from "../runtime/runs.js";
 
@@ -52,25 +53,33 @@ export function buildProgram(): Command {
     .option("--playbook <file>", "YAML or JSON playbook of the company's positions (default: the built-in playbook)")
     .option("--auto-approve", "approve without a person, whatever the risk score (for unattended runs)", false)
     .option("--concurrency <n>", "contracts reviewed at once in a batch (default: OPSGRAPH_CONCURRENCY, 4)", positiveInt)
+    .addOption(
+      new Option("--on-exhausted <policy>", "when every tier of an agent failed: escalate to a person, or dead-letter the run (default: OPSGRAPH_ON_EXHAUSTED, else dead_letter)").choices(["escalate", "dead_letter"]),
+    )
     .option("--json", "print one JSON object per run, one per line, on stdout", false)
-    .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; concurrency?: number; json: boolean }) => {
+    .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; concurrency?: number; onExhausted?: "escalate" | "dead_letter"; json: boolean }) => {
       const cfg = config();
       if (flow !== "contract-review") throw new InputError(`flow ${flow}: not available`);
-      process.exitCode = await runContractReview(cfg, opts);
+      process.exitCode = await runContractReview(opts.onExhausted ? { ...cfg, onExhausted: opts.onExhausted } : cfg, opts);
     });
 
   program
     .command("resume")
-    .description("Answer the human review of a run awaiting it, and finish the run")
+    .description("Answer what a paused run waits for (a human review, or an escalated agent's output) and finish the run")
     .argument("<run_id>", "the run awaiting review")
-    .addOption(new Option("--decision <decision>", "approve or reject").choices(["approve", "reject"]).makeOptionMandatory())
+    .addOption(new Option("--decision <decision>", "approve or reject the contract; reject also refuses an escalation").choices(["approve", "reject"]))
+    .option("--output <file>", "a JSON file with the escalated agent's output (see opsgraph runs show <run_id>)")
     .option("--note <text>", "why, kept with the decision")
     .option("--json", "print the run as one JSON object", false)
-    .action(async (runId: string, opts: { decision: "approve" | "reject"; note?: string; json: boolean }) => {
-      const run = await withApp((app) => app.contractReview.resume(runId, { decision: opts.decision, note: opts.note }));
+    .action(async (runId: string, opts: { decision?: "approve" | "reject"; output?: string; note?: string; json: boolean }) => {
+      if (!opts.decision && !opts.output) throw new InputError("resume: give --decision approve|reject, or --output FILE for an escalated agent");
+      const output = opts.output ? await readJsonFile(opts.output) : undefined;
+      const run = await withApp((app) => app.contractReview.resume(runId, { decision: opts.decision, note: opts.note, output }));
       printRun(run, opts.json);
-      process.exitCode = run.status === "failed" ? EXIT.runFailed : EXIT.ok;
+      process.exitCode = run.status === "failed" || run.status === "dead_lettered" ? EXIT.runFailed : EXIT.ok;
     });
+
+  addDeadLetterCommands(program, withApp);
 
   const runs = program.command("runs").description("List and show runs");
   runs

@@ -85,6 +85,7 @@ export async function runContractReview(cfg: Config, opts: RunOptions): Promise<
 }
 
 interface ContractResult {
+  produced_by?: Record<string, string>;
   risk_score?: number | null;
   decision?: { decision: string; by: string } | null;
   report_path?: string | null;
@@ -129,6 +130,9 @@ export function printRun(run: RunRecord, json: boolean) {
     `  ${run.model_calls} model calls, tiers ${run.tiers_used.join(", ") || "none"}, ${run.duration_ms} ms`,
   ];
   if (r.risk_score !== undefined && r.risk_score !== null) lines.push(`  risk score ${r.risk_score}${r.decision ? `, ${r.decision.decision} (${r.decision.by})` : ""}`);
+  if (r.produced_by && Object.keys(r.produced_by).length) lines.push(`  answered by: ${Object.entries(r.produced_by).map(([agent, tier]) => `${agent} ${tier}`).join(", ")}`);
+  const failures = (run.attempts ?? []).filter((a) => a.outcome !== "ok");
+  if (failures.length) lines.push(`  ${failures.length} failed or skipped attempts (see --json "attempts")`);
   if (r.summary) lines.push(`  ${r.summary}`);
   if (r.report_path) lines.push(`  report: ${path.relative(process.cwd(), r.report_path) || r.report_path}`);
   if (run.error) lines.push(`  error: ${run.error}`);

@@ -3,6 +3,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
+import type { Agent } from "../nodes/agent.js";
+import { openDatabase } from "../runtime/postgres.js";
+import { readContract } from "../runtime/documents.js";
+import { ContractReviewRunner } from "../runtime/runs.js";
+import { startScriptedOpenAI } from "./scripted-openai.js";
 
 // The CLI as a user runs it: a real process per command, the embedded PostgreSQL under a
 // temp data dir, no model configured (rules tier only).
@@ -237,4 +243,61 @@ describe("contract review end to end (one data dir)", () => {
     }
     expect(r.stderr).toBe("");
   });
+});
+
+describe("a provider that fails everything, from the CLI", () => {
+  it("finishes through the rules tier: the breaker opens after the first agent's retries and the later agents skip the model", async () => {
+    const server = await startScriptedOpenAI({ defaultResponder: () => ({ fault: { kind: "status", status: 500 } }) });
+    try {
+      const r = await opsgraph(["run", "contract-review", "--input", "samples/contracts/harbor-consulting-services.txt", "--json"], {
+        dataDir: tempDir("opsgraph-cli-500-"),
+        env: { OPENAI_BASE_URL: server.url, OPSGRAPH_MODELS: "openai:gpt-4.1-mini" },
+      });
+      expect(r.code, show(r)).toBe(0);
+      const run = JSON.parse(r.stdout) as { status: string; model_calls: number; tiers_used: string[]; attempts: { agent: string; tier: string; outcome: string; wait_ms?: number }[]; result: { produced_by: Record<string, string> } };
+      expect(run.status).toBe("completed");
+      expect(run.model_calls).toBe(5);
+      expect(server.requests).toHaveLength(5);
+      expect(run.tiers_used).toEqual(["rules"]);
+      expect(run.attempts.filter((a) => a.outcome === "skipped").map((a) => a.agent)).toEqual(expect.arrayContaining(["risk_analyst", "terms_analyst", "summarizer"]));
+      expect(run.attempts.reduce((n, a) => n + (a.wait_ms ?? 0), 0)).toBeLessThanOrEqual(30_000);
+      expect(Object.values(run.result.produced_by)).toEqual(["rules", "rules", "rules", "rules"]);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
+
+describe("the dead letter queue, from the CLI", () => {
+  it("lists, shows and retries a dead letter; a retried one cannot be discarded", async () => {
+    const dataDir = tempDir("opsgraph-cli-dlq-");
+    // dead-letter a run in this process: the risk analyst's rules crash (there is no model)
+    const db = await openDatabase({ databaseUrl: undefined, dataDir });
+    const broken = { ...riskAnalyst, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
+    const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), reviewThreshold: 60, agents: { risk_analyst: broken } });
+    const dead = await runner.review({ document: await readContract(path.join(ROOT, "samples/contracts/harbor-consulting-services.txt")), autoApprove: true });
+    await db.close();
+    expect(dead.status).toBe("dead_lettered");
+
+    const list = await opsgraph(["dlq", "list", "--json"], { dataDir });
+    expect(list.code, show(list)).toBe(0);
+    const letters = (JSON.parse(list.stdout) as { dead_letters: { id: string; agent: string; run_id: string; status: string }[] }).dead_letters;
+    expect(letters).toEqual([expect.objectContaining({ agent: "risk_analyst", run_id: dead.run_id, status: "waiting" })]);
+    const id = letters[0]!.id;
+
+    const shown = await opsgraph(["dlq", "show", id], { dataDir });
+    expect(shown.code, show(shown)).toBe(0);
+    expect(shown.stdout).toContain("rules #1 error (fatal): rules crashed");
+
+    const retried = await opsgraph(["dlq", "retry", id, "--json"], { dataDir });
+    expect(retried.code, show(retried)).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ run_id: dead.run_id, status: "completed" });
+
+    const discard = await opsgraph(["dlq", "discard", id], { dataDir });
+    expect(discard.code).toBe(2);
+    expect(discard.stderr.trim()).toBe(`opsgraph: dead letter ${id}: already retried`);
+    const missing = await opsgraph(["dlq", "show", "999"], { dataDir });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe("opsgraph: dead letter 999: no such dead letter");
+  }, 60_000);
 });
