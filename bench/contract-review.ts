@@ -5,7 +5,9 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { extractClausesByRules } from "../agents/contract-review/clause-rules.js";
+import { z } from "zod";
 import { loadCuadSplit } from "../evals/cuad.js";
+import { createModelTiers } from "../runtime/models.js";
 import { openDatabase } from "../runtime/postgres.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 
@@ -41,6 +43,13 @@ for (const c of contracts) extractClausesByRules(c.text);
 const all = performance.now() - t0;
 const chars = contracts.reduce((n, c) => n + c.text.length, 0);
 rows.push([`clause rules over ${contracts.length} contracts (${(chars / 1e6).toFixed(2)} M chars)`, `${all.toFixed(0)} ms (${(chars / 1e6 / (all / 1000)).toFixed(1)} M chars/s)`]);
+// an open circuit breaker: how long a tier takes to refuse a call
+const [tier] = createModelTiers({ modelTiers: [{ provider: "openai", model: "bench", id: "openai:bench" }], openai: { apiKey: "x", baseURL: "http://127.0.0.1:1/v1", structuredOutput: "jsonSchema" }, modelTimeoutMs: 1000 });
+for (let i = 0; i < 5; i++) tier!.breaker.failure();
+const skips = 10_000;
+const s0 = performance.now();
+for (let i = 0; i < skips; i++) await tier!.invoke({ agent: "bench", schema: z.object({}), system: "", user: "" }).catch(() => undefined);
+rows.push([`open breaker refusing a call (mean of ${skips.toLocaleString("en")})`, `${(((performance.now() - s0) / skips) * 1000).toFixed(1)} µs`]);
 rows.push(["peak RSS of this process", `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`]);
 
 await db.close();

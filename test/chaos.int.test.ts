@@ -50,6 +50,8 @@ let server: ScriptedServer;
 let db: { pool: pg.Pool; drop: () => Promise<void> };
 let reportsDir: string;
 const unhandled: unknown[] = [];
+/** Dead letter rows the scenario must leave (every other scenario must leave none). */
+let expectedDeadLetters = 0;
 const onUnhandled = (e: unknown) => unhandled.push(e);
 
 function doc(text = CONTRACT): ContractDocument {
@@ -102,12 +104,15 @@ afterAll(async () => {
 beforeEach(async () => {
   server.reset();
   unhandled.length = 0;
+  expectedDeadLetters = 0;
   db = await freshDatabase(admin);
   reportsDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-chaos-"));
 });
 afterEach(async () => {
+  const letters = (await deadLetterRows()).length;
   await db.drop();
   expect(unhandled).toEqual([]);
+  expect(letters).toBe(expectedDeadLetters);
 });
 
 describe("chaos: the contract-review flow against a failing provider", () => {
@@ -291,6 +296,7 @@ describe("chaos: the contract-review flow against a failing provider", () => {
     server.script("clause_extractor", ok("clause_extractor"));
     server.script("terms_analyst", ok("terms_analyst"));
     server.script("risk_analyst", status(401));
+    expectedDeadLetters = 1;
     const broken = runner({ agents: { risk_analyst: failingRules(riskAnalyst) } });
     const dead = await broken.review({ document: doc(), autoApprove: true });
     expect(dead.status).toBe("dead_lettered");
