@@ -8,11 +8,12 @@ import { announceTiers, runContractReview, printRuns, printRun } from "./run.js"
 import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
 import { addDeadLetterCommands, readJsonFile } from "./dlq.js";
+import { addQueueCommands } from "./queue.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { RunStatus } from "../runtime/runs.js";
 
 const FLOWS = ["contract-review"] as const;
-const STATUSES: RunStatus[] = ["running", "completed", "awaiting_review", "failed", "dead_lettered"];
+const STATUSES: RunStatus[] = ["queued", "running", "completed", "awaiting_review", "failed", "dead_lettered"];
 
 /** Exit codes: 0 done, 1 a run failed, 2 bad input or usage. */
 export const EXIT = { ok: 0, runFailed: 1, badInput: 2 } as const;
@@ -80,6 +81,7 @@ export function buildProgram(): Command {
     });
 
   addDeadLetterCommands(program, withApp);
+  addQueueCommands(program, config);
 
   const runs = program.command("runs").description("List and show runs");
   runs

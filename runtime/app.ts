@@ -4,6 +4,8 @@ import type { Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { createModelTiers } from "./models.js";
 import { openDatabase, type Database } from "./postgres.js";
+import type PgBoss from "pg-boss";
+import { openQueue } from "./queue.js";
 import { ContractReviewRunner } from "./runs.js";
 
 /** What a CLI command works with: the database, the model tiers and the flows' runners. */
@@ -13,11 +15,20 @@ export interface App {
   tiers: ModelTier[];
   log: Logger;
   contractReview: ContractReviewRunner;
+  /** The job queue, when opened with `{ queue: true }` (submit, worker). */
+  queue?: PgBoss;
   close(): Promise<void>;
 }
 
-export async function openApp(config: Config): Promise<App> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, config.concurrency * 2) });
+/**
+ * Opens the runtime: the database (and its migrations), the model tiers, the runners; with
+ * `queue`, the job queue too. `concurrency`: runs at once in this process (sizes the pool:
+ * each run holds its thread's lock on a connection while it executes).
+ */
+export async function openApp(config: Config, opts: { queue?: boolean; concurrency?: number } = {}): Promise<App> {
+  const concurrency = opts.concurrency ?? config.concurrency;
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, concurrency * 2 + 4) });
+  const queue = opts.queue ? await openQueue(db.pool) : undefined;
   const tiers = createModelTiers(config);
   const log = createLogger(config.logLevel);
   log.debug({ database: db.where, tiers: tiers.map((t) => t.id) }, "runtime ready");
@@ -28,6 +39,18 @@ export async function openApp(config: Config): Promise<App> {
     reviewThreshold: config.reviewThreshold,
     log,
     onExhausted: config.onExhausted,
+    queue,
   });
-  return { config, db, tiers, log, contractReview, close: () => db.close() };
+  return {
+    config,
+    db,
+    tiers,
+    log,
+    contractReview,
+    queue,
+    close: async () => {
+      await queue?.stop({ graceful: false, wait: true, close: false }).catch(() => {});
+      await db.close();
+    },
+  };
 }

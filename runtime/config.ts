@@ -70,6 +70,7 @@ export const ConfigSchema = z.object({
     z.coerce.number({ message: "must be a number" }).min(0, "must be between 0 and 100").max(100, "must be between 0 and 100"),
   ),
   OPSGRAPH_CONCURRENCY: positiveInt(4),
+  OPSGRAPH_LEASE_MS: positiveInt(30_000),
   OPSGRAPH_BREAKER_FAILURES: positiveInt(5),
   OPSGRAPH_BREAKER_FAILURE_RATE: z.preprocess(
     (v) => emptyToUndefined(v) ?? "0.5",
@@ -97,6 +98,8 @@ export interface Config {
   maxInputBytes: number;
   reviewThreshold: number;
   concurrency: number;
+  /** A running run whose worker has not renewed its lease for this long is picked up again. */
+  leaseMs: number;
   breaker: { consecutiveFailures: number; failureRate: number; cooldownMs: number };
   /** When every tier of an agent failed: escalate to a person or dead-letter (default: each agent's own policy). */
   onExhausted: "escalate" | "dead_letter" | undefined;
@@ -132,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxInputBytes: c.OPSGRAPH_MAX_INPUT_BYTES,
     reviewThreshold: c.OPSGRAPH_REVIEW_THRESHOLD,
     concurrency: c.OPSGRAPH_CONCURRENCY,
+    leaseMs: c.OPSGRAPH_LEASE_MS,
     breaker: { consecutiveFailures: c.OPSGRAPH_BREAKER_FAILURES, failureRate: c.OPSGRAPH_BREAKER_FAILURE_RATE, cooldownMs: c.OPSGRAPH_BREAKER_COOLDOWN_MS },
     onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
     langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY },

@@ -50,6 +50,52 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
       CREATE INDEX opsgraph_dead_letters_status ON opsgraph_dead_letters (status, created_at DESC);`,
   },
+  {
+    version: 3,
+    name: "queued runs, workers and leases",
+    sql: `
+      ALTER TABLE opsgraph_runs DROP CONSTRAINT opsgraph_runs_status_check;
+      ALTER TABLE opsgraph_runs ADD CONSTRAINT opsgraph_runs_status_check
+        CHECK (status IN ('queued','running','completed','awaiting_review','failed','dead_lettered'));
+      ALTER TABLE opsgraph_runs ADD COLUMN worker_id text, ADD COLUMN heartbeat_at timestamptz;
+      CREATE INDEX opsgraph_runs_lease ON opsgraph_runs (heartbeat_at) WHERE status = 'running';
+      CREATE TABLE opsgraph_workers (
+        worker_id    text PRIMARY KEY,
+        host         text NOT NULL,
+        pid          integer NOT NULL,
+        concurrency  integer NOT NULL,
+        in_flight    integer NOT NULL DEFAULT 0,
+        started_at   timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        stopped_at   timestamptz
+      );`,
+  },
+  {
+    version: 4,
+    name: "outbox and notifications",
+    sql: `
+      CREATE TABLE opsgraph_outbox (
+        id           bigserial PRIMARY KEY,
+        key          text NOT NULL UNIQUE,
+        kind         text NOT NULL,
+        run_id       uuid,
+        thread_id    text,
+        payload      jsonb NOT NULL,
+        status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','delivered')),
+        attempts     integer NOT NULL DEFAULT 0,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        delivered_at timestamptz
+      );
+      CREATE INDEX opsgraph_outbox_pending ON opsgraph_outbox (id) WHERE status = 'pending';
+      CREATE TABLE opsgraph_notifications (
+        id          bigserial PRIMARY KEY,
+        key         text NOT NULL UNIQUE,
+        kind        text NOT NULL,
+        run_id      uuid,
+        payload     jsonb NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";

@@ -1,10 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
-import fs from "node:fs/promises";
-import path from "node:path";
-import { Command } from "@langchain/langgraph";
+import { Command, isGraphDrained, type RunControl } from "@langchain/langgraph";
 import type pg from "pg";
+import type PgBoss from "pg-boss";
 import { DEFAULT_PLAYBOOK, type Playbook } from "../agents/contract-review/playbook.js";
-import { buildContractReviewGraph, DOCUMENTS_NAMESPACE, type ContractReviewContext, type ContractReviewState, type ReportSink } from "../graphs/contract-review/index.js";
+import { buildContractReviewGraph, DOCUMENTS_NAMESPACE, type ContractReviewContext, type ContractReviewState } from "../graphs/contract-review/index.js";
 import type { Attempt, ModelTier } from "../nodes/agent.js";
 import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type ExhaustedPolicy } from "../nodes/agent-step.js";
 import type { Clock } from "../nodes/clock.js";
@@ -12,9 +11,16 @@ import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { ContractDocument } from "./documents.js";
 import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
 import { InputError } from "./errors.js";
+import { Outbox, outboxNotifier, outboxReportSink } from "./outbox.js";
+import { bossDb, RUNS_QUEUE, type RunJob } from "./queue.js";
 import type { Logger } from "./log.js";
 
-export type RunStatus = "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
+export type RunStatus = "queued" | "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
+
+/** Raised when another process executes the same thread: one run at a time per thread. */
+export class ThreadBusyError extends Error {
+  override name = "ThreadBusyError";
+}
 
 /** A run as the CLI prints it (`--json`): one object per run. */
 export interface RunRecord {
@@ -33,6 +39,8 @@ export interface RunRecord {
   cached?: boolean;
   /** The attempt ledger: every model, rules and person call of the run. */
   attempts?: Attempt[];
+  /** The worker executing it, while running from the queue. */
+  worker_id?: string;
 }
 
 export interface RunnerDeps {
@@ -46,6 +54,8 @@ export interface RunnerDeps {
   onExhausted?: ExhaustedPolicy;
   /** Replaces agents' implementations, by name. */
   agents?: AgentStepContext["agents"];
+  /** The job queue, for `submit`. */
+  queue?: PgBoss;
 }
 
 /** What `resume` answers: a human review's decision, or an escalated agent's output. */
@@ -74,19 +84,6 @@ export function defaultRequestId(flow: string, inputSha256: string, playbook: Pl
 
 const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
 
-/** Writes reports under a directory, atomically (temp file then rename): never half-written. */
-export function fileReportSink(dir: string): ReportSink {
-  return {
-    async write(name, markdown) {
-      await fs.mkdir(dir, { recursive: true });
-      const target = path.resolve(dir, name);
-      const tmp = `${target}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, markdown);
-      await fs.rename(tmp, target);
-      return target;
-    },
-  };
-}
 
 
 function contractResult(s: ContractReviewState) {
@@ -103,10 +100,11 @@ function contractResult(s: ContractReviewState) {
 }
 
 /** A row of opsgraph_runs. */
-interface RunRow extends Omit<RunRecord, "result" | "error" | "cached"> {
+interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id"> {
   result: unknown;
   error: string | null;
-  input: { playbook?: Playbook; auto_approve?: boolean; source?: string };
+  input: { playbook?: Playbook; auto_approve?: boolean; source?: string; document_ref?: string };
+  worker_id: string | null;
 }
 
 function toRecord(row: RunRow, withResult = true): RunRecord {
@@ -122,6 +120,7 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
   };
   if (withResult) rec.result = row.result;
   if (row.error) rec.error = row.error;
+  if (row.status === "running" && row.worker_id) rec.worker_id = row.worker_id;
   return rec;
 }
 
@@ -131,11 +130,13 @@ export class ContractReviewRunner {
   private readonly store;
   private readonly graph;
   readonly deadLetters: DeadLetterQueue;
+  readonly outbox: Outbox;
 
   constructor(private readonly deps: RunnerDeps) {
     this.checkpointer = createCheckpointer(deps.pool);
     this.store = createStore(deps.pool);
     this.deadLetters = new DeadLetterQueue(deps.pool);
+    this.outbox = new Outbox(deps.pool);
     this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store });
   }
 
@@ -148,7 +149,9 @@ export class ContractReviewRunner {
         playbook: run.input.playbook ?? DEFAULT_PLAYBOOK,
         autoApprove: run.input.auto_approve ?? false,
         reviewThreshold: this.deps.reviewThreshold,
-        reports: fileReportSink(this.deps.reportsDir),
+        // side effects go through the outbox: the report step run again repeats none of them
+        reports: outboxReportSink(this.outbox, this.deps.reportsDir, run),
+        notify: outboxNotifier(this.outbox, run),
         deadLetters: this.deadLetters,
         runId: run.run_id,
         flow: CONTRACT_REVIEW,
@@ -194,6 +197,62 @@ export class ContractReviewRunner {
   }
 
   /**
+   * Puts a review on the job queue: the run row and its job are written in one transaction,
+   * and the request id is unique, so the same request submitted twice, at once or not, is
+   * one run. Returns the existing run when there is one.
+   */
+  async submit({ document, playbook = DEFAULT_PLAYBOOK, requestId, autoApprove = false }: ContractReviewRequest): Promise<{ run_id: string; request_id: string; status: RunStatus; created: boolean }> {
+    const queue = this.deps.queue;
+    if (!queue) throw new Error("submit needs the job queue (openApp({ queue: true }))");
+    const request_id = requestId ?? defaultRequestId(CONTRACT_REVIEW, document.sha256, playbook);
+    const thread_id = threadIdFor(CONTRACT_REVIEW, request_id);
+    await this.store.put(DOCUMENTS_NAMESPACE, document.sha256, { text: document.text, source: document.source });
+    const input = { playbook, auto_approve: autoApprove, source: document.source, document_ref: document.sha256 };
+    const client = await this.deps.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<{ run_id: string }>(
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
+         ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+        [randomUUID(), request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
+      );
+      if (rows[0]) await queue.send(RUNS_QUEUE, { run_id: rows[0].run_id } satisfies RunJob, { db: bossDb(client) });
+      await client.query("COMMIT");
+      if (rows[0]) return { run_id: rows[0].run_id, request_id, status: "queued", created: true };
+    } catch (e) {
+      await client.query("ROLLBACK");
+      throw e;
+    } finally {
+      client.release();
+    }
+    const existing = (await this.get({ requestId: request_id }))!;
+    return { run_id: existing.run_id, request_id, status: existing.status, created: false };
+  }
+
+  /**
+   * Executes a queued (or handed-back) run to its end or its next pause, from its last
+   * checkpoint: a step that finished before a crash is not run again. With `control`, a
+   * drain stops it at the next superstep; it is then `queued` again (the caller re-enqueues).
+   */
+  async runQueued(runId: string, opts: { workerId: string; control?: RunControl; claim: { leaseMs: number } }): Promise<RunRecord> {
+    const row = await this.get({ runId });
+    if (!row) throw new InputError(`run ${runId}: no such run`);
+    const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
+    return this.withThreadLock(row.thread_id, async () => {
+      // claim it: a queued run, or a running one whose worker stopped renewing its lease
+      const { rowCount } = await this.deps.pool.query(
+        `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now()
+         WHERE run_id = $1 AND (status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3 / 1000.0))))`,
+        [row.run_id, opts.workerId, opts.claim.leaseMs],
+      );
+      if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
+      const started = (await this.graph.getState(config)).next.length > 0;
+      const input = started ? null : { document_ref: row.input.document_ref, source: row.input.source };
+      return this.executeLocked(row.run_id, row.thread_id, input, config);
+    });
+  }
+
+  /**
    * Answers what a paused run waits for, and carries it on to its end: a human review
    * (`decision`), or an agent escalated after every tier failed (its `output`, or `decision:
    * "reject"`).
@@ -233,7 +292,30 @@ export class ContractReviewRunner {
     return { dead_letter: settled, run: await this.execute(row.run_id, row.thread_id, null, config) };
   }
 
+  /** Holds the thread's advisory lock for the duration of `fn`: one execution per thread, across processes. */
+  private async withThreadLock<T>(thread_id: string, fn: () => Promise<T>): Promise<T> {
+    const client = await this.deps.pool.connect();
+    let locked = false;
+    try {
+      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('opsgraph:thread'), hashtext($1)) AS ok", [thread_id]);
+      locked = rows[0]!.ok;
+      if (!locked) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
+      return await fn();
+    } finally {
+      // if the connection died, PostgreSQL released the lock with it
+      if (locked) await client.query("SELECT pg_advisory_unlock(hashtext('opsgraph:thread'), hashtext($1))", [thread_id]).catch(() => {});
+      client.release();
+    }
+  }
+
   private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig): Promise<RunRecord> {
+    return this.withThreadLock(thread_id, async () => {
+      await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', updated_at = now() WHERE run_id = $1`, [run_id]);
+      return this.executeLocked(run_id, thread_id, input, config);
+    });
+  }
+
+  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig & { control?: RunControl }): Promise<RunRecord> {
     const t0 = Date.now();
     const before = (await this.graph.getState(config)).values as Partial<ContractReviewState>;
     const seen = before.attempts?.length ?? 0;
@@ -252,8 +334,12 @@ export class ContractReviewRunner {
         error = `${halted.agent}: rejected by a person at the escalation${halted.note ? `: ${halted.note}` : ""}`;
       } else status = "completed";
     } catch (e) {
-      status = "failed";
-      error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
+      if (isGraphDrained(e)) status = "queued"; // handed back at a checkpoint: another worker goes on
+      else if (isDatabaseUnavailable(e)) throw e; // not the run's fault: its lease runs out and it is picked up again
+      else {
+        status = "failed";
+        error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
+      }
     }
     const state = (await this.graph.getState(config)).values as ContractReviewState;
     const attempts = state.attempts ?? [];
@@ -266,7 +352,7 @@ export class ContractReviewRunner {
     const duration_ms = Date.now() - t0;
     const { rows } = await this.deps.pool.query<RunRow>(
       `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
-         result = $6, error = $7, tokens = $8, updated_at = now() WHERE run_id = $1 RETURNING *`,
+         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`,
       [
         run_id,
         status,
@@ -316,6 +402,14 @@ export class ContractReviewRunner {
     );
     return Number(rows[0]?.bytes ?? 0);
   }
+}
+
+/** A lost or refused database connection (a restart, a dropped link), as opposed to a run's own failure. */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; cause?: unknown };
+  if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
+  if (/Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(String(err?.message ?? ""))) return true;
+  return err?.cause !== undefined && err.cause !== e && isDatabaseUnavailable(err.cause);
 }
 
 function tokenTotals(attempts: Attempt[]) {

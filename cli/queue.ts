@@ -1,0 +1,72 @@
+import fs from "node:fs/promises";
+import { Command, InvalidArgumentError } from "commander";
+import { openApp } from "../runtime/app.js";
+import type { Config } from "../runtime/config.js";
+import { listContracts, readContract, type ContractDocument } from "../runtime/documents.js";
+import { InputError } from "../runtime/errors.js";
+import { readPlaybook } from "../runtime/playbook.js";
+import { Worker } from "../runtime/worker.js";
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return n;
+};
+
+/** `opsgraph submit` and `opsgraph worker`: runs as jobs on the PostgreSQL queue. */
+export function addQueueCommands(program: Command, config: () => Config) {
+  program
+    .command("submit")
+    .description("Put runs on the job queue (opsgraph worker executes them); prints { run_id, request_id, status } per run")
+    .argument("<flow>", "the flow to run (contract-review)")
+    .requiredOption("--input <path>", "a contract (.txt, .md, .pdf, .docx) or a directory of them")
+    .option("--request-id <id>", "idempotency key: the same id is the same run (default: a hash of flow, input bytes and playbook)")
+    .option("--playbook <file>", "YAML or JSON playbook of the company's positions")
+    .option("--auto-approve", "approve without a person, whatever the risk score", false)
+    .option("--json", "print one JSON object per run, one per line", false)
+    .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; json: boolean }) => {
+      if (flow !== "contract-review") throw new InputError(`flow ${flow}: not available (flows: contract-review)`);
+      const cfg = config();
+      const st = await fs.stat(opts.input).catch(() => undefined);
+      if (!st) throw new InputError(`${opts.input}: no such file or directory`);
+      const files = st.isDirectory() ? await listContracts(opts.input) : [opts.input];
+      if (opts.requestId && files.length > 1) throw new InputError(`--request-id: names one run, but ${opts.input} holds ${files.length} contracts`);
+      const playbook = opts.playbook ? await readPlaybook(opts.playbook) : undefined;
+      const documents: ContractDocument[] = [];
+      for (const f of files) documents.push(await readContract(f, { maxBytes: cfg.maxInputBytes }));
+      const app = await openApp(cfg, { queue: true });
+      try {
+        for (const document of documents) {
+          const { run_id, request_id, status } = await app.contractReview.submit({ document, playbook, requestId: opts.requestId, autoApprove: opts.autoApprove });
+          process.stdout.write(opts.json ? JSON.stringify({ run_id, request_id, status }) + "\n" : `${document.source}: run ${run_id} ${status}\n`);
+        }
+      } finally {
+        await app.close();
+      }
+    });
+
+  program
+    .command("worker")
+    .description("Execute queued runs until SIGTERM or SIGINT (which drains: in-flight runs stop at a checkpoint and go back to the queue)")
+    .option("--concurrency <n>", "runs executed at once (default: OPSGRAPH_CONCURRENCY)", positiveInt)
+    .option("--lease-ms <ms>", "a run whose worker stops renewing its lease for this long is picked up again (default: OPSGRAPH_LEASE_MS, 30000)", positiveInt)
+    .action(async (opts: { concurrency?: number; leaseMs?: number }) => {
+      const cfg = config();
+      const concurrency = opts.concurrency ?? cfg.concurrency;
+      const app = await openApp(cfg, { queue: true, concurrency });
+      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runner: app.contractReview, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, log: app.log });
+      await worker.start();
+      process.stderr.write(`opsgraph worker ${worker.id}: concurrency ${concurrency}, ${app.tiers.length ? `tiers ${app.tiers.map((t) => t.id).join(", ")}, rules` : "rules tier only"}; database ${app.db.where}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`opsgraph worker: ${signal}: draining ${worker.running} in-flight runs\n`);
+          resolve();
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      await worker.drain();
+      await app.close();
+      process.stderr.write("opsgraph worker: drained, exiting\n");
+    });
+}

@@ -1,0 +1,33 @@
+import PgBoss from "pg-boss";
+import type pg from "pg";
+
+/** The pg-boss queue runs are jobs on. */
+export const RUNS_QUEUE = "opsgraph-runs";
+
+export interface RunJob {
+  run_id: string;
+}
+
+/** Something that runs SQL: the pool, or a client inside a transaction. */
+export interface SqlRunner {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** pg-boss's view of a connection: the runtime's own pool (or a transaction's client). */
+export const bossDb = (sql: SqlRunner): PgBoss.Db => ({
+  executeSql: async (text, values) => ({ rows: (await sql.query(text, values)).rows as unknown[] }),
+});
+
+/**
+ * The job queue on the runtime's PostgreSQL (pg-boss 10, in schema `pgboss`), on the
+ * runtime's pool. Its own maintenance and scheduling are off here: workers supervise it.
+ */
+export async function openQueue(pool: pg.Pool, opts: { supervise?: boolean } = {}): Promise<PgBoss> {
+  const boss = new PgBoss({ db: bossDb(pool), schema: "pgboss", supervise: opts.supervise ?? false, schedule: false, migrate: true });
+  boss.on("error", () => {}); // a lost connection is retried by the next poll; errors of a run are the run's
+  await boss.start();
+  await boss.createQueue(RUNS_QUEUE).catch((e: Error) => {
+    if (!/already exists/.test(e.message)) throw e;
+  });
+  return boss;
+}

@@ -1,0 +1,150 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { RunControl } from "@langchain/langgraph";
+import type pg from "pg";
+import type PgBoss from "pg-boss";
+import type { Logger } from "./log.js";
+import { RUNS_QUEUE, type RunJob } from "./queue.js";
+import { ThreadBusyError, type ContractReviewRunner } from "./runs.js";
+
+export interface WorkerOptions {
+  pool: pg.Pool;
+  queue: PgBoss;
+  runner: ContractReviewRunner;
+  /** Runs executed at once. */
+  concurrency: number;
+  /** A running run whose worker has not renewed its lease for this long is picked up again. Default 30 s. */
+  leaseMs?: number;
+  /** How often an idle worker asks the queue for work. Default 500 ms. */
+  pollMs?: number;
+  log?: Logger;
+}
+
+/**
+ * Executes queued runs, `concurrency` at a time. Any number of workers, on any number of
+ * machines, share one database:
+ * - a run is claimed with a lease (worker_id, heartbeat_at) renewed every leaseMs/3, and
+ *   executed under the thread's advisory lock;
+ * - runs whose lease ran out (their worker was killed) are put back on the queue by any
+ *   live worker's sweep, and resume from their last checkpoint;
+ * - `drain()` (SIGTERM) stops taking runs, lets in-flight runs reach a checkpoint, hands
+ *   them back to the queue, and resolves.
+ */
+export class Worker {
+  readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly inFlight = new Map<string, { control: RunControl; done: Promise<void> }>();
+  private draining = false;
+  private stopped: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.leaseMs = o.leaseMs ?? 30_000;
+    this.pollMs = o.pollMs ?? 500;
+  }
+
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  /** Starts the fetch, lease and sweep loops; resolves once the worker is registered. */
+  async start(): Promise<void> {
+    await this.o.pool.query(
+      `INSERT INTO opsgraph_workers (worker_id, host, pid, concurrency) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`,
+      [this.id, os.hostname(), process.pid, this.o.concurrency],
+    );
+    const heartbeat = setInterval(() => void this.renewLeases().catch((e) => this.o.log?.warn({ err: String(e) }, "lease renewal failed")), Math.max(100, this.leaseMs / 3));
+    this.stopped = this.fetchLoop().finally(() => clearInterval(heartbeat));
+  }
+
+  /** Stops taking runs, drains the ones in flight at their next checkpoint, hands them back. */
+  async drain(reason = "worker stopping"): Promise<void> {
+    this.draining = true;
+    this.wake?.();
+    for (const { control } of this.inFlight.values()) control.requestDrain(reason);
+    await this.stopped;
+    await this.o.pool.query(`UPDATE opsgraph_workers SET stopped_at = now(), in_flight = 0 WHERE worker_id = $1`, [this.id]).catch(() => {});
+  }
+
+  private async fetchLoop(): Promise<void> {
+    let lastSweep = 0;
+    while (!this.draining) {
+      if (Date.now() - lastSweep > this.leaseMs / 3) {
+        lastSweep = Date.now();
+        await this.sweep().catch((e) => this.o.log?.warn({ err: String(e) }, "sweep failed"));
+      }
+      const free = this.o.concurrency - this.inFlight.size;
+      let jobs: PgBoss.Job<RunJob>[] = [];
+      if (free > 0) {
+        jobs = await this.o.queue.fetch<RunJob>(RUNS_QUEUE, { batchSize: free }).catch((e: unknown) => {
+          this.o.log?.warn({ err: String(e) }, "queue fetch failed; retrying");
+          return [];
+        });
+      }
+      for (const job of jobs) this.handle(job);
+      if (jobs.length === 0 || this.inFlight.size >= this.o.concurrency) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.pollMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+    await Promise.all([...this.inFlight.values()].map((r) => r.done));
+  }
+
+  private handle(job: PgBoss.Job<RunJob>) {
+    const control = new RunControl();
+    const { run_id } = job.data;
+    const done = (async () => {
+      let handedBack = false;
+      try {
+        const run = await this.o.runner.runQueued(run_id, { workerId: this.id, control, claim: { leaseMs: this.leaseMs } });
+        handedBack = run.status === "queued";
+        this.o.log?.info({ run_id, status: run.status, model_calls: run.model_calls, worker: this.id }, "run executed");
+      } catch (e) {
+        if (e instanceof ThreadBusyError || (e as Error).name === "RunNotClaimable") {
+          this.o.log?.debug({ run_id }, (e as Error).message);
+        } else {
+          // the run's lease runs out and a sweep puts it back on the queue
+          this.o.log?.warn({ run_id, err: String((e as Error).message ?? e) }, "run interrupted; it will be picked up again");
+        }
+      } finally {
+        this.inFlight.delete(run_id);
+        this.wake?.();
+        await this.o.queue.complete(RUNS_QUEUE, job.id).catch(() => {});
+        if (handedBack) await this.requeue([run_id]).catch(() => {});
+      }
+    })();
+    this.inFlight.set(run_id, { control, done });
+  }
+
+  private async renewLeases() {
+    const ids = [...this.inFlight.keys()];
+    await this.o.pool.query(`UPDATE opsgraph_runs SET heartbeat_at = now() WHERE worker_id = $1 AND status = 'running' AND run_id::text = ANY($2)`, [this.id, ids]);
+    await this.o.pool.query(`UPDATE opsgraph_workers SET heartbeat_at = now(), in_flight = $2 WHERE worker_id = $1`, [this.id, ids.length]);
+  }
+
+  /** Puts back on the queue the runs whose worker stopped renewing their lease (it died). */
+  async sweep(): Promise<string[]> {
+    const { rows } = await this.o.pool.query<{ run_id: string }>(
+      `UPDATE opsgraph_runs SET status = 'queued', worker_id = NULL, heartbeat_at = NULL, updated_at = now()
+       WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0) RETURNING run_id`,
+      [this.leaseMs],
+    );
+    const ids = rows.map((r) => r.run_id);
+    if (ids.length) {
+      this.o.log?.warn({ runs: ids }, "runs of a lost worker put back on the queue");
+      await this.requeue(ids);
+    }
+    return ids;
+  }
+
+  private async requeue(runIds: string[]) {
+    for (const run_id of runIds) await this.o.queue.send(RUNS_QUEUE, { run_id } satisfies RunJob);
+  }
+}
