@@ -8,6 +8,7 @@ import { announceTiers, runContractReview, printRuns, printRun } from "./run.js"
 import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
 import { addDeadLetterCommands, readJsonFile } from "./dlq.js";
+import { addPruneCommand } from "./prune.js";
 import { addQueueCommands } from "./queue.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { RunStatus } from "../runtime/runs.js";
@@ -81,6 +82,7 @@ export function buildProgram(): Command {
     });
 
   addDeadLetterCommands(program, withApp);
+  addPruneCommand(program, withApp);
   addQueueCommands(program, config);
 
   const runs = program.command("runs").description("List and show runs");

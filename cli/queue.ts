@@ -53,18 +53,17 @@ export function addQueueCommands(program: Command, config: () => Config) {
     .action(async (opts: { concurrency?: number; leaseMs?: number }) => {
       const cfg = config();
       const concurrency = opts.concurrency ?? cfg.concurrency;
+      // listen before anything starts: a SIGTERM during start-up drains as soon as the worker is up
+      let signalled: string | undefined;
+      let onSignal: (signal: string) => void = (signal) => (signalled = signal);
+      process.once("SIGTERM", () => onSignal("SIGTERM"));
+      process.once("SIGINT", () => onSignal("SIGINT"));
       const app = await openApp(cfg, { queue: true, concurrency });
       const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runner: app.contractReview, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, log: app.log });
       await worker.start();
       process.stderr.write(`opsgraph worker ${worker.id}: concurrency ${concurrency}, ${app.tiers.length ? `tiers ${app.tiers.map((t) => t.id).join(", ")}, rules` : "rules tier only"}; database ${app.db.where}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stderr.write(`opsgraph worker: ${signal}: draining ${worker.running} in-flight runs\n`);
-          resolve();
-        };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
-      });
+      const signal = await new Promise<string>((resolve) => (signalled ? resolve(signalled) : (onSignal = resolve)));
+      process.stderr.write(`opsgraph worker: ${signal}: draining ${worker.running} in-flight runs\n`);
       await worker.drain();
       await app.close();
       process.stderr.write("opsgraph worker: drained, exiting\n");

@@ -14,34 +14,12 @@ import { ContractReviewRunner, type RunRecord } from "../runtime/runs.js";
 import { FakeClock } from "./support/fake-clock.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
 import { startScriptedOpenAI, type Reply, type ScriptedServer } from "./scripted-openai.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
 
 // The chaos matrix: the contract-review flow on PostgreSQL, the real ChatOpenAI talking HTTP to
 // the scripted server, which fails in every way a provider does. Backoff waits run on a fake
 // clock (the waits are asked for and counted, not slept); model-call timeouts are real.
 
-const MODEL = "openai:gpt-4.1-mini";
-const AGENTS = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"] as const;
-const CONTRACT = [
-  "SUPPLY AGREEMENT",
-  "1. Governing Law. This Agreement is governed by the laws of the State of New York.",
-  "2. Liability. Nothing in this Agreement limits either party's liability for its indemnification obligations.",
-  "3. Payment. Buyer shall pay each invoice within thirty (30) days of receipt.",
-].join("\n\n");
-const CATEGORY_NAMES = clauseExtractor.rules({ text: "", start: 0, end: 0 }).categories.map((c) => c.name);
-
-const answers: Record<(typeof AGENTS)[number], unknown> = {
-  clause_extractor: {
-    categories: CATEGORY_NAMES.map((name) =>
-      name === "Governing Law"
-        ? { name, present: true, excerpts: ["This Agreement is governed by the laws of the State of New York."], value: "New York" }
-        : { name, present: false, excerpts: [], value: null },
-    ),
-  },
-  risk_analyst: { risks: [{ position: "no-liability-cap", severity: "medium", rationale: "No cap." }] },
-  terms_analyst: { obligations: [], payment_terms: ["Buyer shall pay each invoice within thirty (30) days of receipt."], minimum_commitments: [], liquidated_damages: [], renewal: null, notice_periods: [] },
-  summarizer: { summary: "A supply agreement under New York law." },
-};
-const ok = (agent: (typeof AGENTS)[number]): Reply => ({ json: answers[agent] });
 const status = (s: number, extra: { code?: string; retryAfterSeconds?: number } = {}): Reply => ({ fault: { kind: "status", status: s, ...extra } });
 const failingRules = <I, M, O>(agent: Agent<I, M, O>) => ({ ...agent, rules: () => { throw new Error("rules crashed"); } }) as Agent<unknown, unknown, unknown>;
 

@@ -13,6 +13,8 @@ export function contextOf(config: Config) {
     reviewThreshold: c.reviewThreshold ?? DEFAULT_REVIEW_THRESHOLD,
     autoApprove: c.autoApprove ?? false,
     reports: c.reports,
+    notify: c.notify,
+    runId: c.runId,
   };
 }
 

@@ -68,7 +68,27 @@ export type ContractReviewContext = AgentStepContext & {
   autoApprove?: boolean;
   /** Default: the report is kept in the Store under ["opsgraph", "reports"]. */
   reports?: ReportSink;
+  /**
+   * Told once the report is written (`contract.reviewed`). `key` names the event: the same
+   * key again (the report step run again) must not repeat the side effect. Default: none.
+   */
+  notify?: (event: ContractReviewedEvent) => Promise<void>;
 };
+
+/** What `notify` receives when a review is done: never the contract's text. */
+export interface ContractReviewedEvent {
+  kind: "contract.reviewed";
+  /** `<thread_id>:contract.reviewed` */
+  key: string;
+  payload: {
+    run_id?: string;
+    thread_id: string;
+    source: string;
+    decision: Decision["decision"] | null;
+    risk_score: number | null;
+    report_path: string;
+  };
+}
 
 export const DOCUMENTS_NAMESPACE = ["opsgraph", "documents"];
 export const REPORTS_NAMESPACE = ["opsgraph", "reports"];

@@ -2,12 +2,35 @@ import { contextOf, storeOf, type Config } from "../context.js";
 import { renderReport } from "../report.js";
 import { REPORTS_NAMESPACE, type ContractReviewState, type ContractReviewUpdate } from "../state.js";
 
-/** Writes the Markdown report: to the run's ReportSink, or into the Store when there is none (Studio). */
+/**
+ * Writes the Markdown report (to the run's ReportSink, or into the Store when there is none:
+ * Studio), then tells `notify` the review is done.
+ */
 export async function report(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
   const markdown = renderReport(state, config.context?.tiers?.[0]?.id ?? "rules");
   const name = `${(state.source ?? "contract").replace(/[^A-Za-z0-9._-]+/g, "_")}-${state.document_ref!.slice(0, 12)}.md`;
-  const { reports } = contextOf(config);
-  if (reports) return { report_path: await reports.write(name, markdown) };
-  await storeOf(config).put(REPORTS_NAMESPACE, name, { markdown });
-  return { report_path: `store:${REPORTS_NAMESPACE.join("/")}/${name}` };
+  const { reports, notify, runId } = contextOf(config);
+  let report_path: string;
+  if (reports) report_path = await reports.write(name, markdown);
+  else {
+    await storeOf(config).put(REPORTS_NAMESPACE, name, { markdown });
+    report_path = `store:${REPORTS_NAMESPACE.join("/")}/${name}`;
+  }
+  if (notify) {
+    // keyed by the thread: this step run again (a crash, a retry, a replay) is the same event
+    const thread_id = String((config.configurable as { thread_id?: unknown } | undefined)?.thread_id ?? "");
+    await notify({
+      kind: "contract.reviewed",
+      key: `${thread_id}:contract.reviewed`,
+      payload: {
+        ...(runId ? { run_id: runId } : {}),
+        thread_id,
+        source: state.source ?? "contract",
+        decision: state.decision?.decision ?? null,
+        risk_score: state.risks?.risk_score ?? null,
+        report_path,
+      },
+    });
+  }
+  return { report_path };
 }

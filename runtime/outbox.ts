@@ -1,0 +1,183 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type pg from "pg";
+import type { ContractReviewContext, ReportSink } from "../graphs/contract-review/index.js";
+
+/** What the outbox delivers. */
+export type OutboxKind = "report.write" | "notification";
+
+/** `report.write`: a Markdown file at an absolute path. */
+export interface ReportWritePayload {
+  path: string;
+  markdown: string;
+}
+
+/** `notification`: a row of opsgraph_notifications, under the entry's own key. */
+export interface NotificationPayload {
+  kind: string;
+  payload: object;
+}
+
+export interface OutboxEntry {
+  /** Unique: the same key enqueued again (a step run again) is the same side effect. */
+  key: string;
+  kind: OutboxKind;
+  run_id?: string | null;
+  thread_id?: string | null;
+  payload: ReportWritePayload | NotificationPayload;
+}
+
+/** The pool, or a client inside the caller's transaction. */
+export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+export interface DeliveryReport {
+  delivered: number;
+  failed: { key: string; error: string }[];
+}
+
+/** Writes a file atomically (temp file in the same directory, then rename): never half-written. */
+export async function writeFileAtomic(target: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await fs.writeFile(tmp, content);
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Side effects go through `opsgraph_outbox`, keyed: a step that runs again (a crash, a retry,
+ * a replay from a checkpoint) enqueues the same key, which is kept once, and an entry is
+ * delivered once. Delivery locks the entry (`FOR UPDATE SKIP LOCKED`), so concurrent
+ * deliverers never deliver the same entry at once; a crash between the side effect and the
+ * mark repeats nothing harmful: a notification row is inserted in the marking transaction
+ * (under its key), and a report is the same content written to the same path.
+ */
+export class Outbox {
+  constructor(readonly pool: pg.Pool) {}
+
+  /** Adds an entry unless its key is there already. Returns true when it was new. */
+  async enqueue(db: Queryable, entry: OutboxEntry): Promise<boolean> {
+    const { rowCount } = await (db as Pick<pg.Pool, "query">).query(
+      `INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING`,
+      [entry.key, entry.kind, entry.run_id ?? null, entry.thread_id ?? null, JSON.stringify(entry.payload)],
+    );
+    return rowCount === 1;
+  }
+
+  /** The stored entry of a key, if any. */
+  async get(key: string): Promise<(OutboxEntry & { status: "pending" | "delivered"; attempts: number }) | undefined> {
+    const { rows } = await this.pool.query<OutboxEntry & { status: "pending" | "delivered"; attempts: number }>(
+      `SELECT key, kind, run_id, thread_id, payload, status, attempts FROM opsgraph_outbox WHERE key = $1`,
+      [key],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Delivers pending entries (all of them, or only `keys`), each in its own transaction, oldest
+   * first. An entry whose side effect fails stays pending with `attempts` counted, and is
+   * reported in `failed`; the others go on. Entries another deliverer holds are skipped.
+   */
+  async deliver(opts: { keys?: string[]; limit?: number } = {}): Promise<DeliveryReport> {
+    const report: DeliveryReport = { delivered: 0, failed: [] };
+    const tried: string[] = [];
+    const limit = opts.limit ?? Infinity;
+    while (report.delivered + report.failed.length < limit) {
+      const client = await this.pool.connect();
+      let entry: { id: string; key: string; kind: OutboxKind; run_id: string | null; payload: unknown } | undefined;
+      try {
+        await client.query("BEGIN");
+        const { rows } = await client.query<NonNullable<typeof entry>>(
+          `SELECT id::text, key, kind, run_id, payload FROM opsgraph_outbox
+           WHERE status = 'pending' AND ($1::text[] IS NULL OR key = ANY($1)) AND NOT (id = ANY($2::bigint[]))
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          [opts.keys ?? null, tried],
+        );
+        entry = rows[0];
+        if (!entry) {
+          await client.query("COMMIT");
+          return report;
+        }
+        tried.push(entry.id);
+        await this.effect(client, entry);
+        await client.query(`UPDATE opsgraph_outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = now() WHERE id = $1`, [entry.id]);
+        await client.query("COMMIT");
+        report.delivered++;
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => {});
+        if (!entry) throw e; // the outbox itself is unreachable
+        report.failed.push({ key: entry.key, error: String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500) });
+        await this.pool.query(`UPDATE opsgraph_outbox SET attempts = attempts + 1 WHERE id = $1`, [entry.id]).catch(() => {});
+      } finally {
+        client.release();
+      }
+    }
+    return report;
+  }
+
+  /** Delivers the given keys; throws when one of them could not be delivered. */
+  async deliverOrThrow(keys: string[]): Promise<void> {
+    const { failed } = await this.deliver({ keys });
+    if (failed[0]) throw new Error(`outbox ${failed[0].key}: delivery failed: ${failed[0].error}`);
+  }
+
+  private async effect(client: pg.PoolClient, entry: { key: string; kind: OutboxKind; run_id: string | null; payload: unknown }): Promise<void> {
+    switch (entry.kind) {
+      case "report.write": {
+        const p = entry.payload as ReportWritePayload;
+        await writeFileAtomic(p.path, p.markdown);
+        return;
+      }
+      case "notification": {
+        const p = entry.payload as NotificationPayload;
+        await client.query(`INSERT INTO opsgraph_notifications (key, kind, run_id, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING`, [
+          entry.key,
+          p.kind,
+          entry.run_id,
+          JSON.stringify(p.payload),
+        ]);
+        return;
+      }
+      default:
+        throw new Error(`unknown outbox kind ${String(entry.kind)}`);
+    }
+  }
+}
+
+/** The run an outbox-backed sink belongs to. */
+export interface OutboxIds {
+  run_id?: string | null;
+  thread_id: string;
+}
+
+/**
+ * A ReportSink through the outbox: the report is enqueued under `<thread_id>:report:<name>`
+ * and delivered (written atomically under `dir`). A report step run again writes nothing:
+ * the entry is there already, and the path returned is the one first enqueued.
+ */
+export function outboxReportSink(outbox: Outbox, dir: string, ids: OutboxIds): ReportSink {
+  return {
+    async write(name, markdown) {
+      const key = `${ids.thread_id}:report:${name}`;
+      const target = path.resolve(dir, name);
+      const created = await outbox.enqueue(outbox.pool, { key, kind: "report.write", run_id: ids.run_id, thread_id: ids.thread_id, payload: { path: target, markdown } });
+      await outbox.deliverOrThrow([key]);
+      if (created) return target;
+      const stored = await outbox.get(key);
+      return (stored?.payload as ReportWritePayload | undefined)?.path ?? target;
+    },
+  };
+}
+
+/** The flow's `notify` through the outbox: one `notification` entry per event key, delivered at once. */
+export function outboxNotifier(outbox: Outbox, ids: OutboxIds): NonNullable<ContractReviewContext["notify"]> {
+  return async (event) => {
+    await outbox.enqueue(outbox.pool, { key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, payload: { kind: event.kind, payload: event.payload } });
+    await outbox.deliverOrThrow([event.key]);
+  };
+}

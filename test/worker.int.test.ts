@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openApp, type App } from "../runtime/app.js";
+import { loadConfig } from "../runtime/config.js";
+import type { ContractDocument } from "../runtime/documents.js";
+import { RUNS_QUEUE } from "../runtime/queue.js";
+import { ThreadBusyError } from "../runtime/runs.js";
+import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
+
+// Runs as jobs: real worker processes (`opsgraph worker`) on one embedded PostgreSQL, the
+// real ChatOpenAI against the scripted server, and the test process submitting and watching.
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-worker-"));
+let server: ScriptedServer;
+let app: App;
+const workers: ChildProcess[] = [];
+let n = 0;
+
+function doc(): ContractDocument {
+  const text = `${CONTRACT}\n\nContract ${++n} of this test file, ${Date.now()}.`;
+  return { text, source: `supply-${n}.txt`, path: "supply.txt", bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
+}
+
+function env() {
+  const e: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_)/.test(k) && k !== "DATABASE_URL") e[k] = v;
+  return { ...e, OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) };
+}
+
+function startWorker(args: string[] = []): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "2", "--lease-ms", "2000", ...args], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+  workers.push(child);
+  return Object.assign(child, { output: () => out });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 40_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
+const statusOf = async (runId: string) => (await app.db.pool.query<{ status: string }>("SELECT status FROM opsgraph_runs WHERE run_id = $1", [runId])).rows[0]?.status;
+
+/** Scripted answers: the risk analyst takes `riskMs` to answer, so a run can be caught in flight. */
+function script(riskMs: number) {
+  for (const a of AGENTS) server.setResponder(a, () => (a === "risk_analyst" ? { fault: { kind: "latency", ms: riskMs, then: ok(a) } } : ok(a)));
+}
+
+beforeAll(async () => {
+  server = await startScriptedOpenAI();
+  const cfg = loadConfig({ OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, DATABASE_URL: process.env.DATABASE_URL });
+  app = await openApp(cfg, { queue: true });
+});
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL");
+  await app?.close();
+  await server?.close();
+});
+beforeEach(() => {
+  server.reset();
+});
+
+describe("runs as jobs on the queue", () => {
+  it("the same request submitted five times at once is one run and one job", async () => {
+    const d = doc();
+    const results = await Promise.all(Array.from({ length: 5 }, () => app.contractReview.submit({ document: d, autoApprove: true })));
+    expect(new Set(results.map((r) => r.run_id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const { rows } = await app.db.pool.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND data->>'run_id' = $2`, [RUNS_QUEUE, results[0]!.run_id]);
+    expect(rows[0].n).toBe(1);
+    const again = await app.contractReview.submit({ document: d, autoApprove: true });
+    expect(again).toMatchObject({ run_id: results[0]!.run_id, created: false });
+    // take it off the queue, so the workers of the next tests see only their own runs
+    await app.db.pool.query(`DELETE FROM pgboss.job WHERE data->>'run_id' = $1`, [again.run_id]);
+    await app.db.pool.query(`UPDATE opsgraph_runs SET status = 'failed', error = 'test: taken off the queue' WHERE run_id = $1`, [again.run_id]);
+  });
+
+  it("one execution per thread: a second executor of the same run is refused while the first holds the lock", async () => {
+    script(800);
+    const { run_id } = await app.contractReview.submit({ document: doc(), autoApprove: true });
+    const first = app.contractReview.runQueued(run_id, { workerId: "test-a", claim: { leaseMs: 60_000 } });
+    await until("the first executor to be mid-run", () => server.requestsFor("risk_analyst").length > 0);
+    await expect(app.contractReview.runQueued(run_id, { workerId: "test-b", claim: { leaseMs: 0 } })).rejects.toBeInstanceOf(ThreadBusyError);
+    expect((await first).status).toBe("completed");
+    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
+  });
+
+  it("a worker killed with SIGKILL mid-run: another picks the run up after the lease and finishes it without repeating finished calls", async () => {
+    script(3_000);
+    const { run_id } = await app.contractReview.submit({ document: doc(), autoApprove: true });
+    const a = startWorker();
+    await until("the risk analyst call to be in flight", () => server.requestsFor("risk_analyst").length > 0);
+    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
+    a.kill("SIGKILL");
+    await exited(a);
+    expect(await statusOf(run_id)).toBe("running");
+
+    script(10);
+    const b = startWorker();
+    await until(`run ${run_id} to complete (worker b: ${b.output()})`, async () => (await statusOf(run_id)) === "completed");
+    expect(server.requestsFor("clause_extractor")).toHaveLength(1); // finished before the kill: not made again
+    expect(server.requestsFor("terms_analyst")).toHaveLength(1);
+    expect(server.requestsFor("risk_analyst").length).toBeLessThanOrEqual(2); // the one in flight at the kill, once more
+    b.kill("SIGTERM");
+    expect(await exited(b)).toBe(0);
+  }, 60_000);
+
+  it("SIGTERM drains: the in-flight run stops at a checkpoint, goes back to the queue, the worker exits 0; the next worker finishes it", async () => {
+    script(2_000);
+    const { run_id } = await app.contractReview.submit({ document: doc(), autoApprove: true });
+    const a = startWorker();
+    await until("the risk analyst call to be in flight", () => server.requestsFor("risk_analyst").length > 0);
+    a.kill("SIGTERM");
+    expect(await exited(a)).toBe(0);
+    expect(a.output()).toContain("draining 1 in-flight runs");
+    expect(await statusOf(run_id)).toBe("queued");
+
+    const b = startWorker();
+    await until(`run ${run_id} to complete`, async () => (await statusOf(run_id)) === "completed");
+    expect(server.requestsFor("clause_extractor")).toHaveLength(1);
+    expect(server.requestsFor("risk_analyst")).toHaveLength(1); // it finished before the drain stopped the run
+    expect(server.requestsFor("terms_analyst")).toHaveLength(1);
+    b.kill("SIGTERM");
+    expect(await exited(b)).toBe(0);
+  }, 60_000);
+});
