@@ -149,7 +149,7 @@ export function printRuns(runs: RunRecord[], json: boolean) {
     process.stdout.write("no runs\n");
     return;
   }
-  const rows = [["run_id", "flow", "status", "calls", "tiers", "ms", "request_id"]];
-  for (const r of runs) rows.push([r.run_id, r.flow, r.status, String(r.model_calls), r.tiers_used.join(","), String(r.duration_ms), r.request_id]);
+  const rows = [["run_id", "flow", "status", "calls", "tiers", "ms", "request_id", "worker"]];
+  for (const r of runs) rows.push([r.run_id, r.flow, r.status, String(r.model_calls), r.tiers_used.join(","), String(r.duration_ms), r.request_id, r.worker_id ?? ""]);
   process.stdout.write(pad(rows) + "\n");
 }
