@@ -192,6 +192,29 @@ async function main() {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
 
+  // Supervise the server: if postgres goes down (a crash, an operator's restart, the OOM
+  // killer) while clients remain, start it again on the same port; clients reconnect.
+  let restarts = 0;
+  const supervise = () => {
+    pg.process?.once("exit", (code, signal) => {
+      if (stopping) return;
+      restarts++;
+      log(`postgres exited (code ${code}, signal ${signal}); restarting (${restarts})`);
+      const again = async () => {
+        await clearStalePid();
+        await pg.start();
+        log(`postgres ready again on 127.0.0.1:${port}`);
+        supervise();
+      };
+      again().catch((e) => {
+        log(`failed: restart: ${e instanceof Error ? e.message : String(e)}`);
+        fs.rmSync(serverFile, { force: true });
+        process.exit(1);
+      });
+    });
+  };
+  supervise();
+
   let idleChecks = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, POLL_MS));

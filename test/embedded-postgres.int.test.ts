@@ -211,6 +211,27 @@ afterAll(async () => {
 });
 
 describe("embedded PostgreSQL shared between processes", () => {
+  test("postgres going down under a client (a restart, a crash): the keeper starts it again on the same port and the client's pool reconnects", async () => {
+    const dir = freshDataDir();
+    const a = await hold(dir);
+    expect(await a.send("write before")).toBe("written");
+    for (const signal of ["SIGINT", "SIGKILL"] as const) {
+      const old = postmasterPidFile(dir)!;
+      kill(old, signal); // SIGINT: a fast shutdown, as an operator's restart; SIGKILL: a crash
+      await waitFor("postgres to be started again", () => !running(old) && postmasters(dir).length === 1 && postmasterPidFile(dir) !== old, 20_000);
+      expect(serverInfo(dir)).toMatchObject({ port: a.port, keeperPid: a.keeperPid });
+      // the pool's idle connections died with the old server; the next query gets a new one
+      let answer = "";
+      for (let i = 0; i < 20 && answer !== "ok 1"; i++) {
+        answer = await a.send("query");
+        if (answer !== "ok 1") await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(answer).toBe("ok 1");
+    }
+    expect(await a.send("read")).toBe('rows ["before"]');
+    await a.close();
+  });
+
   test("two processes on one data dir share one server, which outlives the first and stops after the last", async () => {
     const dir = freshDataDir();
     const a = await hold(dir);
