@@ -71,6 +71,10 @@ export const ConfigSchema = z.object({
   ),
   OPSGRAPH_CONCURRENCY: positiveInt(4),
   OPSGRAPH_LEASE_MS: positiveInt(30_000),
+  OPSGRAPH_RETENTION: z.preprocess(
+    (v) => emptyToUndefined(v) ?? "30d",
+    z.string().regex(/^\d+[dhms]$/, "must be a duration such as 30d, 12h, 90m").transform((v) => Number(v.slice(0, -1)) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[v.slice(-1) as "d" | "h" | "m" | "s"]),
+  ),
   OPSGRAPH_BREAKER_FAILURES: positiveInt(5),
   OPSGRAPH_BREAKER_FAILURE_RATE: z.preprocess(
     (v) => emptyToUndefined(v) ?? "0.5",
@@ -100,6 +104,8 @@ export interface Config {
   concurrency: number;
   /** A running run whose worker has not renewed its lease for this long is picked up again. */
   leaseMs: number;
+  /** Workers prune the checkpoints of threads finished longer ago than this. */
+  retentionMs: number;
   breaker: { consecutiveFailures: number; failureRate: number; cooldownMs: number };
   /** When every tier of an agent failed: escalate to a person or dead-letter (default: each agent's own policy). */
   onExhausted: "escalate" | "dead_letter" | undefined;
@@ -136,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reviewThreshold: c.OPSGRAPH_REVIEW_THRESHOLD,
     concurrency: c.OPSGRAPH_CONCURRENCY,
     leaseMs: c.OPSGRAPH_LEASE_MS,
+    retentionMs: c.OPSGRAPH_RETENTION,
     breaker: { consecutiveFailures: c.OPSGRAPH_BREAKER_FAILURES, failureRate: c.OPSGRAPH_BREAKER_FAILURE_RATE, cooldownMs: c.OPSGRAPH_BREAKER_COOLDOWN_MS },
     onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
     langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY },

@@ -5,6 +5,7 @@ import type pg from "pg";
 import type PgBoss from "pg-boss";
 import type { Logger } from "./log.js";
 import { RUNS_QUEUE, type RunJob } from "./queue.js";
+import { prune } from "./retention.js";
 import { ThreadBusyError, type ContractReviewRunner } from "./runs.js";
 
 export interface WorkerOptions {
@@ -17,6 +18,10 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often an idle worker asks the queue for work. Default 500 ms. */
   pollMs?: number;
+  /** Checkpoints of threads finished longer ago than this are pruned (hourly). Default 30 days. */
+  retentionMs?: number;
+  /** How often to prune. Default 1 hour. */
+  pruneEveryMs?: number;
   log?: Logger;
 }
 
@@ -70,10 +75,19 @@ export class Worker {
 
   private async fetchLoop(): Promise<void> {
     let lastSweep = 0;
+    let lastPrune = Date.now();
     while (!this.draining) {
       if (Date.now() - lastSweep > this.leaseMs / 3) {
         lastSweep = Date.now();
         await this.sweep().catch((e) => this.o.log?.warn({ err: String(e) }, "sweep failed"));
+        // side effects whose step crashed between enqueueing and delivering them
+        await this.o.runner.outbox.deliver({ limit: 100 }).catch((e) => this.o.log?.warn({ err: String(e) }, "outbox delivery failed"));
+      }
+      if (Date.now() - lastPrune > (this.o.pruneEveryMs ?? 3_600_000)) {
+        lastPrune = Date.now();
+        await prune(this.o.pool, { olderThanMs: this.o.retentionMs ?? 30 * 86_400_000 })
+          .then((r) => r.threads && this.o.log?.info(r, "pruned checkpoints of finished threads"))
+          .catch((e) => this.o.log?.warn({ err: String(e) }, "prune failed"));
       }
       const free = this.o.concurrency - this.inFlight.size;
       let jobs: PgBoss.Job<RunJob>[] = [];
