@@ -10,6 +10,7 @@ import { evaluateContractReview } from "../evals/contract-review.js";
 import { addDeadLetterCommands, readJsonFile } from "./dlq.js";
 import { addPruneCommand } from "./prune.js";
 import { addQueueCommands } from "./queue.js";
+import { addStatusCommand } from "./status.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { RunStatus } from "../runtime/runs.js";
 
@@ -82,6 +83,7 @@ export function buildProgram(): Command {
     });
 
   addDeadLetterCommands(program, withApp);
+  addStatusCommand(program, withApp);
   addPruneCommand(program, withApp);
   addQueueCommands(program, config);
 

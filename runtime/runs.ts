@@ -13,6 +13,8 @@ import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
 import { InputError } from "./errors.js";
 import { Outbox, outboxNotifier, outboxReportSink } from "./outbox.js";
 import { bossDb, RUNS_QUEUE, type RunJob } from "./queue.js";
+import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrade.js";
+import { ensureStateVersion } from "./state-version.js";
 import type { Logger } from "./log.js";
 
 export type RunStatus = "queued" | "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
@@ -140,6 +142,22 @@ export class ContractReviewRunner {
     this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store });
   }
 
+  /**
+   * Before a run goes on: refuses a state this code cannot read (StateVersionError, nothing
+   * written), upgrades an older one in place (runtime/state-version.ts). `locked`: the caller
+   * holds the thread's lock already.
+   */
+  private ensureStateVersion(run: { run_id: string; thread_id: string }, config: RunConfig, opts: { locked?: boolean } = {}) {
+    return ensureStateVersion({
+      runId: run.run_id,
+      config,
+      graph: this.graph,
+      checkpointer: this.checkpointer,
+      versions: CONTRACT_REVIEW_STATE_VERSIONS,
+      ...(opts.locked ? {} : { lock: <T>(fn: () => Promise<T>) => this.withThreadLock(run.thread_id, fn) }),
+    });
+  }
+
   private config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
     const agents = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
     return {
@@ -176,6 +194,7 @@ export class ContractReviewRunner {
     if (existing) {
       // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
       // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
+      if (existing.status === "failed" || existing.status === "running") await this.ensureStateVersion(existing, this.config(existing));
       const stoppedPartWay = (existing.status === "failed" || existing.status === "running") && (await this.graph.getState(this.config(existing))).next.length > 0;
       if (!stoppedPartWay) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
     }
@@ -239,6 +258,7 @@ export class ContractReviewRunner {
     if (!row) throw new InputError(`run ${runId}: no such run`);
     const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
     return this.withThreadLock(row.thread_id, async () => {
+      await this.ensureStateVersion(row, config, { locked: true });
       // claim it: a queued run, or a running one whose worker stopped renewing its lease
       const { rowCount } = await this.deps.pool.query(
         `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now()
@@ -263,6 +283,7 @@ export class ContractReviewRunner {
     if (row.status !== "awaiting_review") throw new InputError(`run ${runId}: is ${row.status}, not awaiting_review`);
     const config = this.config(row);
     const pending = (await this.graph.getState(config)).tasks.flatMap((t) => t.interrupts.map((i) => i.value as { kind?: string; agent?: string }))[0];
+    await this.ensureStateVersion(row, config); // after reading what it waits for: an upgrade's checkpoint lists no interrupt
     let resume: unknown;
     if (pending?.kind === "escalation") {
       if (answer.output !== undefined) resume = { output: answer.output };
@@ -286,6 +307,7 @@ export class ContractReviewRunner {
     const row = letter.run_id ? await this.get({ runId: letter.run_id }) : undefined;
     if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id ?? "(none)"} is gone`);
     const config = this.config(row);
+    await this.ensureStateVersion(row, config);
     await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);
     const settled = await this.deadLetters.settle(id, "retried");
     await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [row.run_id]);

@@ -151,11 +151,21 @@ export class Worker {
       [this.leaseMs],
     );
     const ids = rows.map((r) => r.run_id);
-    if (ids.length) {
-      this.o.log?.warn({ runs: ids }, "runs of a lost worker put back on the queue");
-      await this.requeue(ids);
-    }
-    return ids;
+    if (ids.length) this.o.log?.warn({ runs: ids }, "runs of a lost worker put back on the queue");
+    // Queued runs with no live job: the job of a worker killed between fetching and claiming
+    // it, or a re-enqueue lost with the database (a restart between the two statements).
+    const { rows: orphans } = await this.o.pool.query<{ run_id: string }>(
+      `UPDATE opsgraph_runs r SET updated_at = now()
+       WHERE r.status = 'queued' AND r.updated_at < now() - make_interval(secs => $1 / 1000.0)
+         AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = $2 AND j.data->>'run_id' = r.run_id::text
+                         AND (j.state IN ('created', 'retry') OR (j.state = 'active' AND j.started_on > now() - make_interval(secs => $1 / 1000.0))))
+       RETURNING r.run_id`,
+      [this.leaseMs, RUNS_QUEUE],
+    );
+    if (orphans.length) this.o.log?.warn({ runs: orphans.map((r) => r.run_id) }, "queued runs without a job put back on the queue");
+    const all = [...ids, ...orphans.map((r) => r.run_id)];
+    if (all.length) await this.requeue(all);
+    return all;
   }
 
   private async requeue(runIds: string[]) {

@@ -7,8 +7,11 @@ import type { Summary } from "../../agents/contract-review/summarizer.js";
 import type { TermsReport } from "../../agents/contract-review/terms-analyst.js";
 import { AgentStepChannels, type AgentStepContext } from "../../nodes/agent-step.js";
 
-/** Version of this flow's state; bump when a channel changes shape. */
-export const CONTRACT_REVIEW_STATE_VERSION = 1;
+/**
+ * Version of this flow's state; bump when a channel changes shape, and teach `upgrade.ts` the
+ * way from the previous version (what each version was is written there).
+ */
+export const CONTRACT_REVIEW_STATE_VERSION = 2;
 
 /** What a person answers at the human-review interrupt. */
 export const ReviewAnswer = z.object({

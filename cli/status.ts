@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import type { App } from "../runtime/app.js";
+import { readStatus, type Status } from "../runtime/status.js";
+
+type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
+
+/** 950 ms → "0.9s", 42 000 → "42s", 5 400 000 → "1h30m". */
+export function age(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60 ? `${m % 60}m` : ""}`;
+  return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ""}`;
+}
+
+const table = (rows: string[][]) => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => "  " + r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+};
+
+export function formatStatus(s: Status): string {
+  const w = s.workers;
+  const slots = w.alive.reduce((n, x) => n + x.concurrency, 0);
+  const busy = w.alive.reduce((n, x) => n + x.in_flight, 0);
+  const others = [w.lost ? `${w.lost} lost (no heartbeat for 3 leases)` : "", w.stopped ? `${w.stopped} stopped` : ""].filter(Boolean).join(", ");
+  const lines = [`workers       ${w.alive.length} alive${w.alive.length ? `, ${busy}/${slots} slots busy` : ""}${others ? `; ${others}` : ""}`];
+  if (w.alive.length) {
+    lines.push(table([["worker", "host", "pid", "runs", "heartbeat", "up"], ...w.alive.map((x) => [x.worker_id, x.host, String(x.pid), `${x.in_flight}/${x.concurrency}`, `${age(x.heartbeat_age_ms)} ago`, age(Date.parse(s.at) - Date.parse(x.started_at))])]));
+  }
+  lines.push(`queue         ${s.queue.depth} waiting${s.queue.lag_ms === null ? "" : `, oldest ${age(s.queue.lag_ms)}`}`);
+  lines.push(`runs          ${Object.entries(s.runs).map(([status, n]) => `${status} ${n}`).join("  ")}`);
+  lines.push(`dead letters  ${s.dead_letters.waiting} waiting${s.dead_letters.waiting ? " (opsgraph dlq list)" : ""}`);
+  return lines.join("\n");
+}
+
+/** `opsgraph status [--json]`: workers alive, queue depth and lag, runs by status, dead letters waiting. */
+export function addStatusCommand(program: Command, withApp: WithApp) {
+  program
+    .command("status")
+    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting")
+    .option("--json", "print one JSON object", false)
+    .action(async (opts: { json: boolean }) => {
+      const status = await withApp((app) => readStatus(app.db.pool, { leaseMs: app.config.leaseMs }));
+      process.stdout.write((opts.json ? JSON.stringify(status) : formatStatus(status)) + "\n");
+    });
+}

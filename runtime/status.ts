@@ -1,0 +1,97 @@
+import type pg from "pg";
+import { RUNS_QUEUE } from "./queue.js";
+import type { RunStatus } from "./runs.js";
+
+/** A worker that is alive: not stopped, and its heartbeat within 3 leases. */
+export interface LiveWorker {
+  worker_id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  in_flight: number;
+  started_at: string;
+  heartbeat_at: string;
+  /** Since its last heartbeat (ms), on the database's clock. */
+  heartbeat_age_ms: number;
+}
+
+/** The whole deployment on one screen (`opsgraph status`). */
+export interface Status {
+  /** The database's clock when read. */
+  at: string;
+  workers: {
+    alive: LiveWorker[];
+    /** Not stopped, but silent for more than 3 leases: killed, or its host is gone. */
+    lost: number;
+    /** Stopped cleanly (drained). */
+    stopped: number;
+  };
+  queue: {
+    /** Run jobs waiting to be fetched (created or retry); 0 when no queue was ever opened. */
+    depth: number;
+    /** Age of the oldest waiting job (ms); null when none waits. */
+    lag_ms: number | null;
+  };
+  /** Every run status with its count, zeros included. */
+  runs: Record<RunStatus, number>;
+  dead_letters: { waiting: number };
+}
+
+const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "completed", "failed", "dead_lettered"];
+
+/**
+ * Reads the status in one read-only snapshot. `leaseMs`: OPSGRAPH_LEASE_MS; a worker is alive
+ * when it is not stopped and its heartbeat (every lease/3) is within 3 leases.
+ */
+export async function readStatus(pool: pg.Pool, { leaseMs }: { leaseMs: number }): Promise<Status> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const alive = `stopped_at IS NULL AND heartbeat_at >= now() - make_interval(secs => $1 * 3 / 1000.0)`;
+    const { rows: nowRows } = await client.query<{ at: Date }>("SELECT now() AS at");
+    type WorkerRow = Omit<LiveWorker, "started_at" | "heartbeat_at" | "heartbeat_age_ms"> & { started_at: Date; heartbeat_at: Date; heartbeat_age_ms: string };
+    const { rows: workers } = await client.query<WorkerRow>(
+      `SELECT worker_id, host, pid, concurrency, in_flight, started_at, heartbeat_at,
+              round(EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000) AS heartbeat_age_ms
+       FROM opsgraph_workers WHERE ${alive} ORDER BY started_at, worker_id`,
+      [leaseMs],
+    );
+    const { rows: others } = await client.query<{ lost: number; stopped: number }>(
+      `SELECT count(*) FILTER (WHERE stopped_at IS NULL)::int AS lost, count(*) FILTER (WHERE stopped_at IS NOT NULL)::int AS stopped
+       FROM opsgraph_workers WHERE NOT (${alive})`,
+      [leaseMs],
+    );
+    // pg-boss creates its schema the first time a queue is opened (submit, worker)
+    const { rows: boss } = await client.query<{ exists: boolean }>("SELECT to_regclass('pgboss.job') IS NOT NULL AS exists");
+    let queue: Status["queue"] = { depth: 0, lag_ms: null };
+    if (boss[0]?.exists) {
+      const { rows } = await client.query<{ depth: number; lag_ms: string | null }>(
+        `SELECT count(*)::int AS depth, round(EXTRACT(EPOCH FROM now() - min(created_on)) * 1000) AS lag_ms
+         FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`,
+        [RUNS_QUEUE],
+      );
+      queue = { depth: rows[0]!.depth, lag_ms: rows[0]!.lag_ms === null ? null : Math.max(0, Number(rows[0]!.lag_ms)) };
+    }
+    const { rows: runRows } = await client.query<{ status: RunStatus; n: number }>("SELECT status, count(*)::int AS n FROM opsgraph_runs GROUP BY status");
+    const runs = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
+    for (const r of runRows) runs[r.status] = r.n;
+    const { rows: letters } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'");
+    await client.query("COMMIT");
+    return {
+      at: nowRows[0]!.at.toISOString(),
+      workers: {
+        alive: workers.map((w) => ({ ...w, started_at: w.started_at.toISOString(), heartbeat_at: w.heartbeat_at.toISOString(), heartbeat_age_ms: Math.max(0, Number(w.heartbeat_age_ms)) })),
+        lost: others[0]!.lost,
+        stopped: others[0]!.stopped,
+      },
+      queue,
+      runs,
+      dead_letters: { waiting: letters[0]!.n },
+    };
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
