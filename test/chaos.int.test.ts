@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -7,12 +6,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ClauseExtraction, clauseExtractor } from "../agents/contract-review/clause-extractor.js";
 import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
 import type { Agent, Attempt } from "../nodes/agent.js";
-import type { ContractDocument } from "../runtime/documents.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { Database } from "../runtime/postgres.js";
 import { ContractReviewRunner, type RunRecord } from "../runtime/runs.js";
 import { FakeClock } from "./support/fake-clock.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { documentOf } from "./support/documents.js";
 import { startScriptedOpenAI, type Reply, type ScriptedServer } from "./scripted-openai.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
 
@@ -32,9 +31,7 @@ const unhandled: unknown[] = [];
 let expectedDeadLetters = 0;
 const onUnhandled = (e: unknown) => unhandled.push(e);
 
-function doc(text = CONTRACT): ContractDocument {
-  return { text, source: "supply.txt", path: "supply.txt", bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
-}
+const doc = (text = CONTRACT) => documentOf(text, "supply.txt");
 
 interface Setup {
   clock: FakeClock;

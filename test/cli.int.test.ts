@@ -1,20 +1,17 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
 import type { Agent } from "../nodes/agent.js";
 import { openDatabase } from "../runtime/postgres.js";
 import { readContract } from "../runtime/documents.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 import { startScriptedOpenAI } from "./scripted-openai.js";
+import { ROOT, runOpsgraph, type CliResult } from "./support/cli.js";
 
 // The CLI as a user runs it: a real process per command, the embedded PostgreSQL under a
 // temp data dir, no model configured (rules tier only).
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const MAIN = path.join(ROOT, "cli", "main.ts");
 const tmpDirs: string[] = [];
 
 function tempDir(prefix: string): string {
@@ -23,34 +20,10 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs `opsgraph <args>` with only the settings given (none from the caller's environment). */
-function opsgraph(args: string[], opts: { dataDir: string; env?: Record<string, string> }): Promise<Result> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(OPSGRAPH_|OPENAI_|LANGSMITH_|LANGCHAIN_)/.test(k) || k === "DATABASE_URL" || k === "LOG_LEVEL") continue;
-    env[k] = v;
-  }
-  Object.assign(env, { OPSGRAPH_DATA_DIR: opts.dataDir }, opts.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const opsgraph = (args: string[], opts: { dataDir: string; env?: Record<string, string> }): Promise<Result> => runOpsgraph(args, { OPSGRAPH_DATA_DIR: opts.dataDir, ...opts.env });
 
 const show = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 

@@ -1,15 +1,14 @@
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type pg from "pg";
-import type { ContractDocument } from "../runtime/documents.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { Database } from "../runtime/postgres.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { documentOf } from "./support/documents.js";
 
 // The whole contract-review flow on PostgreSQL, with the real ChatOpenAI client talking
 // HTTP to the scripted OpenAI-compatible server.
@@ -25,9 +24,7 @@ const CONTRACT = [
 
 const MODEL = "openai:gpt-4.1-mini";
 
-function doc(text: string, source = "msa.txt"): ContractDocument {
-  return { text, source, path: source, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
-}
+const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
 const absent = (name: string) => ({ name, present: false, excerpts: [], value: null });
 const CATEGORY_NAMES = [

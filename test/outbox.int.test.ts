@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,11 +5,11 @@ import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildContractReviewGraph, type ContractReviewContext, type ContractReviewState } from "../graphs/contract-review/index.js";
 import { createCheckpointer, createStore } from "../runtime/checkpointer.js";
-import type { ContractDocument } from "../runtime/documents.js";
 import { Outbox, outboxNotifier, outboxReportSink } from "../runtime/outbox.js";
 import type { Database } from "../runtime/postgres.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { documentOf } from "./support/documents.js";
 
 // Side effects go through the outbox under a unique key: delivering again, enqueueing the same
 // key again, or running the report step again repeats none of them.
@@ -23,9 +22,7 @@ const CONTRACT = [
   "4. Fees. Customer shall pay each invoice within thirty (30) days of receipt.",
 ].join("\n\n");
 
-function doc(text: string, source = "msa.txt"): ContractDocument {
-  return { text, source, path: source, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
-}
+const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
 let admin: Database;
 let db: { pool: pg.Pool; drop: () => Promise<void> };

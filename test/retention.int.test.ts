@@ -1,17 +1,15 @@
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ContractDocument } from "../runtime/documents.js";
 import { InputError } from "../runtime/errors.js";
 import type { Database } from "../runtime/postgres.js";
 import { parseDuration, prune } from "../runtime/retention.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
+import { databaseUrl, runOpsgraph } from "./support/cli.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { documentOf } from "./support/documents.js";
 
 // Retention: finished threads' checkpoints go after the retention period; paused, running,
 // queued and recent runs keep theirs; run rows always stay.
@@ -24,9 +22,7 @@ const CONTRACT = [
 ].join("\n\n");
 const DAY = 86_400_000;
 
-function doc(text: string, source = "msa.txt"): ContractDocument {
-  return { text, source, path: source, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
-}
+const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
 let admin: Database;
 let db: { pool: pg.Pool; drop: () => Promise<void> };
@@ -158,29 +154,8 @@ describe("prune", () => {
 
 // ---- the CLI, as a user runs it, on this test's database ----
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-function databaseUrl(pool: pg.Pool): string {
-  const o = pool.options;
-  if (o.connectionString) return o.connectionString;
-  const auth = o.user ? `${encodeURIComponent(o.user)}${o.password ? `:${encodeURIComponent(String(o.password))}` : ""}@` : "";
-  return `postgres://${auth}${o.host ?? "127.0.0.1"}:${o.port ?? 5432}/${o.database}`;
-}
-
-function opsgraph(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_|LANGCHAIN_)/.test(k) && k !== "DATABASE_URL") env[k] = v;
-  Object.assign(env, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: dir, LOG_LEVEL: "silent" });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: dir, LOG_LEVEL: "silent" });
 
 describe("opsgraph prune", () => {
   it("prints one summary line, or one JSON object with --json; a bad --older-than exits 2 with one line", async () => {

@@ -1,9 +1,7 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -11,12 +9,12 @@ import { age, formatStatus } from "../cli/status.js";
 import type { Database } from "../runtime/postgres.js";
 import { openQueue, RUNS_QUEUE } from "../runtime/queue.js";
 import { readStatus, type Status } from "../runtime/status.js";
+import { databaseUrl, runOpsgraph } from "./support/cli.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
 
 // `opsgraph status` on a fresh database: workers, runs and dead letters inserted directly,
 // jobs sent on the real pg-boss queue.
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const LEASE_MS = 30_000;
 
 let admin: Database;
@@ -156,24 +154,4 @@ describe("opsgraph status", () => {
   });
 });
 
-function databaseUrl(pool: pg.Pool): string {
-  const o = pool.options;
-  if (o.connectionString) return o.connectionString;
-  const auth = o.user ? `${encodeURIComponent(o.user)}${o.password ? `:${encodeURIComponent(String(o.password))}` : ""}@` : "";
-  return `postgres://${auth}${o.host ?? "127.0.0.1"}:${o.port ?? 5432}/${o.database}`;
-}
-
-function opsgraph(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_|LANGCHAIN_)/.test(k) && k !== "DATABASE_URL") env[k] = v;
-  Object.assign(env, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: dir, LOG_LEVEL: "silent" });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: dir, LOG_LEVEL: "silent" });
