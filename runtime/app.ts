@@ -27,7 +27,8 @@ export interface App {
  */
 export async function openApp(config: Config, opts: { queue?: boolean; concurrency?: number } = {}): Promise<App> {
   const concurrency = opts.concurrency ?? config.concurrency;
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, concurrency * 2 + 4) });
+  // each executing run holds its thread's lock on a connection; the rest of a run's queries are brief
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, concurrency + Math.max(4, Math.ceil(concurrency / 4))) });
   const queue = opts.queue ? await openQueue(db.pool) : undefined;
   const tiers = createModelTiers(config);
   const log = createLogger(config.logLevel);

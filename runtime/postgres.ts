@@ -74,6 +74,9 @@ function keeperFailure(dataDir: string): string {
  * as a client and, when no server runs, starts its keeper (embedded-pg-keeper.mjs), which
  * stops the server once the last client process has gone.
  */
+/** Open databases of this process, by client registration file. */
+const attachments = new Map<string, number>();
+
 async function attachEmbedded(dataDir: string): Promise<{ info: ServerInfo; detach: () => void }> {
   const dir = path.resolve(dataDir);
   const serverFile = path.join(dir, "pg-server.json");
@@ -104,9 +107,25 @@ async function attachEmbedded(dataDir: string): Promise<{ info: ServerInfo; deta
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    return { info, detach: () => fs.rmSync(clientFile, { force: true }) };
+    // A process may open several databases on one data dir: it stays registered until the last closes.
+    const users = (attachments.get(clientFile) ?? 0) + 1;
+    attachments.set(clientFile, users);
+    let detached = false;
+    return {
+      info,
+      detach: () => {
+        if (detached) return;
+        detached = true;
+        const left = (attachments.get(clientFile) ?? 1) - 1;
+        attachments.set(clientFile, left);
+        if (left <= 0) {
+          attachments.delete(clientFile);
+          fs.rmSync(clientFile, { force: true });
+        }
+      },
+    };
   } catch (e) {
-    fs.rmSync(clientFile, { force: true });
+    if (!attachments.get(clientFile)) fs.rmSync(clientFile, { force: true });
     throw e;
   } finally {
     await release();

@@ -429,8 +429,9 @@ export class ContractReviewRunner {
 /** A lost or refused database connection (a restart, a dropped link), as opposed to a run's own failure. */
 export function isDatabaseUnavailable(e: unknown): boolean {
   const err = e as { code?: string; message?: string; cause?: unknown };
-  if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
-  if (/Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(String(err?.message ?? ""))) return true;
+  // 57P0x: shutdown; 08xxx: connection exceptions; 53300: too many connections
+  if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|53300|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
+  if (/Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|too many clients/i.test(String(err?.message ?? ""))) return true;
   return err?.cause !== undefined && err.cause !== e && isDatabaseUnavailable(err.cause);
 }
 

@@ -211,6 +211,19 @@ afterAll(async () => {
 });
 
 describe("embedded PostgreSQL shared between processes", () => {
+  test("a process with two databases open on one data dir stays registered until it closes the last", async () => {
+    const dir = freshDataDir();
+    const first = await openDatabase({ databaseUrl: undefined, dataDir: dir });
+    const second = await openDatabase({ databaseUrl: undefined, dataDir: dir });
+    await first.close();
+    await new Promise((r) => setTimeout(r, 1_500)); // three keeper polls
+    expect((await second.pool.query("SELECT 1 AS n")).rows[0].n).toBe(1);
+    const { keeperPid } = serverInfo(dir)!;
+    const postmaster = postmasterPidFile(dir)!;
+    await second.close();
+    await expectServerStopped(dir, keeperPid, postmaster);
+  });
+
   test("postgres going down under a client (a restart, a crash): the keeper starts it again on the same port and the client's pool reconnects", async () => {
     const dir = freshDataDir();
     const a = await hold(dir);
