@@ -1,14 +1,11 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import type pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildContractReviewGraph, type ContractReviewContext, type ContractReviewState } from "../graphs/contract-review/index.js";
 import { createCheckpointer, createStore } from "../runtime/checkpointer.js";
 import { Outbox, outboxNotifier, outboxReportSink } from "../runtime/outbox.js";
-import type { Database } from "../runtime/postgres.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
-import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { useFreshDatabase } from "./support/database.js";
 import { documentOf } from "./support/documents.js";
 
 // Side effects go through the outbox under a unique key: delivering again, enqueueing the same
@@ -24,24 +21,7 @@ const CONTRACT = [
 
 const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
-let admin: Database;
-let db: { pool: pg.Pool; drop: () => Promise<void> };
-let dir: string;
-
-beforeAll(async () => {
-  admin = await openTestDatabase();
-});
-afterAll(async () => {
-  await admin?.close();
-});
-beforeEach(async () => {
-  db = await freshDatabase(admin);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-outbox-"));
-  return async () => {
-    await db.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-});
+const db = useFreshDatabase("opsgraph-outbox-");
 
 const count = async (sql: string, values: unknown[] = []) => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, values)).rows[0]!.n;
 /** Identity of a file's current version: a rewrite (temp + rename) gives a new inode. */
@@ -53,7 +33,7 @@ const version = (file: string) => {
 describe("the outbox", () => {
   it("delivers a report and a notification once; delivering again or enqueueing the same key again changes nothing", async () => {
     const outbox = new Outbox(db.pool);
-    const file = path.join(dir, "reports", "a.md");
+    const file = path.join(db.dir, "reports", "a.md");
     const report = { key: "t1:report:a.md", kind: "report.write" as const, thread_id: "t1", payload: { path: file, markdown: "# first\n" } };
     const note = { key: "t1:contract.reviewed", kind: "notification" as const, thread_id: "t1", payload: { kind: "contract.reviewed", payload: { decision: "approved" } } };
 
@@ -86,7 +66,7 @@ describe("the outbox", () => {
 
   it("a crash between the side effect and the mark repeats nothing: the notification is keyed, the report is the same file", async () => {
     const outbox = new Outbox(db.pool);
-    const file = path.join(dir, "b.md");
+    const file = path.join(db.dir, "b.md");
     await outbox.enqueue(db.pool, { key: "t2:report:b.md", kind: "report.write", payload: { path: file, markdown: "# b\n" } });
     await outbox.enqueue(db.pool, { key: "t2:contract.reviewed", kind: "notification", payload: { kind: "contract.reviewed", payload: {} } });
     await outbox.deliver();
@@ -99,8 +79,8 @@ describe("the outbox", () => {
 
   it("keeps a failed delivery pending with its attempts counted, delivers the rest, and concurrent deliverers deliver each entry once", async () => {
     const outbox = new Outbox(db.pool);
-    fs.writeFileSync(path.join(dir, "not-a-dir"), "");
-    await outbox.enqueue(db.pool, { key: "bad", kind: "report.write", payload: { path: path.join(dir, "not-a-dir", "x.md"), markdown: "x" } });
+    fs.writeFileSync(path.join(db.dir, "not-a-db.dir"), "");
+    await outbox.enqueue(db.pool, { key: "bad", kind: "report.write", payload: { path: path.join(db.dir, "not-a-db.dir", "x.md"), markdown: "x" } });
     for (let i = 0; i < 20; i++) await outbox.enqueue(db.pool, { key: `n${i}`, kind: "notification", payload: { kind: "contract.reviewed", payload: { i } } });
 
     const [a, b, c] = await Promise.all([outbox.deliver(), outbox.deliver(), outbox.deliver()]);
@@ -116,7 +96,7 @@ describe("the outbox", () => {
 
 describe("contract review through the outbox", () => {
   it("leaves one contract.reviewed notification and one delivered report, and the report step run again from its checkpoint adds neither", async () => {
-    const reportsDir = path.join(dir, "reports");
+    const reportsDir = path.join(db.dir, "reports");
     const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir, reviewThreshold: 60 });
     const run = await runner.review({ document: doc(CONTRACT), autoApprove: true });
     expect(run.status).toBe("completed");

@@ -1,14 +1,9 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InputError } from "../runtime/errors.js";
-import type { Database } from "../runtime/postgres.js";
 import { parseDuration, prune } from "../runtime/retention.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 import { databaseUrl, runOpsgraph } from "./support/cli.js";
-import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { useFreshDatabase } from "./support/database.js";
 import { documentOf } from "./support/documents.js";
 
 // Retention: finished threads' checkpoints go after the retention period; paused, running,
@@ -24,24 +19,7 @@ const DAY = 86_400_000;
 
 const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
-let admin: Database;
-let db: { pool: pg.Pool; drop: () => Promise<void> };
-let dir: string;
-
-beforeAll(async () => {
-  admin = await openTestDatabase();
-});
-afterAll(async () => {
-  await admin?.close();
-});
-beforeEach(async () => {
-  db = await freshDatabase(admin);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-retention-"));
-  return async () => {
-    await db.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-});
+const db = useFreshDatabase("opsgraph-retention-");
 
 const TABLES = ["checkpoints", "checkpoint_blobs", "checkpoint_writes"] as const;
 
@@ -58,7 +36,7 @@ async function rowsOf(thread: string) {
  * dead-lettered one whose dead letter still waits.
  */
 async function seed() {
-  const runner = (threshold: number) => new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: dir, reviewThreshold: threshold });
+  const runner = (threshold: number) => new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: db.dir, reviewThreshold: threshold });
   const review = (id: string, autoApprove = true, threshold = 60) => runner(threshold).review({ document: doc(CONTRACT), requestId: id, autoApprove });
   const runs = {
     oldCompleted: await review("old-completed"),
@@ -115,7 +93,7 @@ describe("prune", () => {
     // run rows stay, with their result; the same request again still answers from its row
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_runs`);
     expect(rows[0]!.n).toBe(7);
-    const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: dir, reviewThreshold: 60 });
+    const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: db.dir, reviewThreshold: 60 });
     const again = await runner.review({ document: doc(CONTRACT), requestId: "old-completed", autoApprove: true });
     expect(again).toMatchObject({ status: "completed", cached: true, model_calls: 0, run_id: runs.oldCompleted.run_id });
     expect((again.result as { report_path: string }).report_path).toBe((runs.oldCompleted.result as { report_path: string }).report_path);
@@ -155,7 +133,7 @@ describe("prune", () => {
 // ---- the CLI, as a user runs it, on this test's database ----
 
 
-const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: dir, LOG_LEVEL: "silent" });
+const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, LOG_LEVEL: "silent" });
 
 describe("opsgraph prune", () => {
   it("prints one summary line, or one JSON object with --json; a bad --older-than exits 2 with one line", async () => {

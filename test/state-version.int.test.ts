@@ -1,20 +1,17 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Checkpoint, CheckpointMetadata } from "@langchain/langgraph-checkpoint";
-import type pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildContractReviewGraph, CONTRACT_REVIEW_STATE_VERSION, DOCUMENTS_NAMESPACE } from "../graphs/contract-review/index.js";
 import { clauseExtractor } from "../agents/contract-review/clause-extractor.js";
 import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrade.js";
 import type { Agent } from "../nodes/agent.js";
 import { createCheckpointer, createStore } from "../runtime/checkpointer.js";
-import type { Database } from "../runtime/postgres.js";
 import { ContractReviewRunner, type RunStatus } from "../runtime/runs.js";
 import { checkpointStateVersion, ensureStateVersion, StateVersionError } from "../runtime/state-version.js";
-import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { useFreshDatabase } from "./support/database.js";
 
 // Runs checkpointed under the previous state version (real version-1 checkpoints, made by
 // test/fixtures/checkpoints/make-v1.ts) go on after the upgrade; a state newer than this
@@ -44,25 +41,9 @@ function asVersion99(f: Fixture): Fixture {
   return copy;
 }
 
-let admin: Database;
-let db: { pool: pg.Pool; drop: () => Promise<void> };
-let reportsDir: string;
+const db = useFreshDatabase("opsgraph-reports-");
 
-beforeAll(async () => {
-  admin = await openTestDatabase();
-});
-afterAll(async () => {
-  await admin?.close();
-});
-beforeEach(async () => {
-  db = await freshDatabase(admin);
-  reportsDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-reports-"));
-  return async () => {
-    await db.drop();
-  };
-});
-
-const runner = () => new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir, reviewThreshold: 60 });
+const runner = () => new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: db.dir, reviewThreshold: 60 });
 
 /** Puts a fixture's checkpoint and pending writes into the database's PostgresSaver, its document into the Store, and a run row for it. */
 async function load(f: Fixture, opts: { status: RunStatus; autoApprove?: boolean }) {
@@ -176,7 +157,7 @@ describe("state versions", () => {
     const f = fixture(AWAITING_REVIEW);
     const document = { text: f.document.text, source: f.document.source, path: f.document.source, bytes: f.document.text.length, sha256: f.document.key, format: "txt" as const };
     const broken = { ...clauseExtractor, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
-    const escalating = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir, reviewThreshold: 60, onExhausted: "escalate", agents: { clause_extractor: broken } });
+    const escalating = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: db.dir, reviewThreshold: 60, onExhausted: "escalate", agents: { clause_extractor: broken } });
     const paused = await escalating.review({ document, autoApprove: true });
     expect(paused.status).toBe("awaiting_review");
     // as the build before state versions meant anything left it: ingest did not write state_version

@@ -1,43 +1,23 @@
 import { randomUUID } from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type pg from "pg";
 import type PgBoss from "pg-boss";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { age, formatStatus } from "../cli/status.js";
-import type { Database } from "../runtime/postgres.js";
 import { openQueue, RUNS_QUEUE } from "../runtime/queue.js";
 import { readStatus, type Status } from "../runtime/status.js";
 import { databaseUrl, runOpsgraph } from "./support/cli.js";
-import { freshDatabase, openTestDatabase } from "./support/database.js";
+import { useFreshDatabase } from "./support/database.js";
 
 // `opsgraph status` on a fresh database: workers, runs and dead letters inserted directly,
 // jobs sent on the real pg-boss queue.
 
 const LEASE_MS = 30_000;
 
-let admin: Database;
-let db: { pool: pg.Pool; drop: () => Promise<void> };
+const db = useFreshDatabase("opsgraph-status-");
+afterEach(async () => {
+  await boss?.stop({ graceful: false, wait: true, close: false }).catch(() => {});
+  boss = undefined;
+});
 let boss: PgBoss | undefined;
-let dir: string;
-
-beforeAll(async () => {
-  admin = await openTestDatabase();
-});
-afterAll(async () => {
-  await admin?.close();
-});
-beforeEach(async () => {
-  db = await freshDatabase(admin);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-status-"));
-  return async () => {
-    await boss?.stop({ graceful: false, wait: true, close: false }).catch(() => {});
-    boss = undefined;
-    await db.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-});
 
 async function worker(id: string, o: { heartbeatAgoS: number; stopped?: boolean; inFlight?: number; concurrency?: number }) {
   await db.pool.query(
@@ -154,4 +134,4 @@ describe("opsgraph status", () => {
   });
 });
 
-const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: dir, LOG_LEVEL: "silent" });
+const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, LOG_LEVEL: "silent" });

@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { migrate } from "../../runtime/migrations.js";
 import { openDatabase, type Database } from "../../runtime/postgres.js";
 
@@ -37,4 +40,36 @@ function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * Registers the hooks of a test file whose every test gets a fresh, migrated database and a
+ * temp dir of its own (both removed after the test). Read `pool` and `dir` inside tests.
+ */
+export function useFreshDatabase(tempPrefix = "opsgraph-test-"): { readonly pool: pg.Pool; readonly dir: string } {
+  let admin: Database | undefined;
+  let current: { pool: pg.Pool; drop: () => Promise<void> } | undefined;
+  let dir = "";
+  beforeAll(async () => {
+    admin = await openTestDatabase();
+  });
+  afterAll(async () => {
+    await admin?.close();
+  });
+  beforeEach(async () => {
+    current = await freshDatabase(admin!);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), tempPrefix));
+    return async () => {
+      await current?.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+  });
+  return {
+    get pool() {
+      return current!.pool;
+    },
+    get dir() {
+      return dir;
+    },
+  };
 }
