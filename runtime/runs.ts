@@ -343,9 +343,10 @@ export class ContractReviewRunner {
     const seen = before.attempts?.length ?? 0;
     let status: RunStatus;
     let error: string | null = null;
+    let snapshot: Awaited<ReturnType<typeof this.graph.getState>> | undefined;
     try {
       await this.graph.invoke(input as never, config);
-      const snapshot = await this.graph.getState(config);
+      snapshot = await this.graph.getState(config);
       const halted = (snapshot.values as ContractReviewState).halted;
       if (snapshot.next.length > 0) status = "awaiting_review";
       else if (halted?.reason === "dead_lettered") {
@@ -363,7 +364,8 @@ export class ContractReviewRunner {
         error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
       }
     }
-    const state = (await this.graph.getState(config)).values as ContractReviewState;
+    // after a failure or a drain the state is read again: it is whatever the last checkpoint holds
+    const state = (snapshot ?? (await this.graph.getState(config))).values as ContractReviewState;
     const attempts = state.attempts ?? [];
     const fresh = attempts.slice(seen);
     const calls = countModelCalls(fresh);
