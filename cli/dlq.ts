@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import type { App } from "../runtime/app.js";
 import type { DeadLetter } from "../runtime/dead-letters.js";
 import { InputError } from "../runtime/errors.js";
+import { table } from "./format.js";
 import { printRun } from "./run.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
@@ -34,8 +35,7 @@ function printLetters(letters: DeadLetter[], json: boolean) {
   }
   const rows = [["id", "status", "flow", "agent", "attempts", "created", "run_id", "last error"]];
   for (const d of letters) rows.push([d.id, d.status, d.flow, d.agent, String(d.errors.length), new Date(d.created_at).toISOString(), d.run_id ?? "", lastError(d).slice(0, 60)]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n");
+  process.stdout.write(table(rows) + "\n");
 }
 
 function printLetter(d: DeadLetter, json: boolean) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import fs from "node:fs/promises";
 import path from "node:path";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { loadConfig, type Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
@@ -9,6 +9,7 @@ import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
 import { addDeadLetterCommands, readJsonFile } from "./dlq.js";
 import { addPruneCommand } from "./prune.js";
+import { positiveInt } from "./format.js";
 import { addQueueCommands } from "./queue.js";
 import { addStatusCommand } from "./status.js";
 import { createModelTiers } from "../runtime/models.js";
@@ -33,12 +34,6 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
     await app.close();
   }
 }
-
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
-  return n;
-};
 
 export function buildProgram(): Command {
   const program = new Command("opsgraph")

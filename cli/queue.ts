@@ -1,17 +1,11 @@
-import fs from "node:fs/promises";
-import { Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { openApp } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
-import { listContracts, readContract, type ContractDocument } from "../runtime/documents.js";
 import { InputError } from "../runtime/errors.js";
-import { readPlaybook } from "../runtime/playbook.js";
 import { Worker } from "../runtime/worker.js";
+import { positiveInt } from "./format.js";
+import { readInputs } from "./run.js";
 
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
-  return n;
-};
 
 /** `opsgraph submit` and `opsgraph worker`: runs as jobs on the PostgreSQL queue. */
 export function addQueueCommands(program: Command, config: () => Config) {
@@ -27,13 +21,7 @@ export function addQueueCommands(program: Command, config: () => Config) {
     .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; json: boolean }) => {
       if (flow !== "contract-review") throw new InputError(`flow ${flow}: not available (flows: contract-review)`);
       const cfg = config();
-      const st = await fs.stat(opts.input).catch(() => undefined);
-      if (!st) throw new InputError(`${opts.input}: no such file or directory`);
-      const files = st.isDirectory() ? await listContracts(opts.input) : [opts.input];
-      if (opts.requestId && files.length > 1) throw new InputError(`--request-id: names one run, but ${opts.input} holds ${files.length} contracts`);
-      const playbook = opts.playbook ? await readPlaybook(opts.playbook) : undefined;
-      const documents: ContractDocument[] = [];
-      for (const f of files) documents.push(await readContract(f, { maxBytes: cfg.maxInputBytes }));
+      const { documents, playbook } = await readInputs(cfg, opts);
       const app = await openApp(cfg, { queue: true });
       try {
         for (const document of documents) {

@@ -7,6 +7,8 @@ import type { Config } from "../runtime/config.js";
 import { listContracts, readContract, type ContractDocument } from "../runtime/documents.js";
 import { InputError } from "../runtime/errors.js";
 import { readPlaybook } from "../runtime/playbook.js";
+import type { Playbook } from "../agents/contract-review/playbook.js";
+import { table } from "./format.js";
 import type { RunRecord } from "../runtime/runs.js";
 
 interface RunOptions {
@@ -24,10 +26,19 @@ export function announceTiers(cfg: Config) {
   }
 }
 
-async function inputFiles(input: string): Promise<string[]> {
-  const st = await fs.stat(input).catch(() => undefined);
-  if (!st) throw new InputError(`${input}: no such file or directory`);
-  return st.isDirectory() ? listContracts(input) : [input];
+/**
+ * The contracts of `--input` (a file, or a directory's supported files) and the playbook,
+ * all read and checked before anything runs: bad input is one line and nothing half-done.
+ */
+export async function readInputs(cfg: Config, opts: { input: string; requestId?: string; playbook?: string }): Promise<{ documents: ContractDocument[]; playbook: Playbook | undefined }> {
+  const st = await fs.stat(opts.input).catch(() => undefined);
+  if (!st) throw new InputError(`${opts.input}: no such file or directory`);
+  const files = st.isDirectory() ? await listContracts(opts.input) : [opts.input];
+  if (opts.requestId && files.length > 1) throw new InputError(`--request-id: names one run, but ${opts.input} holds ${files.length} contracts`);
+  const playbook = opts.playbook ? await readPlaybook(opts.playbook) : undefined;
+  const documents: ContractDocument[] = [];
+  for (const f of files) documents.push(await readContract(f, { maxBytes: cfg.maxInputBytes }));
+  return { documents, playbook };
 }
 
 /**
@@ -36,11 +47,7 @@ async function inputFiles(input: string): Promise<string[]> {
  * nothing half-done. Returns the exit code: 1 when a run failed.
  */
 export async function runContractReview(cfg: Config, opts: RunOptions): Promise<number> {
-  const files = await inputFiles(opts.input);
-  if (opts.requestId && files.length > 1) throw new InputError(`--request-id: names one run, but ${opts.input} holds ${files.length} contracts`);
-  const playbook = opts.playbook ? await readPlaybook(opts.playbook) : undefined;
-  const documents: ContractDocument[] = [];
-  for (const f of files) documents.push(await readContract(f, { maxBytes: cfg.maxInputBytes }));
+  const { documents, playbook } = await readInputs(cfg, opts);
 
   const app = await openApp(cfg);
   // only once the input and the database are good: a bad-input error stays the one line on stderr
@@ -92,10 +99,6 @@ interface ContractResult {
   summary?: string | null;
 }
 
-function pad(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
-}
 
 export function summaryTable(runs: { run: RunRecord; document: ContractDocument }[]): string {
   const rows = [["contract", "status", "risk", "decision", "calls", "tiers", "ms", "run_id"]];
@@ -113,7 +116,7 @@ export function summaryTable(runs: { run: RunRecord; document: ContractDocument 
     ]);
   }
   const failed = runs.filter((r) => r.run.status === "failed");
-  const lines = [pad(rows), "", `${runs.length} contracts: ${runs.filter((r) => r.run.status === "completed").length} completed, ${runs.filter((r) => r.run.status === "awaiting_review").length} awaiting review, ${failed.length} failed`];
+  const lines = [table(rows), "", `${runs.length} contracts: ${runs.filter((r) => r.run.status === "completed").length} completed, ${runs.filter((r) => r.run.status === "awaiting_review").length} awaiting review, ${failed.length} failed`];
   for (const f of failed) lines.push(`  ${f.document.source}: ${f.run.error ?? "failed"}`);
   return lines.join("\n");
 }
@@ -151,5 +154,5 @@ export function printRuns(runs: RunRecord[], json: boolean) {
   }
   const rows = [["run_id", "flow", "status", "calls", "tiers", "ms", "request_id", "worker"]];
   for (const r of runs) rows.push([r.run_id, r.flow, r.status, String(r.model_calls), r.tiers_used.join(","), String(r.duration_ms), r.request_id, r.worker_id ?? ""]);
-  process.stdout.write(pad(rows) + "\n");
+  process.stdout.write(table(rows) + "\n");
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { table } from "./format.js";
 import type { App } from "../runtime/app.js";
 import { readStatus, type Status } from "../runtime/status.js";
 
@@ -16,10 +17,7 @@ export function age(ms: number): string {
   return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ""}`;
 }
 
-const table = (rows: string[][]) => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => "  " + r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
-};
+const indented = (rows: string[][]) => table(rows, "  ");
 
 export function formatStatus(s: Status): string {
   const w = s.workers;
@@ -28,7 +26,7 @@ export function formatStatus(s: Status): string {
   const others = [w.lost ? `${w.lost} lost (no heartbeat for 3 leases)` : "", w.stopped ? `${w.stopped} stopped` : ""].filter(Boolean).join(", ");
   const lines = [`workers       ${w.alive.length} alive${w.alive.length ? `, ${busy}/${slots} slots busy` : ""}${others ? `; ${others}` : ""}`];
   if (w.alive.length) {
-    lines.push(table([["worker", "host", "pid", "runs", "heartbeat", "up"], ...w.alive.map((x) => [x.worker_id, x.host, String(x.pid), `${x.in_flight}/${x.concurrency}`, `${age(x.heartbeat_age_ms)} ago`, age(Date.parse(s.at) - Date.parse(x.started_at))])]));
+    lines.push(indented([["worker", "host", "pid", "runs", "heartbeat", "up"], ...w.alive.map((x) => [x.worker_id, x.host, String(x.pid), `${x.in_flight}/${x.concurrency}`, `${age(x.heartbeat_age_ms)} ago`, age(Date.parse(s.at) - Date.parse(x.started_at))])]));
   }
   lines.push(`queue         ${s.queue.depth} waiting${s.queue.lag_ms === null ? "" : `, oldest ${age(s.queue.lag_ms)}`}`);
   lines.push(`runs          ${Object.entries(s.runs).map(([status, n]) => `${status} ${n}`).join("  ")}`);

@@ -52,9 +52,4 @@ export class DeadLetterQueue implements DeadLetterSink {
     }
     return this.get(id);
   }
-
-  async waiting(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'`);
-    return rows[0]!.n;
-  }
 }
