@@ -24,6 +24,7 @@ import { termsAnalyst, type TermsReport } from "../agents/contract-review/terms-
 import type { Agent } from "../nodes/agent.js";
 import { AgentStepChannels, freshCursor, stepNodes } from "../nodes/agent-step.js";
 import { createCheckpointer } from "../runtime/checkpointer.js";
+import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 
 const BareState = Annotation.Root({
   text: Annotation<string>,
@@ -51,9 +52,11 @@ export interface BareGraphOptions {
   resilience?: boolean;
   /** Told the start and end (performance.now()) of every model call. */
   onModelCall?: (t0: number, t1: number) => void;
+  /** Default: the runtime's (createCheckpointer). */
+  checkpointer?: BaseCheckpointSaver;
 }
 
-export function buildBareGraph({ pool, baseURL, model, extraNodes = 0, ledger = false, resilience = false, onModelCall }: BareGraphOptions) {
+export function buildBareGraph({ pool, baseURL, model, extraNodes = 0, ledger = false, resilience = false, onModelCall, checkpointer = createCheckpointer(pool) }: BareGraphOptions) {
   const chat = new ChatOpenAI({ model, apiKey: "sk-bench", maxRetries: 0, temperature: 0, configuration: { baseURL, logLevel: "off" } });
   const node = <I, M, O>(agent: Agent<I, M, O>, input: (s: S) => I, output: (o: O) => Partial<S>): NodeFn => {
     const structured = chat.withStructuredOutput(agent.modelOutput as never, { name: agent.name, method: "jsonSchema", includeRaw: true });
@@ -130,5 +133,5 @@ export function buildBareGraph({ pool, baseURL, model, extraNodes = 0, ledger = 
       b.addEdge(n.deadLetter, END);
     }
   }
-  return g.compile({ checkpointer: createCheckpointer(pool) });
+  return g.compile({ checkpointer });
 }

@@ -2,6 +2,7 @@
 // through ContractReviewRunner.review against a bare LangGraph graph (bench/bare-graph.ts), both
 // in this process, on the same pool, the same PostgresSaver and the same scripted model server.
 import path from "node:path";
+import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type pg from "pg";
 import type { ModelTier } from "../nodes/agent.js";
 import type { Config } from "../runtime/config.js";
@@ -85,7 +86,11 @@ function phaseProbe(runner: ContractReviewRunner) {
 
 export interface OverheadResult {
   runs: number;
+  /** opsgraph ÷ bare LangGraph (LangGraph's PostgresSaver). */
   ratio: number;
+  /** opsgraph ÷ bare LangGraph on opsgraph's saver: the overhead of everything but the saver. */
+  ratioSameSaver: number;
+  bareOurSaver: Summary;
   opsgraph: Summary;
   bare: Summary;
   bareExtra: Summary;
@@ -151,11 +156,14 @@ export async function measureStepOverhead(opts: { pool: pg.Pool; config: Config;
   const phases = phaseProbe(runner);
   const modelName = MODEL.slice("openai:".length);
   const onCall = (t0: number, t1: number) => intervals.push([t0, t1]);
-  const bare = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, onModelCall: onCall });
-  const bareExtra = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, onModelCall: onCall });
-  const bareLedger = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, ledger: true, onModelCall: onCall });
-  const bareWired = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, ledger: true, resilience: true, onModelCall: onCall });
-  const samples = { opsgraph: [] as Sample[], bare: [] as Sample[], bareExtra: [] as Sample[], bareLedger: [] as Sample[], bareWired: [] as Sample[] };
+  // bare LangGraph checkpoints with LangGraph's own PostgresSaver; opsgraph's saver (one statement a save) is measured on bare too
+  const stock = new PostgresSaver(pool);
+  const bare = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, onModelCall: onCall, checkpointer: stock });
+  const bareOurSaver = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, onModelCall: onCall });
+  const bareExtra = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, onModelCall: onCall, checkpointer: stock });
+  const bareLedger = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, ledger: true, onModelCall: onCall, checkpointer: stock });
+  const bareWired = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, ledger: true, resilience: true, onModelCall: onCall, checkpointer: stock });
+  const samples = { opsgraph: [] as Sample[], bare: [] as Sample[], bareOurSaver: [] as Sample[], bareExtra: [] as Sample[], bareLedger: [] as Sample[], bareWired: [] as Sample[] };
   let k = 0;
   for (let i = 0; i < warmup + runs; i++) {
     const keep = i >= warmup;
@@ -171,6 +179,7 @@ export async function measureStepOverhead(opts: { pool: pg.Pool; config: Config;
     }
     for (const [graph, into] of [
       [bare, samples.bare],
+      [bareOurSaver, samples.bareOurSaver],
       [bareExtra, samples.bareExtra],
       [bareLedger, samples.bareLedger],
       [bareWired, samples.bareWired],
@@ -187,13 +196,15 @@ export async function measureStepOverhead(opts: { pool: pg.Pool; config: Config;
     if (keep) samples.opsgraph.push(o);
   }
   const sent = await server.takeRequests();
-  const expected = (warmup + runs) * 5;
+  const expected = (warmup + runs) * 6;
   for (const a of AGENTS) if (sent[a] !== expected) throw new Error(`bench: ${a} got ${sent[a] ?? 0} model requests, expected ${expected}`);
   const ops = summarize(samples.opsgraph);
   const b = summarize(samples.bare);
   return {
     runs,
     ratio: ops.perStepMs / b.perStepMs,
+    ratioSameSaver: ops.perStepMs / summarize(samples.bareOurSaver).perStepMs,
+    bareOurSaver: summarize(samples.bareOurSaver),
     opsgraph: ops,
     bare: b,
     bareExtra: summarize(samples.bareExtra),

@@ -2,7 +2,7 @@ import type pg from "pg";
 
 /** What a statement is for, from its SQL. */
 export type SqlCategory =
-  | "checkpoint_put" // INSERT INTO checkpoints (PostgresSaver.put)
+  | "checkpoint_put" // INSERT INTO checkpoints (PostgresSaver.put; opsgraph's saver: with its blobs)
   | "checkpoint_blob_put" // upsert of a channel's blob (PostgresSaver.put, one statement per blob)
   | "checkpoint_writes_put" // upsert of a pending write (PostgresSaver.putWrites, one statement per write)
   | "checkpoint_read" // getTuple / list: SELECT ... FROM checkpoints, pending sends
@@ -19,6 +19,8 @@ export function categorize(sql: string): SqlCategory {
   const s = sql.trimStart();
   if (/^(BEGIN|COMMIT|ROLLBACK)\b/i.test(s)) return "begin_commit";
   if (/advisory_(try_)?(un)?lock|pg_try_advisory_lock|pg_advisory_unlock/i.test(s)) return "thread_lock";
+  // opsgraph's saver: a checkpoint's blobs and its row in one statement (runtime/checkpointer.ts)
+  if (/^WITH blobs AS \(\s*INSERT INTO checkpoint_blobs/i.test(s)) return "checkpoint_put";
   if (/INSERT INTO\s+("?\w+"?\.)?checkpoint_blobs/i.test(s)) return "checkpoint_blob_put";
   if (/INSERT INTO\s+("?\w+"?\.)?checkpoint_writes/i.test(s)) return "checkpoint_writes_put";
   if (/INSERT INTO\s+("?\w+"?\.)?checkpoints\b/i.test(s)) return "checkpoint_put";

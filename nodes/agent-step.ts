@@ -92,8 +92,11 @@ export interface AgentStepSpec<S extends AgentStepState, I, M, O> {
   input(state: S, config: LangGraphRunnableConfig): I | Promise<I>;
   /** Where the output goes in state. */
   output(output: O, state: S): Partial<S>;
-  /** The node (or nodes, run in parallel) after a successful step. */
-  next: string | string[];
+  /**
+   * The node (or nodes, run in parallel) after a successful step; or a route choosing among
+   * `ends` from the state the step left.
+   */
+  next: string | string[] | { route(state: S, config: LangGraphRunnableConfig): string | string[]; ends: string[] };
   /** When every tier failed. Default: dead_letter. The run's context may override it per agent. */
   policy?: ExhaustedPolicy;
   /** What the dead letter records as the input (a reference, never the content). */
@@ -260,7 +263,8 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     return { halted: { reason: "dead_lettered", agent: name, note: null } };
   }
 
-  const nexts = typeof next === "string" ? [next] : next;
+  const nexts = typeof next === "string" ? [next] : Array.isArray(next) ? next : next.ends;
+  const after = (state: S, config: LangGraphRunnableConfig) => (typeof next === "string" || Array.isArray(next) ? next : next.route(state, config));
   const policyOf = (config: LangGraphRunnableConfig) => contextOf(config).policies?.[name] ?? spec.policy ?? "dead_letter";
 
   graph
@@ -274,7 +278,7 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
       ((state: S, config: LangGraphRunnableConfig): string | string[] => {
         if (state.halted) return END;
         const route = state.steps[name]?.route;
-        if (route === "ok") return next;
+        if (route === "ok") return after(state, config);
         if (route === "retry") return nodes.retry;
         if (route === "fallback") return nodes.fallback;
         return policyOf(config) === "escalate" ? nodes.escalate : nodes.deadLetter;
@@ -283,7 +287,7 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     )
     .addEdge(nodes.retry, nodes.attempt)
     .addEdge(nodes.fallback, nodes.attempt)
-    .addConditionalEdges(nodes.escalate, ((state: S) => (state.halted ? END : next)) as never, [...nexts, END])
+    .addConditionalEdges(nodes.escalate, ((state: S, config: LangGraphRunnableConfig) => (state.halted ? END : after(state, config))) as never, [...nexts, END])
     .addEdge(nodes.deadLetter, END);
   return graph;
 }

@@ -87,7 +87,7 @@ export class Outbox {
     const report: DeliveryReport = { delivered: 0, failed: [] };
     const tried: string[] = [];
     const limit = opts.limit ?? Infinity;
-    while (report.delivered + report.failed.length < limit) {
+    while (report.delivered + report.failed.length < limit && !(opts.keys && tried.length >= opts.keys.length)) {
       const client = await this.pool.connect();
       let entry: { id: string; key: string; kind: OutboxKind; run_id: string | null; payload: unknown } | undefined;
       try {
@@ -118,6 +118,53 @@ export class Outbox {
       }
     }
     return report;
+  }
+
+  /**
+   * Enqueues an entry and delivers it in one transaction (a step's side effect, done as the
+   * step runs). Its key there already: nothing is done again, and the stored entry is returned
+   * (delivered, or delivered now if an earlier attempt left it pending). A failed side effect
+   * throws and leaves nothing: the step fails, and runs again from its checkpoint.
+   */
+  async enqueueAndDeliver(entry: OutboxEntry): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
+    const params = [entry.key, entry.kind, entry.run_id ?? null, entry.thread_id ?? null, JSON.stringify(entry.payload)];
+    if (entry.kind === "notification") {
+      // the entry and its notification row in one statement: one round trip, atomic
+      const p = entry.payload as NotificationPayload;
+      const { rowCount } = await this.pool.query(
+        `WITH e AS (INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at) VALUES ($1, $2, $3, $4, $5, 'delivered', 1, now())
+                    ON CONFLICT (key) DO NOTHING RETURNING key, run_id)
+         INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $6, run_id, $7 FROM e ON CONFLICT (key) DO NOTHING`,
+        [...params, p.kind, JSON.stringify(p.payload)],
+      );
+      if (rowCount === 1) return { created: true, payload: entry.payload };
+    } else {
+      const client = await this.pool.connect();
+      try {
+        await client.query("BEGIN");
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at) VALUES ($1, $2, $3, $4, $5, 'delivered', 1, now())
+           ON CONFLICT (key) DO NOTHING RETURNING id::text`,
+          params,
+        );
+        if (rows[0]) {
+          // marked delivered in the same transaction as the effect: a failed effect rolls the entry back with it
+          await this.effect(client, { key: entry.key, kind: entry.kind, run_id: entry.run_id ?? null, payload: entry.payload });
+          await client.query("COMMIT");
+          return { created: true, payload: entry.payload };
+        }
+        await client.query("COMMIT");
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw e;
+      } finally {
+        client.release();
+      }
+    }
+    // there already: delivered then, or left pending by an older build (deliver it now)
+    await this.deliverOrThrow([entry.key]);
+    const stored = await this.get(entry.key);
+    return { created: false, payload: stored?.payload ?? entry.payload };
   }
 
   /** Delivers the given keys; throws when one of them could not be delivered. */
@@ -165,11 +212,8 @@ export function outboxReportSink(outbox: Outbox, dir: string, ids: OutboxIds): R
     async write(name, markdown) {
       const key = `${ids.thread_id}:report:${name}`;
       const target = path.resolve(dir, name);
-      const created = await outbox.enqueue(outbox.pool, { key, kind: "report.write", run_id: ids.run_id, thread_id: ids.thread_id, payload: { path: target, markdown } });
-      await outbox.deliverOrThrow([key]);
-      if (created) return target;
-      const stored = await outbox.get(key);
-      return (stored?.payload as ReportWritePayload | undefined)?.path ?? target;
+      const { payload } = await outbox.enqueueAndDeliver({ key, kind: "report.write", run_id: ids.run_id, thread_id: ids.thread_id, payload: { path: target, markdown } });
+      return (payload as ReportWritePayload).path;
     },
   };
 }
@@ -177,7 +221,6 @@ export function outboxReportSink(outbox: Outbox, dir: string, ids: OutboxIds): R
 /** The flow's `notify` through the outbox: one `notification` entry per event key, delivered at once. */
 export function outboxNotifier(outbox: Outbox, ids: OutboxIds): NonNullable<ContractReviewContext["notify"]> {
   return async (event) => {
-    await outbox.enqueue(outbox.pool, { key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, payload: { kind: event.kind, payload: event.payload } });
-    await outbox.deliverOrThrow([event.key]);
+    await outbox.enqueueAndDeliver({ key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, payload: { kind: event.kind, payload: event.payload } });
   };
 }

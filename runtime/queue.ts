@@ -4,6 +4,14 @@ import type pg from "pg";
 /** The pg-boss queue runs are jobs on. */
 export const RUNS_QUEUE = "opsgraph-runs";
 
+/** The PostgreSQL channel told when runs are put on the queue: idle workers wake at once instead of at their next poll. */
+export const RUNS_CHANNEL = "opsgraph_runs";
+
+/** Tells listening workers there is work (inside a transaction: on its commit). */
+export async function notifyRuns(sql: SqlRunner): Promise<void> {
+  await sql.query(`SELECT pg_notify('${RUNS_CHANNEL}', '')`);
+}
+
 export interface RunJob {
   run_id: string;
 }

@@ -3,7 +3,7 @@ import { Command, isGraphDrained, type RunControl } from "@langchain/langgraph";
 import type pg from "pg";
 import type PgBoss from "pg-boss";
 import { DEFAULT_PLAYBOOK, type Playbook } from "../agents/contract-review/playbook.js";
-import { buildContractReviewGraph, DOCUMENTS_NAMESPACE, type ContractReviewContext, type ContractReviewState } from "../graphs/contract-review/index.js";
+import { buildContractReviewGraph, CONTRACT_REVIEW_STATE_VERSION, DOCUMENTS_NAMESPACE, type ContractReviewContext, type ContractReviewInput, type ContractReviewState } from "../graphs/contract-review/index.js";
 import type { Attempt, ModelTier } from "../nodes/agent.js";
 import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type ExhaustedPolicy } from "../nodes/agent-step.js";
 import type { Clock } from "../nodes/clock.js";
@@ -12,7 +12,7 @@ import type { ContractDocument } from "./documents.js";
 import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
 import { InputError } from "./errors.js";
 import { Outbox, outboxNotifier, outboxReportSink } from "./outbox.js";
-import { bossDb, RUNS_QUEUE, type RunJob } from "./queue.js";
+import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrade.js";
 import { ensureStateVersion } from "./state-version.js";
 import type { Logger } from "./log.js";
@@ -136,7 +136,7 @@ export class ContractReviewRunner {
 
   constructor(private readonly deps: RunnerDeps) {
     this.checkpointer = createCheckpointer(deps.pool);
-    this.store = createStore(deps.pool);
+    this.store = createStore(deps.pool, { immutable: [DOCUMENTS_NAMESPACE] }); // a document's key is its sha256
     this.deadLetters = new DeadLetterQueue(deps.pool);
     this.outbox = new Outbox(deps.pool);
     this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store });
@@ -188,31 +188,33 @@ export class ContractReviewRunner {
   async review({ document, playbook = DEFAULT_PLAYBOOK, requestId, autoApprove = false }: ContractReviewRequest): Promise<RunRecord> {
     const request_id = requestId ?? defaultRequestId(CONTRACT_REVIEW, document.sha256, playbook);
     const thread_id = threadIdFor(CONTRACT_REVIEW, request_id);
-    const existing = await this.get({ requestId: request_id });
-    const run_id = existing?.run_id ?? randomUUID();
     const input = { playbook, auto_approve: autoApprove, source: document.source };
+    // a new request's row in one statement; an existing one is read
+    const { rows: inserted } = await this.deps.pool.query<{ run_id: string }>(
+      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
+       ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+      [randomUUID(), request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
+    );
+    const existing = inserted[0] ? undefined : await this.get({ requestId: request_id });
+    const run_id = inserted[0]?.run_id ?? existing!.run_id;
     if (existing) {
       // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
       // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
       if (existing.status === "failed" || existing.status === "running") await this.ensureStateVersion(existing, this.config(existing));
       const stoppedPartWay = (existing.status === "failed" || existing.status === "running") && (await this.graph.getState(this.config(existing))).next.length > 0;
       if (!stoppedPartWay) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
+      await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
     }
-    await this.deps.pool.query(
-      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
-       ON CONFLICT (request_id) DO UPDATE SET status = 'running', error = NULL, updated_at = now()`,
-      [run_id, request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
-    );
     const config = this.config({ run_id, thread_id, input });
-    const started = await this.graph.getState(config);
-    const resuming = started.next.length > 0;
-    let graphInput: { document_ref: string; source: string } | null = null;
+    // a request with no run row has no checkpoint either: the row is written before the first one
+    const resuming = existing !== undefined && (await this.graph.getState(config)).next.length > 0;
+    let graphInput: ContractReviewInput | null = null;
     if (!resuming) {
       const key = document.sha256;
       await this.store.put(DOCUMENTS_NAMESPACE, key, { text: document.text, source: document.source });
-      graphInput = { document_ref: key, source: document.source };
+      graphInput = { document_ref: key, source: document.source, state_version: CONTRACT_REVIEW_STATE_VERSION };
     }
-    return this.execute(run_id, thread_id, graphInput, config);
+    return this.execute(run_id, thread_id, graphInput, config, { fresh: existing === undefined });
   }
 
   /**
@@ -235,7 +237,10 @@ export class ContractReviewRunner {
          ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
         [randomUUID(), request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
       );
-      if (rows[0]) await queue.send(RUNS_QUEUE, { run_id: rows[0].run_id } satisfies RunJob, { db: bossDb(client) });
+      if (rows[0]) {
+        await queue.send(RUNS_QUEUE, { run_id: rows[0].run_id } satisfies RunJob, { db: bossDb(client) });
+        await notifyRuns(client);
+      }
       await client.query("COMMIT");
       if (rows[0]) return { run_id: rows[0].run_id, request_id, status: "queued", created: true };
     } catch (e) {
@@ -267,7 +272,7 @@ export class ContractReviewRunner {
       );
       if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
       const started = (await this.graph.getState(config)).next.length > 0;
-      const input = started ? null : { document_ref: row.input.document_ref, source: row.input.source };
+      const input: ContractReviewInput | null = started ? null : { document_ref: row.input.document_ref, source: row.input.source, state_version: CONTRACT_REVIEW_STATE_VERSION };
       return this.executeLocked(row.run_id, row.thread_id, input, config);
     });
   }
@@ -330,25 +335,23 @@ export class ContractReviewRunner {
     }
   }
 
-  private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig): Promise<RunRecord> {
-    return this.withThreadLock(thread_id, async () => {
-      await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', updated_at = now() WHERE run_id = $1`, [run_id]);
-      return this.executeLocked(run_id, thread_id, input, config);
-    });
+  /** Runs the graph holding the thread's lock. The caller has set the run's row to `running`. */
+  private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
+    return this.withThreadLock(thread_id, () => this.executeLocked(run_id, thread_id, input, config, opts));
   }
 
-  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig & { control?: RunControl }): Promise<RunRecord> {
+  /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). */
+  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig & { control?: RunControl }, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
     const t0 = Date.now();
-    const before = (await this.graph.getState(config)).values as Partial<ContractReviewState>;
-    const seen = before.attempts?.length ?? 0;
+    const seen = opts.fresh ? 0 : (((await this.graph.getState(config)).values as Partial<ContractReviewState>).attempts?.length ?? 0);
     let status: RunStatus;
     let error: string | null = null;
-    let snapshot: Awaited<ReturnType<typeof this.graph.getState>> | undefined;
+    let ended: ContractReviewState | undefined;
     try {
-      await this.graph.invoke(input as never, config);
-      snapshot = await this.graph.getState(config);
-      const halted = (snapshot.values as ContractReviewState).halted;
-      if (snapshot.next.length > 0) status = "awaiting_review";
+      // the values the run ended with; a pause shows as `__interrupt__`
+      ended = (await this.graph.invoke(input as never, config)) as ContractReviewState & { __interrupt__?: unknown[] };
+      const halted = ended.halted;
+      if ((ended as { __interrupt__?: unknown[] }).__interrupt__?.length) status = "awaiting_review";
       else if (halted?.reason === "dead_lettered") {
         status = "dead_lettered";
         error = `${halted.agent}: every tier failed; see opsgraph dlq list`;
@@ -365,7 +368,7 @@ export class ContractReviewRunner {
       }
     }
     // after a failure or a drain the state is read again: it is whatever the last checkpoint holds
-    const state = (snapshot ?? (await this.graph.getState(config))).values as ContractReviewState;
+    const state = ended ?? ((await this.graph.getState(config)).values as ContractReviewState);
     const attempts = state.attempts ?? [];
     const fresh = attempts.slice(seen);
     const calls = countModelCalls(fresh);

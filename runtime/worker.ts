@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { RunControl } from "@langchain/langgraph";
-import type pg from "pg";
+import pg from "pg";
 import type PgBoss from "pg-boss";
 import type { Logger } from "./log.js";
-import { RUNS_QUEUE, type RunJob } from "./queue.js";
+import { notifyRuns, RUNS_CHANNEL, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { prune } from "./retention.js";
 import { ThreadBusyError, type ContractReviewRunner } from "./runs.js";
 
@@ -16,7 +16,7 @@ export interface WorkerOptions {
   concurrency: number;
   /** A running run whose worker has not renewed its lease for this long is picked up again. Default 30 s. */
   leaseMs?: number;
-  /** How often an idle worker asks the queue for work. Default 500 ms. */
+  /** How often an idle worker asks the queue for work, besides waking when a run is submitted (LISTEN). Default 500 ms. */
   pollMs?: number;
   /** Checkpoints of threads finished longer ago than this are pruned (hourly). Default 30 days. */
   retentionMs?: number;
@@ -41,6 +41,9 @@ export class Worker {
   private draining = false;
   private stopped: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Set by a notification that came while the fetch loop was not waiting. */
+  private notified = false;
+  private stopListening: (() => void) | undefined;
   private readonly leaseMs: number;
   private readonly pollMs: number;
 
@@ -61,7 +64,12 @@ export class Worker {
       [this.id, os.hostname(), process.pid, this.o.concurrency],
     );
     const heartbeat = setInterval(() => void this.renewLeases().catch((e) => this.o.log?.warn({ err: String(e) }, "lease renewal failed")), Math.max(100, this.leaseMs / 3));
-    this.stopped = this.fetchLoop().finally(() => clearInterval(heartbeat));
+    const listening = this.listen();
+    this.stopped = this.fetchLoop().finally(async () => {
+      clearInterval(heartbeat);
+      this.stopListening?.();
+      await listening;
+    });
   }
 
   /** Stops taking runs, drains the ones in flight at their next checkpoint, hands them back. */
@@ -71,6 +79,36 @@ export class Worker {
     for (const { control } of this.inFlight.values()) control.requestDrain(reason);
     await this.stopped;
     await this.o.pool.query(`UPDATE opsgraph_workers SET stopped_at = now(), in_flight = 0 WHERE worker_id = $1`, [this.id]).catch(() => {});
+  }
+
+  /**
+   * LISTENs on RUNS_CHANNEL on a connection of its own (a pooled one would be handed to others),
+   * so a submitted run starts at once; reconnects after a lost connection. Polling remains the
+   * fallback: a notification lost with a connection costs at most one poll.
+   */
+  private async listen(): Promise<void> {
+    while (!this.draining) {
+      const client = new pg.Client(this.o.pool.options);
+      client.on("error", () => {}); // ends the wait below through "end"
+      try {
+        await client.connect();
+        client.on("notification", () => {
+          this.notified = true;
+          this.wake?.();
+        });
+        await client.query(`LISTEN ${RUNS_CHANNEL}`);
+        await new Promise<void>((resolve) => {
+          client.once("end", resolve);
+          this.stopListening = resolve;
+          if (this.draining) resolve();
+        });
+      } catch (e) {
+        this.o.log?.debug({ err: String(e) }, "listen failed; polling until it reconnects");
+      } finally {
+        await client.end().catch(() => {});
+      }
+      if (!this.draining) await new Promise<void>((r) => setTimeout(r, this.pollMs));
+    }
   }
 
   private async fetchLoop(): Promise<void> {
@@ -89,6 +127,7 @@ export class Worker {
           .then((r) => r.threads && this.o.log?.info(r, "pruned checkpoints of finished threads"))
           .catch((e) => this.o.log?.warn({ err: String(e) }, "prune failed"));
       }
+      this.notified = false;
       const free = this.o.concurrency - this.inFlight.size;
       let jobs: PgBoss.Job<RunJob>[] = [];
       if (free > 0) {
@@ -98,7 +137,7 @@ export class Worker {
         });
       }
       for (const job of jobs) this.handle(job);
-      if (jobs.length === 0 || this.inFlight.size >= this.o.concurrency) {
+      if ((jobs.length === 0 && !this.notified) || this.inFlight.size >= this.o.concurrency) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.pollMs);
           this.wake = () => {
@@ -170,5 +209,6 @@ export class Worker {
 
   private async requeue(runIds: string[]) {
     for (const run_id of runIds) await this.o.queue.send(RUNS_QUEUE, { run_id } satisfies RunJob);
+    if (runIds.length) await notifyRuns(this.o.pool);
   }
 }

@@ -204,7 +204,7 @@ describe("state versions", () => {
     });
   });
 
-  it("a new run records version 2 from ingest's checkpoint on; before it, there is nothing to upgrade", async () => {
+  it("a new run records version 2 from its input on (the runtime writes it with the stored document); an input-only checkpoint is left alone", async () => {
     const f = fixture(AWAITING_REVIEW);
     const document = { text: f.document.text, source: f.document.source, path: f.document.source, bytes: f.document.text.length, sha256: f.document.key, format: "txt" as const };
     const run = await runner().review({ document, autoApprove: true });
@@ -213,11 +213,11 @@ describe("state versions", () => {
     const versions: [number, number | string][] = [];
     for await (const t of saver.list({ configurable: { thread_id: run.thread_id, checkpoint_ns: "" } })) versions.push([t.metadata!.step, checkpointStateVersion(t.checkpoint)]);
     versions.sort((a, b) => a[0] - b[0]);
-    // -1: the input; 0: the input in state's channels; 1: ingest's, and every one after it
-    expect(versions.slice(0, 3)).toEqual([[-1, 1], [0, 1], [1, 2]]);
-    expect(versions.slice(2).every(([, v]) => v === 2)).toBe(true);
+    // -1: the input, not yet in state's channels; 0: the input in state's channels (with the version), and every one after it
+    expect(versions.slice(0, 2)).toEqual([[-1, 1], [0, 2]]);
+    expect(versions.slice(1).every(([, v]) => v === 2)).toBe(true);
 
-    // a run stopped before ingest ran is left alone: its nodes write the version
+    // a run stopped before any node ran is left alone: it starts at the current version
     const early = (await collect(saver.list({ configurable: { thread_id: run.thread_id, checkpoint_ns: "" } }))).find((t) => t.metadata!.step === 0)!;
     const none = { getState: () => Promise.reject(new Error("must not read")), updateState: () => Promise.reject(new Error("must not write")) };
     const at = { getTuple: async () => early } as unknown as ReturnType<typeof createCheckpointer>;

@@ -10,6 +10,7 @@ import { loadConfig } from "../runtime/config.js";
 import type { ContractDocument } from "../runtime/documents.js";
 import { RUNS_QUEUE } from "../runtime/queue.js";
 import { ThreadBusyError } from "../runtime/runs.js";
+import { Worker } from "../runtime/worker.js";
 import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
 
@@ -127,6 +128,21 @@ describe("runs as jobs on the queue", () => {
       b.kill("SIGTERM");
     }
     expect(await exited(b)).toBe(0);
+  }, 60_000);
+
+  it("an idle worker starts a submitted run at once: the submit's NOTIFY wakes it, not its next poll", async () => {
+    script(0);
+    const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runner: app.contractReview, concurrency: 1, pollMs: 120_000, leaseMs: 60_000 });
+    await worker.start();
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // its first fetch found nothing: it waits on a 120 s poll
+      const t0 = Date.now();
+      const { run_id } = await app.contractReview.submit({ document: doc(), autoApprove: true });
+      await until(`run ${run_id} to complete`, async () => (await statusOf(run_id)) === "completed", 20_000);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+    } finally {
+      await worker.drain();
+    }
   }, 60_000);
 
   it("SIGTERM drains: the in-flight run stops at a checkpoint, goes back to the queue, the worker exits 0; the next worker finishes it", async () => {

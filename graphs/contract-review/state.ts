@@ -36,7 +36,13 @@ export const ContractReviewInput = Annotation.Root({
   source: Annotation<string | undefined>,
   /** Key of a document already in the Store (the CLI stores the file before the run). */
   document_ref: Annotation<string | undefined>,
+  /**
+   * The runtime's: the version of the state the run starts under, with a stored document
+   * (`ingest` is then skipped). Left empty, `ingest` runs and writes it.
+   */
+  state_version: Annotation<number | undefined>,
 });
+export type ContractReviewInput = typeof ContractReviewInput.Update;
 
 const last = <T>(fallback: T) => Annotation<T>({ reducer: (_a, b) => b, default: () => fallback });
 

@@ -2,7 +2,7 @@ import { clauseExtractor } from "../../../agents/contract-review/clause-extracto
 import { riskAnalyst } from "../../../agents/contract-review/risk-analyst.js";
 import { summarizer } from "../../../agents/contract-review/summarizer.js";
 import { termsAnalyst } from "../../../agents/contract-review/terms-analyst.js";
-import { addAgentStep, type GraphBuilder } from "../../../nodes/agent-step.js";
+import { addAgentStep, type AgentStepSpec, type GraphBuilder } from "../../../nodes/agent-step.js";
 import { contextOf, type Config } from "../context.js";
 import type { ContractReviewState } from "../state.js";
 import { loadText } from "./ingest.js";
@@ -13,7 +13,7 @@ const inputRef = (s: ContractReviewState) => ({ store: ["opsgraph", "documents"]
  * The four agents of contract review, each an agent step (tiers, retry, fallback, escalate,
  * dead letter): clause_extractor → risk_analyst ‖ terms_analyst → summarizer (the join) → `next`.
  */
-export function addContractReviewAgents(graph: GraphBuilder, next: string): GraphBuilder {
+export function addContractReviewAgents(graph: GraphBuilder, next: AgentStepSpec<ContractReviewState, unknown, unknown, unknown>["next"]): GraphBuilder {
   addAgentStep(graph, {
     name: "clause_extractor",
     agent: clauseExtractor,

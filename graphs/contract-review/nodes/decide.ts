@@ -1,6 +1,6 @@
 import { interrupt } from "@langchain/langgraph";
 import { contextOf, type Config } from "../context.js";
-import { ReviewAnswer, type ContractReviewState, type ContractReviewUpdate } from "../state.js";
+import { ReviewAnswer, type ContractReviewState, type ContractReviewUpdate, type Decision } from "../state.js";
 
 /** What the person reviewing sees at the interrupt. */
 export interface ReviewRequest {
@@ -13,14 +13,29 @@ export interface ReviewRequest {
   answer: 'resume with { "decision": "approve" | "reject", "note"?: string }';
 }
 
-/** Over the threshold, a person decides (the run pauses here); below it, auto-approved. */
-export async function decide(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
-  const { reviewThreshold: threshold, autoApprove } = contextOf(config);
+/** Whether a person must decide: a risk score at or over the threshold, unless the run approves automatically. */
+export function needsReview(state: ContractReviewState, config: Config): boolean {
+  const { reviewThreshold, autoApprove } = contextOf(config);
+  return state.risks!.risk_score >= reviewThreshold && !autoApprove;
+}
+
+/** The decision when no person is asked. */
+export function autoDecision(state: ContractReviewState, config: Config): Decision {
+  const { reviewThreshold: threshold } = contextOf(config);
   const score = state.risks!.risk_score;
-  if (score < threshold || autoApprove) {
-    const note = score < threshold ? `risk score ${score} under the threshold ${threshold}` : "--auto-approve";
-    return { decision: { decision: "approved", by: "auto", note, risk_score: score, threshold } };
-  }
+  const note = score < threshold ? `risk score ${score} under the threshold ${threshold}` : "--auto-approve";
+  return { decision: "approved", by: "auto", note, risk_score: score, threshold };
+}
+
+/**
+ * The human review: the run pauses here for a person's decision. Runs that need none go from
+ * the summarizer straight to the report (see graph.ts); a run paused here by an older build
+ * whose answer is no longer needed is approved as that build would have.
+ */
+export async function decide(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
+  if (!needsReview(state, config)) return { decision: autoDecision(state, config) };
+  const { reviewThreshold: threshold } = contextOf(config);
+  const score = state.risks!.risk_score;
   const request: ReviewRequest = {
     kind: "human_review",
     source: state.source ?? "contract",

@@ -1,12 +1,18 @@
 import { contextOf, storeOf, type Config } from "../context.js";
 import { renderReport } from "../report.js";
+import { autoDecision } from "./decide.js";
+import { loadText } from "./ingest.js";
 import { REPORTS_NAMESPACE, type ContractReviewState, type ContractReviewUpdate } from "../state.js";
 
 /**
- * Writes the Markdown report (to the run's ReportSink, or into the Store when there is none:
+ * Records the decision when no person was asked, writes the Markdown report (to the run's ReportSink, or into the Store when there is none:
  * Studio), then tells `notify` the review is done.
  */
 export async function report(state: ContractReviewState, config: Config): Promise<ContractReviewUpdate> {
+  // no person was asked: the summarizer came straight here
+  const decision = state.decision ?? autoDecision(state, config);
+  const chars = (await loadText(state, config)).length;
+  state = { ...state, decision, chars };
   const markdown = renderReport(state, config.context?.tiers?.[0]?.id ?? "rules");
   const name = `${(state.source ?? "contract").replace(/[^A-Za-z0-9._-]+/g, "_")}-${state.document_ref!.slice(0, 12)}.md`;
   const { reports, notify, runId } = contextOf(config);
@@ -32,5 +38,5 @@ export async function report(state: ContractReviewState, config: Config): Promis
       },
     });
   }
-  return { report_path };
+  return { report_path, decision, chars };
 }
