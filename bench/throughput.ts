@@ -256,7 +256,7 @@ export async function measureWritesPerRun(opts: { app: App; server: ModelServer;
   await server.setLatency(0);
   const probe = probePool(app.db.pool);
   const s0 = probe.snapshot();
-  const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runner: app.contractReview, concurrency: 8 });
+  const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency: 8 });
   await worker.start();
   let per: ProbeSnapshot;
   try {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { loadConfig, type Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
+import { runPortfolio } from "./portfolio.js";
 import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
 import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
@@ -15,7 +16,22 @@ import { addStatusCommand } from "./status.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { RunStatus } from "../runtime/runs.js";
 
-const FLOWS = ["contract-review"] as const;
+const FLOWS = ["contract-review", "portfolio-monitoring"] as const;
+
+interface RunCommandOptions {
+  input?: string;
+  requestId?: string;
+  playbook?: string;
+  autoApprove: boolean;
+  concurrency?: number;
+  fundamentals?: string;
+  tickers?: string;
+  year?: number;
+  kpis?: string;
+  period?: string;
+  onExhausted?: "escalate" | "dead_letter";
+  json: boolean;
+}
 const STATUSES: RunStatus[] = ["queued", "running", "completed", "awaiting_review", "failed", "dead_lettered"];
 
 /** Exit codes: 0 done, 1 a run failed, 2 bad input or usage. */
@@ -44,21 +60,31 @@ export function buildProgram(): Command {
 
   program
     .command("run")
-    .description("Run a flow on an input file or a directory of files (a batch)")
+    .description("Run a flow: contract-review on a file or a directory of contracts; portfolio-monitoring on a portfolio")
     .addArgument(new Command().createArgument("<flow>", "the flow to run").choices(FLOWS))
-    .requiredOption("--input <path>", "a contract (.txt, .md, .pdf, .docx) or a directory of them")
-    .option("--request-id <id>", "idempotency key: the same id is the same run (default: a hash of flow, input bytes and playbook)")
-    .option("--playbook <file>", "YAML or JSON playbook of the company's positions (default: the built-in playbook)")
-    .option("--auto-approve", "approve without a person, whatever the risk score (for unattended runs)", false)
-    .option("--concurrency <n>", "contracts reviewed at once in a batch (default: OPSGRAPH_CONCURRENCY, 4)", positiveInt)
+    .option("--input <path>", "contract-review: a contract (.txt, .md, .pdf, .docx) or a directory of them; portfolio-monitoring: a portfolio file (YAML or JSON)")
+    .option("--request-id <id>", "idempotency key: the same id is the same run (default: a hash of the flow and its input)")
+    .option("--playbook <file>", "contract-review: YAML or JSON playbook of the company's positions (default: the built-in playbook)")
+    .option("--auto-approve", "contract-review: approve without a person, whatever the risk score (for unattended runs)", false)
+    .option("--concurrency <n>", "contract-review: contracts reviewed at once in a batch (default: OPSGRAPH_CONCURRENCY, 4)", positiveInt)
+    .option("--fundamentals <csv>", "portfolio-monitoring: annual fundamentals, in the format of the S&P 500 fundamentals.csv")
+    .option("--tickers <list>", "portfolio-monitoring: the companies, comma-separated (e.g. AAL,DAL,UAL)")
+    .option("--year <year>", "portfolio-monitoring: the fiscal year under review (default: each company's latest)", positiveInt)
+    .option("--kpis <dir>", "portfolio-monitoring: a directory of KPI series, <TICKER>/<series>.csv of timestamp,value")
+    .addOption(new Option("--period <period>", "portfolio-monitoring: the period KPI series are resampled to (default: week)").choices(["day", "week", "month"]))
     .addOption(
       new Option("--on-exhausted <policy>", "when every tier of an agent failed: escalate to a person, or dead-letter the run (default: OPSGRAPH_ON_EXHAUSTED, else dead_letter)").choices(["escalate", "dead_letter"]),
     )
     .option("--json", "print one JSON object per run, one per line, on stdout", false)
-    .action(async (flow: string, opts: { input: string; requestId?: string; playbook?: string; autoApprove: boolean; concurrency?: number; onExhausted?: "escalate" | "dead_letter"; json: boolean }) => {
-      const cfg = config();
-      if (flow !== "contract-review") throw new InputError(`flow ${flow}: not available`);
-      process.exitCode = await runContractReview(opts.onExhausted ? { ...cfg, onExhausted: opts.onExhausted } : cfg, opts);
+    .action(async (flow: string, opts: RunCommandOptions) => {
+      const base = config();
+      const cfg = opts.onExhausted ? { ...base, onExhausted: opts.onExhausted } : base;
+      if (flow === "portfolio-monitoring") {
+        process.exitCode = await runPortfolio(cfg, opts);
+        return;
+      }
+      if (!opts.input) throw new InputError("contract-review: --input <path> is required (a contract or a directory of them)");
+      process.exitCode = await runContractReview(cfg, { ...opts, input: opts.input });
     });
 
   program

@@ -47,7 +47,7 @@ export function addQueueCommands(program: Command, config: () => Config) {
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
       const app = await openApp(cfg, { queue: true, concurrency });
-      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runner: app.contractReview, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log });
+      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log });
       await worker.start();
       process.stderr.write(`opsgraph worker ${worker.id}: concurrency ${concurrency}, ${app.tiers.length ? `tiers ${app.tiers.map((t) => t.id).join(", ")}, rules` : "rules tier only"}; database ${app.db.where}\n`);
       const signal = await new Promise<string>((resolve) => (signalled ? resolve(signalled) : (onSignal = resolve)));

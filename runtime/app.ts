@@ -6,6 +6,8 @@ import { createModelTiers } from "./models.js";
 import { openDatabase, type Database } from "./postgres.js";
 import type PgBoss from "pg-boss";
 import { openQueue } from "./queue.js";
+import type { FlowRunner } from "./flow-runner.js";
+import { PortfolioRunner } from "./portfolio-runner.js";
 import { ContractReviewRunner } from "./runs.js";
 
 /** What a CLI command works with: the database, the model tiers and the flows' runners. */
@@ -15,6 +17,9 @@ export interface App {
   tiers: ModelTier[];
   log: Logger;
   contractReview: ContractReviewRunner;
+  portfolio: PortfolioRunner;
+  /** Every flow's runner (a worker executes runs of all of them). */
+  runners: FlowRunner[];
   /** The job queue, when opened with `{ queue: true }` (submit, worker). */
   queue?: PgBoss;
   close(): Promise<void>;
@@ -42,12 +47,15 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     onExhausted: config.onExhausted,
     queue,
   });
+  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue });
   return {
     config,
     db,
     tiers,
     log,
     contractReview,
+    portfolio,
+    runners: [contractReview, portfolio],
     queue,
     close: async () => {
       await queue?.stop({ graceful: false, wait: true, close: false }).catch(() => {});

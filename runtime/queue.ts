@@ -14,6 +14,8 @@ export async function notifyRuns(sql: SqlRunner): Promise<void> {
 
 export interface RunJob {
   run_id: string;
+  /** The run's flow (jobs of older builds have none: contract-review). */
+  flow?: string;
 }
 
 /** Something that runs SQL: the pool, or a client inside a transaction. */

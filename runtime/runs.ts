@@ -1,71 +1,23 @@
-import { createHash, randomUUID } from "node:crypto";
-import { Command, isGraphDrained, type RunControl } from "@langchain/langgraph";
-import type pg from "pg";
-import type PgBoss from "pg-boss";
+import { createHash } from "node:crypto";
 import { DEFAULT_PLAYBOOK, type Playbook } from "../agents/contract-review/playbook.js";
-import { buildContractReviewGraph, CONTRACT_REVIEW_STATE_VERSION, DOCUMENTS_NAMESPACE, type ContractReviewContext, type ContractReviewInput, type ContractReviewState } from "../graphs/contract-review/index.js";
-import type { Attempt, ModelTier } from "../nodes/agent.js";
-import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type ExhaustedPolicy } from "../nodes/agent-step.js";
-import type { Clock } from "../nodes/clock.js";
+import {
+  buildContractReviewGraph,
+  CONTRACT_REVIEW_STATE_VERSION,
+  DOCUMENTS_NAMESPACE,
+  type ContractReviewInput,
+  type ContractReviewState,
+} from "../graphs/contract-review/index.js";
+import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrade.js";
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { ContractDocument } from "./documents.js";
-import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
-import { InputError } from "./errors.js";
-import { Outbox, outboxNotifier, outboxReportSink } from "./outbox.js";
-import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "./queue.js";
-import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrade.js";
-import { ensureStateVersion } from "./state-version.js";
-import type { Logger } from "./log.js";
+import { FlowRunner, type FlowGraph, type RunnerDeps, type RunRecord, type RunRow, type RunStatus } from "./flow-runner.js";
+import { outboxNotifier, outboxReportSink } from "./outbox.js";
 
-export type RunStatus = "queued" | "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
+export { FlowRunner, isDatabaseUnavailable, ThreadBusyError } from "./flow-runner.js";
+export type { ResumeAnswer, RunnerDeps, RunRecord, RunStatus } from "./flow-runner.js";
 
-/** Raised when another process executes the same thread: one run at a time per thread. */
-export class ThreadBusyError extends Error {
-  override name = "ThreadBusyError";
-}
-
-/** A run as the CLI prints it (`--json`): one object per run. */
-export interface RunRecord {
-  run_id: string;
-  thread_id: string;
-  request_id: string;
-  flow: string;
-  status: RunStatus;
-  /** HTTP requests made to model providers by this invocation, retries included. */
-  model_calls: number;
-  tiers_used: string[];
-  duration_ms: number;
-  result?: unknown;
-  error?: string;
-  /** True when the answer came from a finished run of the same request, with no work done. */
-  cached?: boolean;
-  /** The attempt ledger: every model, rules and person call of the run. */
-  attempts?: Attempt[];
-  /** The worker executing it, while running from the queue. */
-  worker_id?: string;
-}
-
-export interface RunnerDeps {
-  pool: pg.Pool;
-  tiers: ModelTier[];
-  reportsDir: string;
+export interface ContractReviewRunnerDeps extends RunnerDeps {
   reviewThreshold: number;
-  log?: Logger;
-  clock?: Clock;
-  /** Overrides every agent's exhausted policy for the runs of this runner. */
-  onExhausted?: ExhaustedPolicy;
-  /** Replaces agents' implementations, by name. */
-  agents?: AgentStepContext["agents"];
-  /** The job queue, for `submit`. */
-  queue?: PgBoss;
-}
-
-/** What `resume` answers: a human review's decision, or an escalated agent's output. */
-export interface ResumeAnswer {
-  decision?: "approve" | "reject";
-  note?: string;
-  /** The output of an escalated agent, supplied by a person. */
-  output?: unknown;
 }
 
 export interface ContractReviewRequest {
@@ -77,376 +29,81 @@ export interface ContractReviewRequest {
 
 export const CONTRACT_REVIEW = "contract-review";
 
-type RunConfig = { configurable: { thread_id: string }; context: ContractReviewContext; durability: "sync" };
-
 /** The default request id: the same flow, input bytes and playbook are the same request. */
 export function defaultRequestId(flow: string, inputSha256: string, playbook: Playbook): string {
   return createHash("sha256").update(flow).update("\0").update(inputSha256).update("\0").update(JSON.stringify(playbook)).digest("hex").slice(0, 32);
 }
 
-const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
-
-
-
-function contractResult(s: ContractReviewState) {
-  return {
-    categories: s.clauses?.categories ?? [],
-    risks: s.risks?.risks ?? [],
-    risk_score: s.risks?.risk_score ?? null,
-    terms: s.terms,
-    decision: s.decision,
-    summary: s.summary?.summary ?? null,
-    report_path: s.report_path,
-    produced_by: s.produced_by ?? {},
-  };
+/** What a contract-review run row keeps as its input. */
+interface ContractRunInput {
+  playbook?: Playbook;
+  auto_approve?: boolean;
+  source?: string;
+  document_ref?: string;
 }
 
-/** A row of opsgraph_runs. */
-interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id"> {
-  result: unknown;
-  error: string | null;
-  input: { playbook?: Playbook; auto_approve?: boolean; source?: string; document_ref?: string };
-  worker_id: string | null;
-}
+/** Runs of the contract-review flow on PostgreSQL: review now or submit to the queue; the rest is FlowRunner's. */
+export class ContractReviewRunner extends FlowRunner<ContractReviewState> {
+  readonly flow = CONTRACT_REVIEW;
+  protected readonly graph: FlowGraph;
+  protected readonly versions = CONTRACT_REVIEW_STATE_VERSIONS;
+  protected readonly agentNames = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
 
-function toRecord(row: RunRow, withResult = true): RunRecord {
-  const rec: RunRecord = {
-    run_id: row.run_id,
-    thread_id: row.thread_id,
-    request_id: row.request_id,
-    flow: row.flow,
-    status: row.status,
-    model_calls: row.model_calls,
-    tiers_used: row.tiers_used,
-    duration_ms: row.duration_ms,
-  };
-  if (withResult) rec.result = row.result;
-  if (row.error) rec.error = row.error;
-  if (row.status === "running" && row.worker_id) rec.worker_id = row.worker_id;
-  return rec;
-}
-
-/** Runs of the contract-review flow on PostgreSQL: start, resume, list, show. */
-export class ContractReviewRunner {
-  private readonly checkpointer;
-  private readonly store;
-  private readonly graph;
-  readonly deadLetters: DeadLetterQueue;
-  readonly outbox: Outbox;
-
-  constructor(private readonly deps: RunnerDeps) {
-    this.checkpointer = createCheckpointer(deps.pool);
-    this.store = createStore(deps.pool, { immutable: [DOCUMENTS_NAMESPACE] }); // a document's key is its sha256
-    this.deadLetters = new DeadLetterQueue(deps.pool);
-    this.outbox = new Outbox(deps.pool);
-    this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store });
+  constructor(protected override readonly deps: ContractReviewRunnerDeps) {
+    // a document's key is its sha256: its Store items never change, so they are cached
+    super(deps, createCheckpointer(deps.pool), createStore(deps.pool, { immutable: [DOCUMENTS_NAMESPACE] }));
+    this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store }) as unknown as FlowGraph;
   }
 
-  /**
-   * Before a run goes on: refuses a state this code cannot read (StateVersionError, nothing
-   * written), upgrades an older one in place (runtime/state-version.ts). `locked`: the caller
-   * holds the thread's lock already.
-   */
-  private ensureStateVersion(run: { run_id: string; thread_id: string }, config: RunConfig, opts: { locked?: boolean } = {}) {
-    return ensureStateVersion({
-      runId: run.run_id,
-      config,
-      graph: this.graph,
-      checkpointer: this.checkpointer,
-      versions: CONTRACT_REVIEW_STATE_VERSIONS,
-      ...(opts.locked ? {} : { lock: <T>(fn: () => Promise<T>) => this.withThreadLock(run.thread_id, fn) }),
-    });
-  }
-
-  private config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
-    const agents = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
+  protected flowContext(run: { run_id: string; thread_id: string; input: RunRow["input"] }) {
+    const input = run.input as ContractRunInput;
     return {
-      configurable: { thread_id: run.thread_id },
-      context: {
-        tiers: this.deps.tiers,
-        playbook: run.input.playbook ?? DEFAULT_PLAYBOOK,
-        autoApprove: run.input.auto_approve ?? false,
-        reviewThreshold: this.deps.reviewThreshold,
-        // side effects go through the outbox: the report step run again repeats none of them
-        reports: outboxReportSink(this.outbox, this.deps.reportsDir, run),
-        notify: outboxNotifier(this.outbox, run),
-        deadLetters: this.deadLetters,
-        runId: run.run_id,
-        flow: CONTRACT_REVIEW,
-        ...(this.deps.clock ? { clock: this.deps.clock } : {}),
-        ...(this.deps.agents ? { agents: this.deps.agents } : {}),
-        ...(this.deps.onExhausted ? { policies: Object.fromEntries(agents.map((a) => [a, this.deps.onExhausted!])) } : {}),
-      },
-      durability: "sync",
+      playbook: input.playbook ?? DEFAULT_PLAYBOOK,
+      autoApprove: input.auto_approve ?? false,
+      reviewThreshold: this.deps.reviewThreshold,
+      // side effects go through the outbox: the report step run again repeats none of them
+      reports: outboxReportSink(this.outbox, this.deps.reportsDir, run),
+      notify: outboxNotifier(this.outbox, run),
     };
+  }
+
+  protected graphInput(input: RunRow["input"]): ContractReviewInput {
+    const i = input as ContractRunInput;
+    // the document is in the Store already; the run starts at the agents under this state version
+    return { document_ref: i.document_ref, source: i.source, state_version: CONTRACT_REVIEW_STATE_VERSION };
+  }
+
+  protected result(s: ContractReviewState) {
+    return {
+      categories: s.clauses?.categories ?? [],
+      risks: s.risks?.risks ?? [],
+      risk_score: s.risks?.risk_score ?? null,
+      terms: s.terms,
+      decision: s.decision,
+      summary: s.summary?.summary ?? null,
+      report_path: s.report_path,
+      produced_by: s.produced_by ?? {},
+    };
+  }
+
+  private request({ document, playbook = DEFAULT_PLAYBOOK, requestId, autoApprove = false }: ContractReviewRequest) {
+    const input: ContractRunInput = { playbook, auto_approve: autoApprove, source: document.source, document_ref: document.sha256 };
+    const storeDocument = () => this.store.put(DOCUMENTS_NAMESPACE, document.sha256, { text: document.text, source: document.source });
+    return { requestId: requestId ?? defaultRequestId(CONTRACT_REVIEW, document.sha256, playbook), input: input as Record<string, unknown>, storeDocument };
   }
 
   /**
    * Reviews one contract. The same request again answers from the stored run with no model
    * call; a run that stopped part-way (crash, failure) carries on from its last checkpoint.
    */
-  async review({ document, playbook = DEFAULT_PLAYBOOK, requestId, autoApprove = false }: ContractReviewRequest): Promise<RunRecord> {
-    const request_id = requestId ?? defaultRequestId(CONTRACT_REVIEW, document.sha256, playbook);
-    const thread_id = threadIdFor(CONTRACT_REVIEW, request_id);
-    const input = { playbook, auto_approve: autoApprove, source: document.source };
-    // a new request's row in one statement; an existing one is read
-    const { rows: inserted } = await this.deps.pool.query<{ run_id: string }>(
-      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
-       ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
-      [randomUUID(), request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
-    );
-    const existing = inserted[0] ? undefined : await this.get({ requestId: request_id });
-    const run_id = inserted[0]?.run_id ?? existing!.run_id;
-    if (existing) {
-      // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
-      // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
-      if (existing.status === "failed" || existing.status === "running") await this.ensureStateVersion(existing, this.config(existing));
-      const stoppedPartWay = (existing.status === "failed" || existing.status === "running") && (await this.graph.getState(this.config(existing))).next.length > 0;
-      if (!stoppedPartWay) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
-      await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
-    }
-    const config = this.config({ run_id, thread_id, input });
-    // a request with no run row has no checkpoint either: the row is written before the first one
-    const resuming = existing !== undefined && (await this.graph.getState(config)).next.length > 0;
-    let graphInput: ContractReviewInput | null = null;
-    if (!resuming) {
-      const key = document.sha256;
-      await this.store.put(DOCUMENTS_NAMESPACE, key, { text: document.text, source: document.source });
-      graphInput = { document_ref: key, source: document.source, state_version: CONTRACT_REVIEW_STATE_VERSION };
-    }
-    return this.execute(run_id, thread_id, graphInput, config, { fresh: existing === undefined });
+  async review(req: ContractReviewRequest): Promise<RunRecord> {
+    const { requestId, input, storeDocument } = this.request(req);
+    return this.start(requestId, input, storeDocument);
   }
 
-  /**
-   * Puts a review on the job queue: the run row and its job are written in one transaction,
-   * and the request id is unique, so the same request submitted twice, at once or not, is
-   * one run. Returns the existing run when there is one.
-   */
-  async submit({ document, playbook = DEFAULT_PLAYBOOK, requestId, autoApprove = false }: ContractReviewRequest): Promise<{ run_id: string; request_id: string; status: RunStatus; created: boolean }> {
-    const queue = this.deps.queue;
-    if (!queue) throw new Error("submit needs the job queue (openApp({ queue: true }))");
-    const request_id = requestId ?? defaultRequestId(CONTRACT_REVIEW, document.sha256, playbook);
-    const thread_id = threadIdFor(CONTRACT_REVIEW, request_id);
-    await this.store.put(DOCUMENTS_NAMESPACE, document.sha256, { text: document.text, source: document.source });
-    const input = { playbook, auto_approve: autoApprove, source: document.source, document_ref: document.sha256 };
-    const client = await this.deps.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const { rows } = await client.query<{ run_id: string }>(
-        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
-         ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
-        [randomUUID(), request_id, thread_id, CONTRACT_REVIEW, JSON.stringify(input)],
-      );
-      if (rows[0]) {
-        await queue.send(RUNS_QUEUE, { run_id: rows[0].run_id } satisfies RunJob, { db: bossDb(client) });
-        await notifyRuns(client);
-      }
-      await client.query("COMMIT");
-      if (rows[0]) return { run_id: rows[0].run_id, request_id, status: "queued", created: true };
-    } catch (e) {
-      await client.query("ROLLBACK");
-      throw e;
-    } finally {
-      client.release();
-    }
-    const existing = (await this.get({ requestId: request_id }))!;
-    return { run_id: existing.run_id, request_id, status: existing.status, created: false };
+  /** Puts a review on the job queue (see FlowRunner.enqueue): the same request twice is one run. */
+  async submit(req: ContractReviewRequest): Promise<{ run_id: string; request_id: string; status: RunStatus; created: boolean }> {
+    const { requestId, input, storeDocument } = this.request(req);
+    return this.enqueue(requestId, input, storeDocument);
   }
-
-  /**
-   * Executes a queued (or handed-back) run to its end or its next pause, from its last
-   * checkpoint: a step that finished before a crash is not run again. With `control`, a
-   * drain stops it at the next superstep; it is then `queued` again (the caller re-enqueues).
-   */
-  async runQueued(runId: string, opts: { workerId: string; control?: RunControl; claim: { leaseMs: number } }): Promise<RunRecord> {
-    const row = await this.get({ runId });
-    if (!row) throw new InputError(`run ${runId}: no such run`);
-    const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
-    return this.withThreadLock(row.thread_id, async () => {
-      await this.ensureStateVersion(row, config, { locked: true });
-      // claim it: a queued run, or a running one whose worker stopped renewing its lease
-      const { rowCount } = await this.deps.pool.query(
-        `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now()
-         WHERE run_id = $1 AND (status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3 / 1000.0))))`,
-        [row.run_id, opts.workerId, opts.claim.leaseMs],
-      );
-      if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
-      const started = (await this.graph.getState(config)).next.length > 0;
-      const input: ContractReviewInput | null = started ? null : { document_ref: row.input.document_ref, source: row.input.source, state_version: CONTRACT_REVIEW_STATE_VERSION };
-      return this.executeLocked(row.run_id, row.thread_id, input, config);
-    });
-  }
-
-  /**
-   * Answers what a paused run waits for, and carries it on to its end: a human review
-   * (`decision`), or an agent escalated after every tier failed (its `output`, or `decision:
-   * "reject"`).
-   */
-  async resume(runId: string, answer: ResumeAnswer): Promise<RunRecord> {
-    const row = await this.get({ runId });
-    if (!row) throw new InputError(`run ${runId}: no such run`);
-    if (row.status !== "awaiting_review") throw new InputError(`run ${runId}: is ${row.status}, not awaiting_review`);
-    const config = this.config(row);
-    const pending = (await this.graph.getState(config)).tasks.flatMap((t) => t.interrupts.map((i) => i.value as { kind?: string; agent?: string }))[0];
-    await this.ensureStateVersion(row, config); // after reading what it waits for: an upgrade's checkpoint lists no interrupt
-    let resume: unknown;
-    if (pending?.kind === "escalation") {
-      if (answer.output !== undefined) resume = { output: answer.output };
-      else if (answer.decision === "reject") resume = { reject: true, note: answer.note };
-      else throw new InputError(`run ${runId}: waits for a person to supply ${pending.agent}'s output: give --output FILE, or --decision reject`);
-    } else {
-      if (!answer.decision) throw new InputError(`run ${runId}: waits for a review: give --decision approve or reject`);
-      resume = { decision: answer.decision, note: answer.note };
-    }
-    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', updated_at = now() WHERE run_id = $1`, [runId]);
-    return this.execute(row.run_id, row.thread_id, new Command({ resume }), config);
-  }
-
-  /**
-   * Retries a dead-lettered step: the thread goes on from its last checkpoint with the
-   * step's cursor reset to the first tier, so no step that finished runs again.
-   */
-  async retryDeadLetter(id: string): Promise<{ dead_letter: DeadLetter; run: RunRecord }> {
-    const letter = await this.deadLetters.get(id);
-    if (letter.status !== "waiting") throw new InputError(`dead letter ${id}: already ${letter.status}`);
-    const row = letter.run_id ? await this.get({ runId: letter.run_id }) : undefined;
-    if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id ?? "(none)"} is gone`);
-    const config = this.config(row);
-    await this.ensureStateVersion(row, config);
-    await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);
-    const settled = await this.deadLetters.settle(id, "retried");
-    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [row.run_id]);
-    return { dead_letter: settled, run: await this.execute(row.run_id, row.thread_id, null, config) };
-  }
-
-  /** Holds the thread's advisory lock for the duration of `fn`: one execution per thread, across processes. */
-  private async withThreadLock<T>(thread_id: string, fn: () => Promise<T>): Promise<T> {
-    const client = await this.deps.pool.connect();
-    let locked = false;
-    try {
-      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('opsgraph:thread'), hashtext($1)) AS ok", [thread_id]);
-      locked = rows[0]!.ok;
-      if (!locked) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
-      return await fn();
-    } finally {
-      // if the connection died, PostgreSQL released the lock with it
-      if (locked) await client.query("SELECT pg_advisory_unlock(hashtext('opsgraph:thread'), hashtext($1))", [thread_id]).catch(() => {});
-      client.release();
-    }
-  }
-
-  /** Runs the graph holding the thread's lock. The caller has set the run's row to `running`. */
-  private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
-    return this.withThreadLock(thread_id, () => this.executeLocked(run_id, thread_id, input, config, opts));
-  }
-
-  /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). */
-  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig & { control?: RunControl }, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
-    const t0 = Date.now();
-    const seen = opts.fresh ? 0 : (((await this.graph.getState(config)).values as Partial<ContractReviewState>).attempts?.length ?? 0);
-    let status: RunStatus;
-    let error: string | null = null;
-    let ended: ContractReviewState | undefined;
-    try {
-      // the values the run ended with; a pause shows as `__interrupt__`
-      ended = (await this.graph.invoke(input as never, config)) as ContractReviewState & { __interrupt__?: unknown[] };
-      const halted = ended.halted;
-      if ((ended as { __interrupt__?: unknown[] }).__interrupt__?.length) status = "awaiting_review";
-      else if (halted?.reason === "dead_lettered") {
-        status = "dead_lettered";
-        error = `${halted.agent}: every tier failed; see opsgraph dlq list`;
-      } else if (halted?.reason === "rejected") {
-        status = "failed";
-        error = `${halted.agent}: rejected by a person at the escalation${halted.note ? `: ${halted.note}` : ""}`;
-      } else status = "completed";
-    } catch (e) {
-      if (isGraphDrained(e)) status = "queued"; // handed back at a checkpoint: another worker goes on
-      else if (isDatabaseUnavailable(e)) throw e; // not the run's fault: its lease runs out and it is picked up again
-      else {
-        status = "failed";
-        error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
-      }
-    }
-    // after a failure or a drain the state is read again: it is whatever the last checkpoint holds
-    const state = ended ?? ((await this.graph.getState(config)).values as ContractReviewState);
-    const attempts = state.attempts ?? [];
-    const fresh = attempts.slice(seen);
-    const calls = countModelCalls(fresh);
-    const log = this.deps.log?.child({ run_id, thread_id, flow: CONTRACT_REVIEW });
-    for (const a of fresh.filter((a) => a.outcome !== "ok")) {
-      log?.warn({ agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
-    }
-    const duration_ms = Date.now() - t0;
-    const { rows } = await this.deps.pool.query<RunRow>(
-      `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
-         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`,
-      [
-        run_id,
-        status,
-        calls,
-        JSON.stringify(tiersUsed(attempts)),
-        duration_ms,
-        status === "completed" || status === "awaiting_review" ? JSON.stringify(contractResult(state)) : null,
-        error,
-        JSON.stringify(tokenTotals(attempts)),
-      ],
-    );
-    log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
-    return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id, attempts };
-  }
-
-  async get(by: { runId?: string; requestId?: string }): Promise<RunRow | undefined> {
-    const { rows } = by.runId
-      ? await this.deps.pool.query<RunRow>(`SELECT * FROM opsgraph_runs WHERE run_id::text = $1`, [by.runId])
-      : await this.deps.pool.query<RunRow>(`SELECT * FROM opsgraph_runs WHERE request_id = $1`, [by.requestId]);
-    return rows[0];
-  }
-
-  async show(runId: string): Promise<RunRecord> {
-    const row = await this.get({ runId });
-    if (!row) throw new InputError(`run ${runId}: no such run`);
-    const state = (await this.graph.getState(this.config(row))).values as Partial<ContractReviewState>;
-    return { ...toRecord(row), attempts: state.attempts ?? [] };
-  }
-
-  async list(status?: RunStatus, limit = 100): Promise<RunRecord[]> {
-    const { rows } = await this.deps.pool.query<RunRow>(
-      `SELECT * FROM opsgraph_runs WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2`,
-      [status ?? null, limit],
-    );
-    return rows.map((r) => toRecord(r, false));
-  }
-
-  /** Size in bytes of the newest checkpoint of a thread, with the blobs it references. */
-  async checkpointBytes(threadId: string): Promise<number> {
-    const { rows } = await this.deps.pool.query<{ bytes: string }>(
-      `WITH cp AS (
-         SELECT checkpoint, checkpoint_ns FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1)
-       SELECT (SELECT pg_column_size(checkpoint) FROM cp) +
-              COALESCE((SELECT sum(pg_column_size(b.blob)) FROM checkpoint_blobs b, cp, jsonb_each_text(cp.checkpoint->'channel_versions') v
-                        WHERE b.thread_id = $1 AND b.checkpoint_ns = '' AND b.channel = v.key AND b.version = v.value), 0) AS bytes`,
-      [threadId],
-    );
-    return Number(rows[0]?.bytes ?? 0);
-  }
-}
-
-/** A lost or refused database connection (a restart, a dropped link), as opposed to a run's own failure. */
-export function isDatabaseUnavailable(e: unknown): boolean {
-  const err = e as { code?: string; message?: string; cause?: unknown };
-  // 57P0x: shutdown; 08xxx: connection exceptions; 53300: too many connections
-  if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|53300|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
-  if (/Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|too many clients/i.test(String(err?.message ?? ""))) return true;
-  return err?.cause !== undefined && err.cause !== e && isDatabaseUnavailable(err.cause);
-}
-
-function tokenTotals(attempts: Attempt[]) {
-  const totals: Record<string, { input_tokens: number; output_tokens: number }> = {};
-  for (const a of attempts) {
-    if (!a.tokens) continue;
-    const t = (totals[a.tier] ??= { input_tokens: 0, output_tokens: 0 });
-    t.input_tokens += a.tokens.input_tokens;
-    t.output_tokens += a.tokens.output_tokens;
-  }
-  return totals;
 }

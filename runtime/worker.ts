@@ -6,12 +6,13 @@ import type PgBoss from "pg-boss";
 import type { Logger } from "./log.js";
 import { notifyRuns, RUNS_CHANNEL, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { prune } from "./retention.js";
-import { ThreadBusyError, type ContractReviewRunner } from "./runs.js";
+import { ThreadBusyError, type FlowRunner } from "./flow-runner.js";
 
 export interface WorkerOptions {
   pool: pg.Pool;
   queue: PgBoss;
-  runner: ContractReviewRunner;
+  /** The flows this worker executes, by their runners; a job of another flow is left to another worker. */
+  runners: FlowRunner[];
   /** Runs executed at once. */
   concurrency: number;
   /** A running run whose worker has not renewed its lease for this long is picked up again. Default 30 s. */
@@ -119,7 +120,7 @@ export class Worker {
         lastSweep = Date.now();
         await this.sweep().catch((e) => this.o.log?.warn({ err: String(e) }, "sweep failed"));
         // side effects whose step crashed between enqueueing and delivering them
-        await this.o.runner.outbox.deliver({ limit: 100 }).catch((e) => this.o.log?.warn({ err: String(e) }, "outbox delivery failed"));
+        await this.o.runners[0]!.outbox.deliver({ limit: 100 }).catch((e) => this.o.log?.warn({ err: String(e) }, "outbox delivery failed"));
       }
       if (Date.now() - lastPrune > (this.o.pruneEveryMs ?? 3_600_000)) {
         lastPrune = Date.now();
@@ -152,11 +153,13 @@ export class Worker {
 
   private handle(job: PgBoss.Job<RunJob>) {
     const control = new RunControl();
-    const { run_id } = job.data;
+    const { run_id, flow = "contract-review" } = job.data;
     const done = (async () => {
       let handedBack = false;
       try {
-        const run = await this.o.runner.runQueued(run_id, { workerId: this.id, control, claim: { leaseMs: this.leaseMs } });
+        const runner = this.o.runners.find((r) => r.flow === flow);
+        if (!runner) throw new Error(`run ${run_id}: no runner for flow ${flow} in this worker`);
+        const run = await runner.runQueued(run_id, { workerId: this.id, control, claim: { leaseMs: this.leaseMs } });
         handedBack = run.status === "queued";
         this.o.log?.info({ run_id, status: run.status, model_calls: run.model_calls, worker: this.id }, "run executed");
       } catch (e) {
@@ -208,7 +211,9 @@ export class Worker {
   }
 
   private async requeue(runIds: string[]) {
-    for (const run_id of runIds) await this.o.queue.send(RUNS_QUEUE, { run_id } satisfies RunJob);
+    if (!runIds.length) return;
+    const { rows } = await this.o.pool.query<{ run_id: string; flow: string }>(`SELECT run_id::text, flow FROM opsgraph_runs WHERE run_id::text = ANY($1)`, [runIds]);
+    for (const { run_id, flow } of rows) await this.o.queue.send(RUNS_QUEUE, { run_id, flow } satisfies RunJob);
     if (runIds.length) await notifyRuns(this.o.pool);
   }
 }

@@ -132,7 +132,7 @@ describe("runs as jobs on the queue", () => {
 
   it("an idle worker starts a submitted run at once: the submit's NOTIFY wakes it, not its next poll", async () => {
     script(0);
-    const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runner: app.contractReview, concurrency: 1, pollMs: 120_000, leaseMs: 60_000 });
+    const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency: 1, pollMs: 120_000, leaseMs: 60_000 });
     await worker.start();
     try {
       await new Promise((r) => setTimeout(r, 500)); // its first fetch found nothing: it waits on a 120 s poll

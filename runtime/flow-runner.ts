@@ -1,0 +1,431 @@
+import { randomUUID } from "node:crypto";
+import { Command, isGraphDrained, type RunControl } from "@langchain/langgraph";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import type { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
+import type { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/store";
+import type pg from "pg";
+import type PgBoss from "pg-boss";
+import type { Attempt, ModelTier } from "../nodes/agent.js";
+import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type AgentStepState, type ExhaustedPolicy } from "../nodes/agent-step.js";
+import type { Clock } from "../nodes/clock.js";
+import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
+import { InputError } from "./errors.js";
+import type { Logger } from "./log.js";
+import { Outbox } from "./outbox.js";
+import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "./queue.js";
+import { ensureStateVersion, type FlowStateVersions, type VersionedGraph } from "./state-version.js";
+
+export type RunStatus = "queued" | "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
+
+/** Raised when another process executes the same thread: one run at a time per thread. */
+export class ThreadBusyError extends Error {
+  override name = "ThreadBusyError";
+}
+
+/** A run as the CLI prints it (`--json`): one object per run. */
+export interface RunRecord {
+  run_id: string;
+  thread_id: string;
+  request_id: string;
+  flow: string;
+  status: RunStatus;
+  /** HTTP requests made to model providers by this invocation, retries included. */
+  model_calls: number;
+  tiers_used: string[];
+  duration_ms: number;
+  result?: unknown;
+  error?: string;
+  /** True when the answer came from a finished run of the same request, with no work done. */
+  cached?: boolean;
+  /** The attempt ledger: every model, rules and person call of the run. */
+  attempts?: Attempt[];
+  /** The worker executing it, while running from the queue. */
+  worker_id?: string;
+}
+
+/** What every flow's runner needs. */
+export interface RunnerDeps {
+  pool: pg.Pool;
+  tiers: ModelTier[];
+  /** Where reports are written. */
+  reportsDir: string;
+  log?: Logger;
+  clock?: Clock;
+  /** Overrides every agent's exhausted policy for the runs of this runner. */
+  onExhausted?: ExhaustedPolicy;
+  /** Replaces agents' implementations, by name. */
+  agents?: AgentStepContext["agents"];
+  /** The job queue, for `submit`. */
+  queue?: PgBoss;
+}
+
+/** What `resume` answers: a human review's decision, or an escalated agent's output. */
+export interface ResumeAnswer {
+  decision?: "approve" | "reject";
+  note?: string;
+  /** The output of an escalated agent, supplied by a person. */
+  output?: unknown;
+}
+
+/** A row of opsgraph_runs. `input` is the flow's own (what a queued run starts from). */
+export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id"> {
+  result: unknown;
+  error: string | null;
+  input: Record<string, unknown>;
+  worker_id: string | null;
+}
+
+export type RunConfig = { configurable: { thread_id: string }; context: AgentStepContext & Record<string, unknown>; durability: "sync"; control?: RunControl };
+
+export const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
+
+function toRecord(row: RunRow, withResult = true): RunRecord {
+  const rec: RunRecord = {
+    run_id: row.run_id,
+    thread_id: row.thread_id,
+    request_id: row.request_id,
+    flow: row.flow,
+    status: row.status,
+    model_calls: row.model_calls,
+    tiers_used: row.tiers_used,
+    duration_ms: row.duration_ms,
+  };
+  if (withResult) rec.result = row.result;
+  if (row.error) rec.error = row.error;
+  if (row.status === "running" && row.worker_id) rec.worker_id = row.worker_id;
+  return rec;
+}
+
+/** A compiled flow graph, as the runner drives it. */
+export interface FlowGraph extends VersionedGraph {
+  invoke(input: unknown, config: RunnableConfig): Promise<unknown>;
+  getState(config: RunnableConfig): Promise<{ values: unknown; next: readonly string[]; tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[] }>;
+}
+
+/**
+ * Runs of one flow on PostgreSQL, whatever the flow: the run row, the thread's lock, the
+ * queue, resume, dead-letter retry, list and show. A flow's runner says what is its own:
+ * its graph, its context, the input a queued run starts from, its result.
+ */
+export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
+  abstract readonly flow: string;
+  protected abstract readonly graph: FlowGraph;
+  protected abstract readonly versions: FlowStateVersions;
+  /** The flow's agents (onExhausted applies to each). */
+  protected abstract readonly agentNames: readonly string[];
+  readonly deadLetters: DeadLetterQueue;
+  readonly outbox: Outbox;
+
+  constructor(
+    protected readonly deps: RunnerDeps,
+    protected readonly checkpointer: PostgresSaver,
+    protected readonly store: PostgresStore,
+  ) {
+    this.deadLetters = new DeadLetterQueue(deps.pool);
+    this.outbox = new Outbox(deps.pool);
+  }
+
+  /** The flow's own context for a run (besides the agent-step context every flow gets). */
+  protected abstract flowContext(run: { run_id: string; thread_id: string; input: RunRow["input"] }): Record<string, unknown>;
+  /** The graph input a run starts with, from its row's input (a queued run, or a new one). */
+  protected abstract graphInput(input: RunRow["input"]): unknown;
+  /** What the run row keeps as the result of a completed or paused run. */
+  protected abstract result(state: S): unknown;
+
+  /**
+   * Before a run goes on: refuses a state this code cannot read (StateVersionError, nothing
+   * written), upgrades an older one in place (runtime/state-version.ts). `locked`: the caller
+   * holds the thread's lock already.
+   */
+  protected ensureStateVersion(run: { run_id: string; thread_id: string }, config: RunConfig, opts: { locked?: boolean } = {}) {
+    return ensureStateVersion({
+      runId: run.run_id,
+      config,
+      graph: this.graph,
+      checkpointer: this.checkpointer,
+      versions: this.versions,
+      ...(opts.locked ? {} : { lock: <T>(fn: () => Promise<T>) => this.withThreadLock(run.thread_id, fn) }),
+    });
+  }
+
+  protected config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
+    const { onExhausted, agents, clock } = this.deps;
+    return {
+      configurable: { thread_id: run.thread_id },
+      context: {
+        tiers: this.deps.tiers,
+        deadLetters: this.deadLetters,
+        runId: run.run_id,
+        flow: this.flow,
+        ...(clock ? { clock } : {}),
+        ...(agents ? { agents } : {}),
+        ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
+        ...this.flowContext(run),
+      },
+      durability: "sync",
+    };
+  }
+
+  /**
+   * Runs a request here and now. The same request again answers from the stored run with no
+   * model call; a run that stopped part-way (crash, failure) carries on from its last
+   * checkpoint. `prepare` runs before a new run starts (e.g. stores its document).
+   */
+  protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<RunRecord> {
+    const thread_id = threadIdFor(this.flow, requestId);
+    // a new request's row in one statement; an existing one is read
+    const { rows: inserted } = await this.deps.pool.query<{ run_id: string }>(
+      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
+       ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+      [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
+    );
+    const existing = inserted[0] ? undefined : await this.get({ requestId });
+    const run_id = inserted[0]?.run_id ?? existing!.run_id;
+    if (existing) {
+      if (existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
+      // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
+      // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
+      if (existing.status === "failed" || existing.status === "running") await this.ensureStateVersion(existing, this.config(existing));
+      const stoppedPartWay = (existing.status === "failed" || existing.status === "running") && (await this.graph.getState(this.config(existing))).next.length > 0;
+      if (!stoppedPartWay) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
+      await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
+    }
+    const config = this.config({ run_id, thread_id, input: existing?.input ?? input });
+    // a request with no run row has no checkpoint either: the row is written before the first one
+    const resuming = existing !== undefined && (await this.graph.getState(config)).next.length > 0;
+    if (!resuming) await prepare?.();
+    return this.execute(run_id, thread_id, resuming ? null : this.graphInput(input), config, { fresh: existing === undefined });
+  }
+
+  /**
+   * Puts a run on the job queue: the run row and its job are written in one transaction,
+   * and the request id is unique, so the same request submitted twice, at once or not, is
+   * one run. Returns the existing run when there is one. Idle workers are woken (NOTIFY).
+   */
+  protected async enqueue(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<{ run_id: string; request_id: string; status: RunStatus; created: boolean }> {
+    const queue = this.deps.queue;
+    if (!queue) throw new Error("submit needs the job queue (openApp({ queue: true }))");
+    const thread_id = threadIdFor(this.flow, requestId);
+    await prepare?.();
+    const client = await this.deps.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<{ run_id: string }>(
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
+         ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+        [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
+      );
+      if (rows[0]) {
+        await queue.send(RUNS_QUEUE, { run_id: rows[0].run_id, flow: this.flow } satisfies RunJob, { db: bossDb(client) });
+        await notifyRuns(client);
+      }
+      await client.query("COMMIT");
+      if (rows[0]) return { run_id: rows[0].run_id, request_id: requestId, status: "queued", created: true };
+    } catch (e) {
+      await client.query("ROLLBACK");
+      throw e;
+    } finally {
+      client.release();
+    }
+    const existing = (await this.get({ requestId }))!;
+    return { run_id: existing.run_id, request_id: requestId, status: existing.status, created: false };
+  }
+
+  /**
+   * Executes a queued (or handed-back) run to its end or its next pause, from its last
+   * checkpoint: a step that finished before a crash is not run again. With `control`, a
+   * drain stops it at the next superstep; it is then `queued` again (the caller re-enqueues).
+   */
+  async runQueued(runId: string, opts: { workerId: string; control?: RunControl; claim: { leaseMs: number } }): Promise<RunRecord> {
+    const row = await this.get({ runId });
+    if (!row) throw new InputError(`run ${runId}: no such run`);
+    const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
+    return this.withThreadLock(row.thread_id, async () => {
+      await this.ensureStateVersion(row, config, { locked: true });
+      // claim it: a queued run, or a running one whose worker stopped renewing its lease
+      const { rowCount } = await this.deps.pool.query(
+        `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now()
+         WHERE run_id = $1 AND (status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3 / 1000.0))))`,
+        [row.run_id, opts.workerId, opts.claim.leaseMs],
+      );
+      if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
+      const started = (await this.graph.getState(config)).next.length > 0;
+      return this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config);
+    });
+  }
+
+  /**
+   * Answers what a paused run waits for, and carries it on to its end: a human review
+   * (`decision`), or an agent escalated after every tier failed (its `output`, or `decision:
+   * "reject"`).
+   */
+  async resume(runId: string, answer: ResumeAnswer): Promise<RunRecord> {
+    const row = await this.get({ runId });
+    if (!row) throw new InputError(`run ${runId}: no such run`);
+    if (row.status !== "awaiting_review") throw new InputError(`run ${runId}: is ${row.status}, not awaiting_review`);
+    const config = this.config(row);
+    const pending = (await this.graph.getState(config)).tasks.flatMap((t) => t.interrupts.map((i) => i.value as { kind?: string; agent?: string }))[0];
+    await this.ensureStateVersion(row, config); // after reading what it waits for: an upgrade's checkpoint lists no interrupt
+    let resume: unknown;
+    if (pending?.kind === "escalation") {
+      if (answer.output !== undefined) resume = { output: answer.output };
+      else if (answer.decision === "reject") resume = { reject: true, note: answer.note };
+      else throw new InputError(`run ${runId}: waits for a person to supply ${pending.agent}'s output: give --output FILE, or --decision reject`);
+    } else {
+      if (!answer.decision) throw new InputError(`run ${runId}: waits for a review: give --decision approve or reject`);
+      resume = { decision: answer.decision, note: answer.note };
+    }
+    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', updated_at = now() WHERE run_id = $1`, [runId]);
+    return this.execute(row.run_id, row.thread_id, new Command({ resume }), config);
+  }
+
+  /**
+   * Retries a dead-lettered step: the thread goes on from its last checkpoint with the
+   * step's cursor reset to the first tier, so no step that finished runs again.
+   */
+  async retryDeadLetter(id: string): Promise<{ dead_letter: DeadLetter; run: RunRecord }> {
+    const letter = await this.deadLetters.get(id);
+    if (letter.status !== "waiting") throw new InputError(`dead letter ${id}: already ${letter.status}`);
+    const row = letter.run_id ? await this.get({ runId: letter.run_id }) : undefined;
+    if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id ?? "(none)"} is gone`);
+    if (row.flow !== this.flow) throw new InputError(`dead letter ${id}: belongs to a ${row.flow} run, not ${this.flow}`);
+    const config = this.config(row);
+    await this.ensureStateVersion(row, config);
+    await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);
+    const settled = await this.deadLetters.settle(id, "retried");
+    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [row.run_id]);
+    return { dead_letter: settled, run: await this.execute(row.run_id, row.thread_id, null, config) };
+  }
+
+  /** Holds the thread's advisory lock for the duration of `fn`: one execution per thread, across processes. */
+  protected async withThreadLock<T>(thread_id: string, fn: () => Promise<T>): Promise<T> {
+    const client = await this.deps.pool.connect();
+    let locked = false;
+    try {
+      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('opsgraph:thread'), hashtext($1)) AS ok", [thread_id]);
+      locked = rows[0]!.ok;
+      if (!locked) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
+      return await fn();
+    } finally {
+      // if the connection died, PostgreSQL released the lock with it
+      if (locked) await client.query("SELECT pg_advisory_unlock(hashtext('opsgraph:thread'), hashtext($1))", [thread_id]).catch(() => {});
+      client.release();
+    }
+  }
+
+  /** Runs the graph holding the thread's lock. The caller has set the run's row to `running`. */
+  private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
+    return this.withThreadLock(thread_id, () => this.executeLocked(run_id, thread_id, input, config, opts));
+  }
+
+  /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). */
+  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
+    const t0 = Date.now();
+    const seen = opts.fresh ? 0 : (((await this.graph.getState(config)).values as Partial<S>).attempts?.length ?? 0);
+    let status: RunStatus;
+    let error: string | null = null;
+    let ended: S | undefined;
+    try {
+      // the values the run ended with; a pause shows as `__interrupt__`
+      ended = (await this.graph.invoke(input, config)) as S;
+      const halted = ended.halted;
+      if ((ended as { __interrupt__?: unknown[] }).__interrupt__?.length) status = "awaiting_review";
+      else if (halted?.reason === "dead_lettered") {
+        status = "dead_lettered";
+        error = `${halted.agent}: every tier failed; see opsgraph dlq list`;
+      } else if (halted?.reason === "rejected") {
+        status = "failed";
+        error = `${halted.agent}: rejected by a person at the escalation${halted.note ? `: ${halted.note}` : ""}`;
+      } else status = "completed";
+    } catch (e) {
+      if (isGraphDrained(e)) status = "queued"; // handed back at a checkpoint: another worker goes on
+      else if (isDatabaseUnavailable(e)) throw e; // not the run's fault: its lease runs out and it is picked up again
+      else {
+        status = "failed";
+        error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
+      }
+    }
+    // after a failure or a drain the state is read again: it is whatever the last checkpoint holds
+    const state = ended ?? ((await this.graph.getState(config)).values as S);
+    const attempts = state.attempts ?? [];
+    const fresh = attempts.slice(seen);
+    const calls = countModelCalls(fresh);
+    const log = this.deps.log?.child({ run_id, thread_id, flow: this.flow });
+    for (const a of fresh.filter((a) => a.outcome !== "ok")) {
+      log?.warn({ agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
+    }
+    const duration_ms = Date.now() - t0;
+    const { rows } = await this.deps.pool.query<RunRow>(
+      `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
+         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`,
+      [
+        run_id,
+        status,
+        calls,
+        JSON.stringify(tiersUsed(attempts)),
+        duration_ms,
+        status === "completed" || status === "awaiting_review" ? JSON.stringify(this.result(state)) : null,
+        error,
+        JSON.stringify(tokenTotals(attempts)),
+      ],
+    );
+    log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
+    return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id, attempts };
+  }
+
+  async get(by: { runId?: string; requestId?: string }): Promise<RunRow | undefined> {
+    const { rows } = by.runId
+      ? await this.deps.pool.query<RunRow>(`SELECT * FROM opsgraph_runs WHERE run_id::text = $1`, [by.runId])
+      : await this.deps.pool.query<RunRow>(`SELECT * FROM opsgraph_runs WHERE request_id = $1`, [by.requestId]);
+    return rows[0];
+  }
+
+  async show(runId: string): Promise<RunRecord> {
+    const row = await this.get({ runId });
+    if (!row) throw new InputError(`run ${runId}: no such run`);
+    const state = (await this.graph.getState(this.config(row))).values as Partial<S>;
+    return { ...toRecord(row), attempts: state.attempts ?? [] };
+  }
+
+  /** Runs of every flow, newest first. */
+  async list(status?: RunStatus, limit = 100): Promise<RunRecord[]> {
+    const { rows } = await this.deps.pool.query<RunRow>(
+      `SELECT * FROM opsgraph_runs WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2`,
+      [status ?? null, limit],
+    );
+    return rows.map((r) => toRecord(r, false));
+  }
+
+  /** Size in bytes of the newest checkpoint of a thread, with the blobs it references. */
+  async checkpointBytes(threadId: string): Promise<number> {
+    const { rows } = await this.deps.pool.query<{ bytes: string }>(
+      `WITH cp AS (
+         SELECT checkpoint, checkpoint_ns FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1)
+       SELECT (SELECT pg_column_size(checkpoint) FROM cp) +
+              COALESCE((SELECT sum(pg_column_size(b.blob)) FROM checkpoint_blobs b, cp, jsonb_each_text(cp.checkpoint->'channel_versions') v
+                        WHERE b.thread_id = $1 AND b.checkpoint_ns = '' AND b.channel = v.key AND b.version = v.value), 0) AS bytes`,
+      [threadId],
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  }
+}
+
+/** A lost or refused database connection (a restart, a dropped link), as opposed to a run's own failure. */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; cause?: unknown };
+  // 57P0x: shutdown; 08xxx: connection exceptions; 53300: too many connections
+  if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|53300|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
+  if (/Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|too many clients/i.test(String(err?.message ?? ""))) return true;
+  return err?.cause !== undefined && err.cause !== e && isDatabaseUnavailable(err.cause);
+}
+
+function tokenTotals(attempts: Attempt[]) {
+  const totals: Record<string, { input_tokens: number; output_tokens: number }> = {};
+  for (const a of attempts) {
+    if (!a.tokens) continue;
+    const t = (totals[a.tier] ??= { input_tokens: 0, output_tokens: 0 });
+    t.input_tokens += a.tokens.input_tokens;
+    t.output_tokens += a.tokens.output_tokens;
+  }
+  return totals;
+}
