@@ -55,6 +55,8 @@ export interface RunnerDeps {
   onExhausted?: ExhaustedPolicy;
   /** Replaces agents' implementations, by name. */
   agents?: AgentStepContext["agents"];
+  /** Retry waits of transient errors. Default: nodes/errors.ts DEFAULT_BACKOFF (1, 2, 4, 8 s with jitter). */
+  backoff?: AgentStepContext["backoff"];
   /** The job queue, for `submit`. */
   queue?: PgBoss;
 }
@@ -149,7 +151,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   }
 
   protected config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
-    const { onExhausted, agents, clock } = this.deps;
+    const { onExhausted, agents, clock, backoff } = this.deps;
     return {
       configurable: { thread_id: run.thread_id },
       context: {
@@ -158,6 +160,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
         runId: run.run_id,
         flow: this.flow,
         ...(clock ? { clock } : {}),
+        ...(backoff ? { backoff } : {}),
         ...(agents ? { agents } : {}),
         ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
         ...this.flowContext(run),
