@@ -8,6 +8,7 @@ import { runPortfolio } from "./portfolio.js";
 import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
 import { openApp, type App } from "../runtime/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
+import { evaluateNab, formatNab } from "../evals/nab.js";
 import { addDeadLetterCommands, readJsonFile } from "./dlq.js";
 import { addPruneCommand } from "./prune.js";
 import { positiveInt } from "./format.js";
@@ -133,11 +134,18 @@ export function buildProgram(): Command {
     .command("eval")
     .description("Evaluate a flow on a labelled dataset")
     .addArgument(new Command().createArgument("<flow>", "the flow to evaluate").choices(FLOWS))
-    .requiredOption("--data <dir>", "a folder in the CUAD format: labels.jsonl and contracts/<id>.txt")
-    .option("--out <file>", "where to write the Markdown report (default: evals/results/<flow>-<timestamp>.md)")
-    .option("--concurrency <n>", "contracts evaluated at once", positiveInt, 4)
-    .option("--json", "print one JSON object with macro_f1 and per_category", false)
-    .action(async (_flow: string, opts: { data: string; out?: string; concurrency: number; json: boolean }) => {
+    .requiredOption("--data <dir>", "contract-review: a folder in the CUAD format (labels.jsonl, contracts/<id>.txt); portfolio-monitoring: the NAB folder (data/<family>/<series>.csv, labels/combined_windows.json)")
+    .option("--out <file>", "contract-review: where to write the Markdown report (default: evals/results/<flow>-<timestamp>.md)")
+    .option("--concurrency <n>", "contract-review: contracts evaluated at once", positiveInt, 4)
+    .addOption(new Option("--period <period>", "portfolio-monitoring: the reporting period series are resampled to").choices(["hour", "day", "week"]).default("day"))
+    .option("--json", "print one JSON object (contract-review: macro_f1 and per_category; portfolio-monitoring: precision, recall, per_family)", false)
+    .action(async (flow: string, opts: { data: string; out?: string; concurrency: number; period: "hour" | "day" | "week"; json: boolean }) => {
+      if (flow === "portfolio-monitoring") {
+        // the rules tier's anomaly flagging (agents/portfolio-monitoring/kpi-anomalies.ts) against NAB's labelled windows
+        const r = await evaluateNab(opts.data, { period: opts.period });
+        process.stdout.write(opts.json ? JSON.stringify({ flow, data: opts.data, ...r }) + "\n" : `${formatNab(r)}\n`);
+        return;
+      }
       const cfg = config();
       announceTiers(cfg);
       const tty = process.stderr.isTTY;
