@@ -7,6 +7,7 @@ import type { Logger } from "./log.js";
 import { notifyRuns, RUNS_CHANNEL, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { prune } from "./retention.js";
 import { ThreadBusyError, type FlowRunner } from "./flow-runner.js";
+import { StateVersionError } from "./state-version.js";
 
 export interface WorkerOptions {
   pool: pg.Pool;
@@ -45,6 +46,8 @@ export class Worker {
   /** Set by a notification that came while the fetch loop was not waiting. */
   private notified = false;
   private stopListening: (() => void) | undefined;
+  /** Runs whose state this build refused (their version), told once. */
+  private readonly refused = new Set<string>();
   private readonly leaseMs: number;
   private readonly pollMs: number;
 
@@ -165,6 +168,11 @@ export class Worker {
       } catch (e) {
         if (e instanceof ThreadBusyError || (e as Error).name === "RunNotClaimable") {
           this.o.log?.debug({ run_id }, (e as Error).message);
+        } else if (e instanceof StateVersionError) {
+          // a state this build cannot read stays queued, untouched, for a worker that can: the
+          // sweep offers it again once a lease, and this worker says so once
+          if (!this.refused.has(run_id)) this.o.log?.warn({ run_id, worker: this.id }, `${e.message}; left queued for a worker that reads it`);
+          this.refused.add(run_id);
         } else {
           // the run's lease runs out and a sweep puts it back on the queue
           this.o.log?.warn({ run_id, err: String((e as Error).message ?? e) }, "run interrupted; it will be picked up again");
