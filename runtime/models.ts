@@ -29,6 +29,15 @@ export function createModelTiers(
       configuration: { baseURL: config.openai.baseURL, logLevel: "off" },
     });
     const breaker = new CircuitBreaker(clock, config.breaker);
+    // one structured-output runnable per (schema, name): building it converts the schema to JSON Schema
+    const structuredFor = new WeakMap<object, Map<string, ReturnType<typeof chat.withStructuredOutput>>>();
+    const structuredOf = (schema: StructuredCall<unknown>["schema"], name: string) => {
+      let byName = structuredFor.get(schema);
+      if (!byName) structuredFor.set(schema, (byName = new Map()));
+      let r = byName.get(name);
+      if (!r) byName.set(name, (r = chat.withStructuredOutput(schema, { name, method: config.openai.structuredOutput, includeRaw: true }) as never));
+      return r!;
+    };
     return {
       id: spec.id,
       breaker,
@@ -37,14 +46,14 @@ export function createModelTiers(
         const timeout = AbortSignal.timeout(config.modelTimeoutMs);
         const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
         try {
-          const structured = chat.withStructuredOutput(call.schema, { name: call.agent, method: config.openai.structuredOutput, includeRaw: true });
-          const { raw, parsed } = await structured.invoke(
+          const structured = structuredOf(call.schema as StructuredCall<unknown>["schema"], call.agent);
+          const { raw, parsed } = (await structured.invoke(
             [
               { role: "system", content: call.system },
               { role: "user", content: call.user },
             ],
             { signal },
-          );
+          )) as unknown as { raw: unknown; parsed: unknown };
           breaker.success(); // the provider answered; whether the answer is any good is the agent's business
           const meta = (raw as { usage_metadata?: { input_tokens?: number; output_tokens?: number } }).usage_metadata;
           const output = call.schema.parse(parsed);
