@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Command, isGraphDrained, type RunControl } from "@langchain/langgraph";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/store";
@@ -43,6 +44,27 @@ export interface RunRecord {
   worker_id?: string;
 }
 
+/** A run that has ended, or paused, or was handed back: what observers (metrics, traces) learn. */
+export interface RunEnded {
+  flow: string;
+  run_id: string;
+  thread_id: string;
+  status: RunStatus;
+  /** When this invocation started and how long it took (ms). */
+  started_at: Date;
+  duration_ms: number;
+  /** The attempts made by this invocation (the ledger's new entries). */
+  attempts: Attempt[];
+  error: string | null;
+}
+
+/** Watches runs: callbacks attached to each invocation (spans), and each invocation's end. Errors of an observer never fail a run. */
+export interface RunObserver {
+  /** LangChain callback handlers for one invocation of a run's graph. */
+  callbacks?(run: { flow: string; run_id: string; thread_id: string }): BaseCallbackHandler[];
+  runEnded?(e: RunEnded): void | Promise<void>;
+}
+
 /** What every flow's runner needs. */
 export interface RunnerDeps {
   pool: pg.Pool;
@@ -59,6 +81,8 @@ export interface RunnerDeps {
   backoff?: AgentStepContext["backoff"];
   /** The job queue, for `submit`. */
   queue?: PgBoss;
+  /** Metrics, traces: told of every invocation. */
+  observers?: RunObserver[];
 }
 
 /** What `resume` answers: a human review's decision, or an escalated agent's output. */
@@ -77,7 +101,7 @@ export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | 
   worker_id: string | null;
 }
 
-export type RunConfig = { configurable: { thread_id: string }; context: AgentStepContext & Record<string, unknown>; durability: "sync"; control?: RunControl };
+export type RunConfig = { configurable: { thread_id: string }; context: AgentStepContext & Record<string, unknown>; durability: "sync"; control?: RunControl; callbacks?: BaseCallbackHandler[] };
 
 export const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
 
@@ -324,6 +348,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). */
   private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
     const t0 = Date.now();
+    const observers = this.deps.observers ?? [];
+    const callbacks = observers.flatMap((o) => o.callbacks?.({ flow: this.flow, run_id, thread_id }) ?? []);
+    if (callbacks.length) config = { ...config, callbacks } as RunConfig;
     const seen = opts.fresh ? 0 : (((await this.graph.getState(config)).values as Partial<S>).attempts?.length ?? 0);
     let status: RunStatus;
     let error: string | null = null;
@@ -373,6 +400,13 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       ],
     );
     log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
+    for (const o of observers) {
+      try {
+        await o.runEnded?.({ flow: this.flow, run_id, thread_id, status, started_at: new Date(t0), duration_ms, attempts: fresh, error });
+      } catch (e) {
+        log?.warn({ err: String(e) }, "a run observer failed");
+      }
+    }
     return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id, attempts };
   }
 
