@@ -1,0 +1,81 @@
+// `npm run eval`: every evaluation suite on real public data, on the rules tier and on the
+// scripted model, through langsmith's evaluate() (offline; uploaded as experiments when
+// LANGSMITH_API_KEY is set). Writes evals/results/<timestamp>.json and .md, compares with
+// evals/thresholds.json, and exits 1 on a regression beyond tolerance (2 on bad input).
+//
+//   npm run eval -- [--cuad DIR] [--nab DIR] [--suite NAME ...] [--out DIR]
+import fs from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { compareWithThresholds, summaryMarkdown, type SuiteRun } from "./thresholds.js";
+import { contractReviewSuite } from "./suites/contract-review.js";
+import { portfolioNabSuite } from "./suites/portfolio-nab.js";
+import { startScriptedModel } from "./scripted-model.js";
+
+const { values } = parseArgs({
+  options: {
+    cuad: { type: "string", default: "../shared/datasets/cuad/dev" },
+    nab: { type: "string", default: "../shared/datasets/portfolio/nab-kpi-anomalies" },
+    suite: { type: "string", multiple: true },
+    out: { type: "string", default: path.join("evals", "results") },
+    thresholds: { type: "string", default: path.join("evals", "thresholds.json") },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    "npm run eval -- [--cuad DIR] [--nab DIR] [--suite NAME]... [--out DIR] [--thresholds FILE]\n" +
+      "  --cuad DIR         a CUAD-format folder for contract review (default ../shared/datasets/cuad/dev)\n" +
+      "  --nab DIR          the NAB folder for portfolio anomaly flagging (default ../shared/datasets/portfolio/nab-kpi-anomalies)\n" +
+      "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day\n" +
+      "  --out DIR          where <timestamp>.json and <timestamp>.md go (default evals/results)\n" +
+      "  --thresholds FILE  minimums and tolerances (default evals/thresholds.json)\n",
+  );
+  process.exit(0);
+}
+const upload = Boolean(process.env.LANGSMITH_API_KEY);
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+
+type Suite = { name: string; run: () => Promise<SuiteRun["result"]> };
+const scripted = await startScriptedModel();
+const suites: Suite[] = [
+  { name: "contract-review/rules", run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
+  { name: "contract-review/scripted-model", run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
+  { name: "portfolio-monitoring/nab-day", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }) },
+];
+const wanted = values.suite?.length ? suites.filter((s) => values.suite!.includes(s.name)) : suites;
+if (values.suite?.some((n) => !suites.some((s) => s.name === n))) {
+  process.stderr.write(`eval: --suite: unknown suite (known: ${suites.map((s) => s.name).join(", ")})\n`);
+  process.exit(2);
+}
+
+const runs: SuiteRun[] = [];
+try {
+  for (const s of wanted) {
+    process.stderr.write(`eval: ${s.name} ...\n`);
+    try {
+      runs.push({ name: s.name, result: await s.run() });
+    } catch (e) {
+      process.stderr.write(`eval: ${s.name}: ${(e as Error).message.split("\n")[0]}\n`);
+      process.exit(2);
+    }
+  }
+} finally {
+  await scripted.close();
+}
+
+const thresholds = JSON.parse(await fs.readFile(values.thresholds!, "utf8")) as Record<string, unknown>;
+const verdicts = compareWithThresholds(runs, thresholds);
+const report = { at: new Date().toISOString(), uploaded: upload, suites: runs, verdicts };
+await fs.mkdir(values.out!, { recursive: true });
+const jsonPath = path.join(values.out!, `${stamp}.json`);
+const mdPath = path.join(values.out!, `${stamp}.md`);
+const markdown = summaryMarkdown(runs, verdicts);
+await fs.writeFile(jsonPath, JSON.stringify(report, null, 2) + "\n");
+await fs.writeFile(mdPath, markdown);
+process.stdout.write(`${markdown}\nresults: ${jsonPath}, ${mdPath}\n`);
+const failed = verdicts.filter((v) => !v.ok);
+if (failed.length) {
+  process.stderr.write(`eval: ${failed.length} regression(s): ${failed.map((v) => `${v.suite} ${v.metric} ${v.value.toFixed(3)} (${v.rule})`).join("; ")}\n`);
+  process.exit(1);
+}
