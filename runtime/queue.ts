@@ -35,9 +35,19 @@ export const bossDb = (sql: SqlRunner): PgBoss.Db => ({
 export async function openQueue(pool: pg.Pool, opts: { supervise?: boolean } = {}): Promise<PgBoss> {
   const boss = new PgBoss({ db: bossDb(pool), schema: "pgboss", supervise: opts.supervise ?? false, schedule: false, migrate: true });
   boss.on("error", () => {}); // a lost connection is retried by the next poll; errors of a run are the run's
-  await boss.start();
-  await boss.createQueue(RUNS_QUEUE).catch((e: Error) => {
-    if (!/already exists/.test(e.message)) throw e;
-  });
+  // pg-boss creates its schema on first start and a queue's tables on createQueue; workers
+  // starting together on a new database would race to create them (duplicate key on
+  // pg_namespace, deadlocks): one process at a time
+  const lock = await pool.connect();
+  try {
+    await lock.query("SELECT pg_advisory_lock(hashtext('opsgraph:pgboss-start'))");
+    await boss.start();
+    await boss.createQueue(RUNS_QUEUE).catch((e: Error) => {
+      if (!/already exists/.test(e.message)) throw e;
+    });
+  } finally {
+    await lock.query("SELECT pg_advisory_unlock(hashtext('opsgraph:pgboss-start'))").catch(() => {});
+    lock.release();
+  }
   return boss;
 }
