@@ -14,6 +14,11 @@ import { addPruneCommand } from "./prune.js";
 import { positiveInt } from "./format.js";
 import { addQueueCommands } from "./queue.js";
 import { addStatusCommand } from "./status.js";
+import { addAlertsCommand } from "./alerts.js";
+import { addScheduleCommand } from "./schedule.js";
+import { addSourcingCommands } from "./sourcing.js";
+import { evaluateSourcing, formatSourcingEval } from "../evals/sourcing.js";
+import { addTraceCommand } from "./trace.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { RunStatus } from "../runtime/runs.js";
 
@@ -106,7 +111,11 @@ export function buildProgram(): Command {
 
   addDeadLetterCommands(program, withApp);
   addStatusCommand(program, withApp);
+  addAlertsCommand(program, withApp);
   addPruneCommand(program, withApp);
+  addScheduleCommand(program, withApp);
+  addSourcingCommands(program, withApp);
+  addTraceCommand(program, withApp);
   addQueueCommands(program, config);
 
   const runs = program.command("runs").description("List and show runs");
@@ -133,13 +142,20 @@ export function buildProgram(): Command {
   program
     .command("eval")
     .description("Evaluate a flow on a labelled dataset")
-    .addArgument(new Command().createArgument("<flow>", "the flow to evaluate").choices(FLOWS))
+    .addArgument(new Command().createArgument("<flow>", "the flow to evaluate").choices([...FLOWS, "sourcing"]))
     .requiredOption("--data <dir>", "contract-review: a folder in the CUAD format (labels.jsonl, contracts/<id>.txt); portfolio-monitoring: the NAB folder (data/<family>/<series>.csv, labels/combined_windows.json)")
     .option("--out <file>", "contract-review: where to write the Markdown report (default: evals/results/<flow>-<timestamp>.md)")
     .option("--concurrency <n>", "contract-review: contracts evaluated at once", positiveInt, 4)
     .addOption(new Option("--period <period>", "portfolio-monitoring: the reporting period series are resampled to").choices(["hour", "day", "week"]).default("day"))
-    .option("--json", "print one JSON object (contract-review: macro_f1 and per_category; portfolio-monitoring: precision, recall, per_family)", false)
-    .action(async (flow: string, opts: { data: string; out?: string; concurrency: number; period: "hour" | "day" | "week"; json: boolean }) => {
+    .option("--thesis <file>", "sourcing: the investment thesis the fit score is back-tested for", "samples/thesis.md")
+    .option("--json", "print one JSON object (contract-review: macro_f1 and per_category; portfolio-monitoring: precision, recall, per_family; sourcing: auc, thesis)", false)
+    .action(async (flow: string, opts: { data: string; out?: string; concurrency: number; period: "hour" | "day" | "week"; thesis: string; json: boolean }) => {
+      if (flow === "sourcing") {
+        // the fit score (rules tier) of a Startups.csv against its 2014 status: Exited versus Dead
+        const r = await evaluateSourcing({ data: opts.data, thesisFile: opts.thesis });
+        process.stdout.write(opts.json ? JSON.stringify({ flow, ...r }) + "\n" : `${formatSourcingEval(r)}\n`);
+        return;
+      }
       if (flow === "portfolio-monitoring") {
         // the rules tier's anomaly flagging (agents/portfolio-monitoring/kpi-anomalies.ts) against NAB's labelled windows
         const r = await evaluateNab(opts.data, { period: opts.period });

@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { openApp } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
+import { serveMetrics } from "../runtime/metrics.js";
+import { Schedules, submitThrough } from "../runtime/schedules.js";
 import { Worker } from "../runtime/worker.js";
 import { positiveInt } from "./format.js";
 import { readInputs } from "./run.js";
@@ -38,7 +40,8 @@ export function addQueueCommands(program: Command, config: () => Config) {
     .description("Execute queued runs until SIGTERM or SIGINT (which drains: in-flight runs stop at a checkpoint and go back to the queue)")
     .option("--concurrency <n>", "runs executed at once (default: OPSGRAPH_CONCURRENCY)", positiveInt)
     .option("--lease-ms <ms>", "a run whose worker stops renewing its lease for this long is picked up again (default: OPSGRAPH_LEASE_MS, 30000)", positiveInt)
-    .action(async (opts: { concurrency?: number; leaseMs?: number }) => {
+    .option("--metrics-port <port>", "serve Prometheus metrics at http://127.0.0.1:<port>/metrics (0: any free port, printed)", (v: string) => (v === "0" ? 0 : positiveInt(v)))
+    .action(async (opts: { concurrency?: number; leaseMs?: number; metricsPort?: number }) => {
       const cfg = config();
       const concurrency = opts.concurrency ?? cfg.concurrency;
       // listen before anything starts: a SIGTERM during start-up drains as soon as the worker is up
@@ -47,12 +50,16 @@ export function addQueueCommands(program: Command, config: () => Config) {
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
       const app = await openApp(cfg, { queue: true, concurrency });
-      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log });
+      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log, schedules: new Schedules({ pool: app.db.pool, submit: submitThrough(app), log: app.log }) });
       await worker.start();
+      app.metrics.inFlight(() => worker.running);
+      const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(app.metrics.registry, { port: opts.metricsPort });
+      if (metricsServer) process.stderr.write(`opsgraph worker: metrics at ${metricsServer.url}\n`);
       process.stderr.write(`opsgraph worker ${worker.id}: concurrency ${concurrency}, ${app.tiers.length ? `tiers ${app.tiers.map((t) => t.id).join(", ")}, rules` : "rules tier only"}; database ${app.db.where}\n`);
       const signal = await new Promise<string>((resolve) => (signalled ? resolve(signalled) : (onSignal = resolve)));
       process.stderr.write(`opsgraph worker: ${signal}: draining ${worker.running} in-flight runs\n`);
       await worker.drain();
+      await metricsServer?.close();
       await app.close();
       process.stderr.write("opsgraph worker: drained, exiting\n");
     });

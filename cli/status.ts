@@ -17,6 +17,9 @@ export function age(ms: number): string {
   return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ""}`;
 }
 
+/** $0.0042 → "$0.0042", 12.3 → "$12.30". */
+const usd = (n: number) => `$${n >= 1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}`;
+
 const indented = (rows: string[][]) => table(rows, "  ");
 
 export function formatStatus(s: Status): string {
@@ -31,17 +34,20 @@ export function formatStatus(s: Status): string {
   lines.push(`queue         ${s.queue.depth} waiting${s.queue.lag_ms === null ? "" : `, oldest ${age(s.queue.lag_ms)}`}`);
   lines.push(`runs          ${Object.entries(s.runs).map(([status, n]) => `${status} ${n}`).join("  ")}`);
   lines.push(`dead letters  ${s.dead_letters.waiting} waiting${s.dead_letters.waiting ? " (opsgraph dlq list)" : ""}`);
+  lines.push(`breakers      ${s.breakers.length ? s.breakers.map((b) => `${b.model} ${b.state.replace("_", "-")} for ${age(b.open_ms)}${b.processes > 1 ? ` in ${b.processes} processes` : ""}`).join("; ") : "all closed"}`);
+  const models = Object.entries(s.spend_today.by_model).filter(([, m]) => m.input_tokens + m.output_tokens > 0);
+  lines.push(`spend today   ${usd(s.spend_today.usd)}${models.length ? `  (${models.map(([model, m]) => `${model} ${usd(m.usd)}, ${m.input_tokens + m.output_tokens} tokens`).join("; ")})` : ""}`);
   return lines.join("\n");
 }
 
-/** `opsgraph status [--json]`: workers alive, queue depth and lag, runs by status, dead letters waiting. */
+/** `opsgraph status [--json]`: workers alive, queue depth and lag, runs by status, dead letters waiting, breakers, spend today. */
 export function addStatusCommand(program: Command, withApp: WithApp) {
   program
     .command("status")
-    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting")
+    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, breakers open, spend today")
     .option("--json", "print one JSON object", false)
     .action(async (opts: { json: boolean }) => {
-      const status = await withApp((app) => readStatus(app.db.pool, { leaseMs: app.config.leaseMs }));
+      const status = await withApp((app) => readStatus(app.db.pool, { leaseMs: app.config.leaseMs, prices: app.config.prices }));
       process.stdout.write((opts.json ? JSON.stringify(status) : formatStatus(status)) + "\n");
     });
 }

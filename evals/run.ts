@@ -10,12 +10,15 @@ import { parseArgs } from "node:util";
 import { compareWithThresholds, summaryMarkdown, type SuiteRun } from "./thresholds.js";
 import { contractReviewSuite } from "./suites/contract-review.js";
 import { portfolioNabSuite } from "./suites/portfolio-nab.js";
+import { sourcingSuite } from "./suites/sourcing.js";
 import { startScriptedModel } from "./scripted-model.js";
 
 const { values } = parseArgs({
   options: {
     cuad: { type: "string", default: "../shared/datasets/cuad/dev" },
     nab: { type: "string", default: "../shared/datasets/portfolio/nab-kpi-anomalies" },
+    startups: { type: "string", default: "../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv" },
+    thesis: { type: "string", default: path.join("samples", "thesis.md") },
     suite: { type: "string", multiple: true },
     out: { type: "string", default: path.join("evals", "results") },
     thresholds: { type: "string", default: path.join("evals", "thresholds.json") },
@@ -27,7 +30,9 @@ if (values.help) {
     "npm run eval -- [--cuad DIR] [--nab DIR] [--suite NAME]... [--out DIR] [--thresholds FILE]\n" +
       "  --cuad DIR         a CUAD-format folder for contract review (default ../shared/datasets/cuad/dev)\n" +
       "  --nab DIR          the NAB folder for portfolio anomaly flagging (default ../shared/datasets/portfolio/nab-kpi-anomalies)\n" +
-      "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day\n" +
+      "  --startups FILE    a Startups.csv for the sourcing back-test (default ../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv)\n" +
+      "  --thesis FILE      the investment thesis it scores against (default samples/thesis.md)\n" +
+      "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day, sourcing/backtest\n" +
       "  --out DIR          where <timestamp>.json and <timestamp>.md go (default evals/results)\n" +
       "  --thresholds FILE  minimums and tolerances (default evals/thresholds.json)\n",
   );
@@ -42,6 +47,7 @@ const suites: Suite[] = [
   { name: "contract-review/rules", run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
   { name: "contract-review/scripted-model", run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
   { name: "portfolio-monitoring/nab-day", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }) },
+  { name: "sourcing/backtest", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }) },
 ];
 const wanted = values.suite?.length ? suites.filter((s) => values.suite!.includes(s.name)) : suites;
 if (values.suite?.some((n) => !suites.some((s) => s.name === n))) {

@@ -63,7 +63,8 @@ export interface DecisionRecord {
   round: number;
   finish: boolean;
   reason: string;
-  dispatched: DispatchedTask[];
+  /** The accepted tasks; their `inputs` travel only in the Sends (kept in state, they would grow every checkpoint). */
+  dispatched: Omit<DispatchedTask, "inputs">[];
   rejected: { worker: string; payload: unknown; reason: string }[];
   skipped: { key: string; reason: string }[];
 }
@@ -169,7 +170,7 @@ export function planRound(decision: RouterDecision, workers: readonly Supervisor
         record.rejected.push({ worker: name, payload: parsed.data, reason: `needs ${taskKey(need.worker, need.payload)}, which is not done` });
         continue;
       }
-      record.dispatched.push({ key, worker: name, payload: parsed.data, dispatch: (done?.dispatches ?? 0) + 1, round, inputs: needs.map((n) => n!.output) });
+      record.dispatched.push({ key, worker: name, payload: parsed.data, dispatch: (done?.dispatches ?? 0) + 1, round });
     }
   }
   return record;
@@ -247,7 +248,11 @@ export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuild
     if (state.supervisor_stop) return next;
     const dispatched = state.decisions.at(-1)?.dispatched ?? [];
     // One Send per task: they all run in the next superstep, in parallel.
-    return dispatched.length ? dispatched.map((task) => new Send(task.worker, { supervisor_task: task })) : nodes.round;
+    const inputsOf = (t: (typeof dispatched)[number]) => {
+      const worker = workers.find((w) => w.name === t.worker);
+      return (worker?.needs?.(t.payload as never) ?? []).map((n) => state.tasks[taskKey(n.worker, n.payload)]?.output);
+    };
+    return dispatched.length ? dispatched.map((task) => new Send(task.worker, { supervisor_task: { ...task, inputs: inputsOf(task) } satisfies DispatchedTask })) : nodes.round;
   }
 
   const workerNode = (worker: SupervisorWorker) =>
@@ -320,7 +325,10 @@ export function agentWorker<P, I, M, O>({ name, description, agent, input, prepa
     ...(needs ? { needs } : {}),
     ...(summary ? { summary } : {}),
     async run(payload, config, job) {
-      const state = (await subgraph.invoke({ input: prepare ? prepare(payload, job.inputs) : payload }, config)) as State;
+      // checkpointed when it exits (or pauses for a person), not after every step: the task's
+      // result is saved by the parent as soon as it returns, so a finished call is not repeated,
+      // and 20 tasks in parallel do not each write a checkpoint per step
+      const state = (await subgraph.invoke({ input: prepare ? prepare(payload, job.inputs) : payload }, { ...config, durability: "exit" })) as State;
       job.ledger(state.attempts);
       if (state.halted) throw new Error(`${name} ${state.halted.reason.replace("_", "-")}${state.halted.note ? `: ${state.halted.note}` : ""}`);
       return state.output as O;

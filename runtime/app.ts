@@ -9,6 +9,10 @@ import { openQueue } from "./queue.js";
 import type { FlowRunner } from "./flow-runner.js";
 import { PortfolioRunner } from "./portfolio-runner.js";
 import { ContractReviewRunner } from "./runs.js";
+import { Sourcing } from "./sourcing-flow.js";
+import { createTracing } from "./tracing.js";
+import { AlertSignals } from "./alert-signals.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 
 /** What a CLI command works with: the database, the model tiers and the flows' runners. */
 export interface App {
@@ -18,8 +22,14 @@ export interface App {
   log: Logger;
   contractReview: ContractReviewRunner;
   portfolio: PortfolioRunner;
+  /** The sourcing flow: its stages consume events from the bus (with the queue open). */
+  sourcing: Sourcing;
   /** Every flow's runner (a worker executes runs of all of them). */
   runners: FlowRunner[];
+  /** This process's Prometheus metrics (served by `opsgraph worker --metrics-port`). */
+  metrics: Metrics;
+  /** Breaker states and agent call counts written for `opsgraph alerts check`. */
+  alertSignals: AlertSignals;
   /** The job queue, when opened with `{ queue: true }` (submit, worker). */
   queue?: PgBoss;
   close(): Promise<void>;
@@ -38,6 +48,17 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   const tiers = createModelTiers(config);
   const log = createLogger(config.logLevel);
   log.debug({ database: db.where, tiers: tiers.map((t) => t.id) }, "runtime ready");
+  const tracing = createTracing({
+    pool: db.pool,
+    prices: config.prices,
+    log,
+    ...(config.otlp ? { otlp: config.otlp } : {}),
+    ...(config.langsmith.tracing ? { langsmith: config.langsmith } : {}),
+  });
+  const metrics = createMetrics({ pool: db.pool, tiers, prices: config.prices });
+  const alertSignals = new AlertSignals({ pool: db.pool, tiers, log });
+  alertSignals.start();
+  const observers = [tracing, metrics.observer, alertSignals];
   const contractReview = new ContractReviewRunner({
     pool: db.pool,
     tiers,
@@ -46,8 +67,10 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     log,
     onExhausted: config.onExhausted,
     queue,
+    observers,
   });
-  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue });
+  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers });
+  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers });
   return {
     config,
     db,
@@ -55,10 +78,15 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     log,
     contractReview,
     portfolio,
-    runners: [contractReview, portfolio],
+    sourcing,
+    runners: [contractReview, portfolio, ...sourcing.stages],
     queue,
+    metrics,
+    alertSignals,
     close: async () => {
       await queue?.stop({ graceful: false, wait: true, close: false }).catch(() => {});
+      await tracing.close();
+      await alertSignals.close();
       await db.close();
     },
   };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InputError } from "./errors.js";
+import { DEFAULT_PRICES, PriceTable } from "./prices.js";
 
 /** A model tier as written in OPSGRAPH_MODELS: `provider:model`. `rules` is implicit and last. */
 export interface ModelTierSpec {
@@ -82,8 +83,32 @@ export const ConfigSchema = z.object({
   ),
   OPSGRAPH_BREAKER_COOLDOWN_MS: positiveInt(30_000),
   OPSGRAPH_ON_EXHAUSTED: z.preprocess(emptyToUndefined, z.enum(["escalate", "dead_letter"], { message: "must be escalate or dead_letter" }).optional()),
+  OPSGRAPH_PRICES: z.preprocess(
+    (v, ctx) => {
+      if (emptyToUndefined(v) === undefined) return {};
+      try {
+        return JSON.parse(String(v)) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'must be JSON such as {"gpt-4.1-mini":{"input":0.4,"output":1.6}} (US$ per 1M tokens)' });
+        return z.NEVER;
+      }
+    },
+    PriceTable,
+  ),
   LANGSMITH_TRACING: bool(false),
   LANGSMITH_API_KEY: optionalString,
+  LANGSMITH_ENDPOINT: z.preprocess(emptyToUndefined, z.url({ message: "must be a URL such as https://api.smith.langchain.com" }).optional()),
+  LANGSMITH_PROJECT: optionalString,
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyToUndefined, z.url({ message: "must be a URL such as http://127.0.0.1:4318" }).optional()),
+  OTEL_EXPORTER_OTLP_HEADERS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, "must be key=value pairs separated by commas")
+      .optional()
+      .transform((v) => (v === undefined ? {} : Object.fromEntries(v.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), decodeURIComponent(kv.slice(kv.indexOf("=") + 1).trim())])))),
+  ),
+  OTEL_SERVICE_NAME: z.preprocess((v) => emptyToUndefined(v) ?? "opsgraph", z.string()),
   LOG_LEVEL: z.preprocess(
     (v) => emptyToUndefined(v) ?? "info",
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "must be one of fatal, error, warn, info, debug, trace, silent" }),
@@ -109,7 +134,11 @@ export interface Config {
   breaker: { consecutiveFailures: number; failureRate: number; cooldownMs: number };
   /** When every tier of an agent failed: escalate to a person or dead-letter (default: each agent's own policy). */
   onExhausted: "escalate" | "dead_letter" | undefined;
-  langsmith: { tracing: boolean; apiKey: string | undefined };
+  langsmith: { tracing: boolean; apiKey: string | undefined; endpoint: string | undefined; project: string | undefined };
+  /** OTLP/HTTP export of the runs' spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  otlp: { endpoint: string; headers: Record<string, string>; serviceName: string } | undefined;
+  /** US$ per 1M tokens by model: the defaults (runtime/prices.ts) with OPSGRAPH_PRICES over them. */
+  prices: PriceTable;
   logLevel: RawConfig["LOG_LEVEL"];
 }
 
@@ -145,7 +174,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionMs: c.OPSGRAPH_RETENTION,
     breaker: { consecutiveFailures: c.OPSGRAPH_BREAKER_FAILURES, failureRate: c.OPSGRAPH_BREAKER_FAILURE_RATE, cooldownMs: c.OPSGRAPH_BREAKER_COOLDOWN_MS },
     onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
-    langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY },
+    langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY, endpoint: c.LANGSMITH_ENDPOINT, project: c.LANGSMITH_PROJECT },
+    otlp: c.OTEL_EXPORTER_OTLP_ENDPOINT ? { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, headers: c.OTEL_EXPORTER_OTLP_HEADERS, serviceName: c.OTEL_SERVICE_NAME } : undefined,
+    prices: { ...DEFAULT_PRICES, ...c.OPSGRAPH_PRICES },
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -58,9 +58,29 @@ export interface RunEnded {
   error: string | null;
 }
 
-/** Watches runs: callbacks attached to each invocation (spans), and each invocation's end. Errors of an observer never fail a run. */
+/** A node's task of one invocation starting or ending, from LangGraph's own `tasks` stream (no callbacks). */
+export interface TaskEvent {
+  /** The task's id: its start and end share it. */
+  id: string;
+  /** The node's name. */
+  name: string;
+  phase: "start" | "end";
+  /** When the runner received it: epoch ms with a sub-ms fraction. */
+  at: number;
+  /** end: the channel writes the node returned. */
+  writes?: [string, unknown][];
+  /** end: the error it raised, if any (an interrupt included). */
+  error?: string;
+}
+
+/**
+ * Watches runs: each invocation's tasks (node spans), LangChain callbacks (LangSmith), and each
+ * invocation's end. Errors of an observer never fail a run.
+ */
 export interface RunObserver {
-  /** LangChain callback handlers for one invocation of a run's graph. */
+  /** Told of every task of one invocation of a run's graph, as it starts and ends. */
+  tasks?(run: { flow: string; run_id: string; thread_id: string }): (e: TaskEvent) => void;
+  /** LangChain callback handlers for one invocation (every runnable inside reports to them: costly; LangSmith only). */
   callbacks?(run: { flow: string; run_id: string; thread_id: string }): BaseCallbackHandler[];
   runEnded?(e: RunEnded): void | Promise<void>;
 }
@@ -125,6 +145,7 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
 /** A compiled flow graph, as the runner drives it. */
 export interface FlowGraph extends VersionedGraph {
   invoke(input: unknown, config: RunnableConfig): Promise<unknown>;
+  stream(input: unknown, config: RunnableConfig & { streamMode: string[] }): Promise<AsyncIterable<unknown>>;
   getState(config: RunnableConfig): Promise<{ values: unknown; next: readonly string[]; tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[] }>;
 }
 
@@ -351,13 +372,14 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const observers = this.deps.observers ?? [];
     const callbacks = observers.flatMap((o) => o.callbacks?.({ flow: this.flow, run_id, thread_id }) ?? []);
     if (callbacks.length) config = { ...config, callbacks } as RunConfig;
+    const listeners = observers.flatMap((o) => (o.tasks ? [o.tasks({ flow: this.flow, run_id, thread_id })] : []));
     const seen = opts.fresh ? 0 : (((await this.graph.getState(config)).values as Partial<S>).attempts?.length ?? 0);
     let status: RunStatus;
     let error: string | null = null;
     let ended: S | undefined;
     try {
       // the values the run ended with; a pause shows as `__interrupt__`
-      ended = (await this.graph.invoke(input, config)) as S;
+      ended = (listeners.length ? await this.invokeTelling(input, config, listeners) : await this.graph.invoke(input, config)) as S;
       const halted = ended.halted;
       if ((ended as { __interrupt__?: unknown[] }).__interrupt__?.length) status = "awaiting_review";
       else if (halted?.reason === "dead_lettered") {
@@ -408,6 +430,44 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       }
     }
     return { ...toRecord(rows[0]!), model_calls: calls, duration_ms, run_id, thread_id, attempts };
+  }
+
+  /**
+   * `graph.invoke`, telling `listeners` of each task as it starts and ends: the same run
+   * streamed in `values` and `tasks` modes, its result built as invoke builds it (the last
+   * values, with `__interrupt__` when it paused).
+   */
+  private async invokeTelling(input: unknown, config: RunConfig, listeners: ((e: TaskEvent) => void)[]): Promise<unknown> {
+    let latest: Record<string, unknown> | undefined;
+    const interrupts: unknown[] = [];
+    const stream = (await this.graph.stream(input, { ...config, streamMode: ["values", "tasks"] })) as AsyncIterable<[string, Record<string, unknown>]>;
+    for await (const [mode, chunk] of stream) {
+      if (mode === "values") {
+        if (Array.isArray(chunk["__interrupt__"])) interrupts.push(...(chunk["__interrupt__"] as unknown[]));
+        else latest = chunk;
+        continue;
+      }
+      const at = performance.timeOrigin + performance.now();
+      const end = "result" in chunk || "error" in chunk;
+      const e: TaskEvent = { id: String(chunk["id"]), name: String(chunk["name"]), phase: end ? "end" : "start", at };
+      if (end) {
+        // { channel: value }, or { channel: { $writes: [...] } } when the task wrote a channel twice
+        const result = (chunk["result"] ?? {}) as Record<string, unknown>;
+        e.writes = Object.entries(result).flatMap(([channel, v]) =>
+          v && typeof v === "object" && Array.isArray((v as { $writes?: unknown[] }).$writes) ? (v as { $writes: unknown[] }).$writes.map((w): [string, unknown] => [channel, w]) : [[channel, v] as [string, unknown]],
+        );
+        if (chunk["error"]) e.error = String((chunk["error"] as { name?: string })?.name ?? chunk["error"]);
+        if (Array.isArray(chunk["interrupts"]) && (chunk["interrupts"] as unknown[]).length) e.error ??= "interrupted";
+      }
+      for (const l of listeners) {
+        try {
+          l(e);
+        } catch {
+          // an observer never fails a run
+        }
+      }
+    }
+    return interrupts.length ? { ...latest, __interrupt__: interrupts } : latest;
   }
 
   async get(by: { runId?: string; requestId?: string }): Promise<RunRow | undefined> {

@@ -96,6 +96,102 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         created_at  timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    version: 5,
+    name: "schedules",
+    sql: `
+      CREATE TABLE opsgraph_schedules (
+        id           text PRIMARY KEY,
+        flow         text NOT NULL,
+        cron         text NOT NULL,
+        tz           text NOT NULL DEFAULT 'UTC',
+        input        jsonb NOT NULL,
+        next_run_at  timestamptz NOT NULL,
+        last_run_at  timestamptz,
+        last_run_id  uuid,
+        last_error   text,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        enabled      boolean NOT NULL DEFAULT true
+      );
+      CREATE INDEX opsgraph_schedules_due ON opsgraph_schedules (next_run_at) WHERE enabled;`,
+  },
+  {
+    version: 6,
+    name: "breaker states and agent call counts (alerts)",
+    sql: `
+      CREATE TABLE opsgraph_breakers (
+        process_id  text NOT NULL,
+        model       text NOT NULL,
+        state       text NOT NULL CHECK (state IN ('closed','open','half_open')),
+        opened_at   timestamptz,
+        seen_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (process_id, model)
+      );
+      CREATE TABLE opsgraph_agent_calls (
+        minute   timestamptz NOT NULL,
+        flow     text NOT NULL,
+        agent    text NOT NULL,
+        tier     text NOT NULL,
+        calls    integer NOT NULL,
+        errors   integer NOT NULL,
+        PRIMARY KEY (minute, flow, agent, tier)
+      );`,
+  },
+  {
+    version: 7,
+    name: "spans",
+    sql: `
+      CREATE TABLE opsgraph_spans (
+        span_id     text PRIMARY KEY,
+        parent_id   text,
+        run_id      uuid NOT NULL,
+        thread_id   text NOT NULL,
+        kind        text NOT NULL CHECK (kind IN ('run','node','attempt')),
+        name        text NOT NULL,
+        start_at    timestamptz NOT NULL,
+        end_at      timestamptz NOT NULL,
+        attributes  jsonb NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX opsgraph_spans_run ON opsgraph_spans (run_id, start_at);`,
+  },
+  {
+    version: 8,
+    name: "sourcing events, consumptions and outreach drafts",
+    sql: `
+      CREATE TABLE opsgraph_events (
+        id              uuid PRIMARY KEY,
+        name            text NOT NULL,
+        version         integer NOT NULL,
+        correlation_id  text NOT NULL,
+        causation_id    uuid,
+        payload         jsonb NOT NULL,
+        published_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX opsgraph_events_correlation ON opsgraph_events (correlation_id, published_at);
+      CREATE INDEX opsgraph_events_type ON opsgraph_events (name, version, published_at);
+      CREATE TABLE opsgraph_event_consumptions (
+        event_id     uuid NOT NULL,
+        consumer     text NOT NULL,
+        outcome      text NOT NULL CHECK (outcome IN ('handled','ignored','dead_lettered','failed')),
+        run_id       uuid,
+        worker_id    text,
+        published    integer NOT NULL DEFAULT 0,
+        handled_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (event_id, consumer)
+      );
+      CREATE TABLE opsgraph_outreach_drafts (
+        id           uuid PRIMARY KEY,
+        event_id     uuid NOT NULL UNIQUE,
+        company      text NOT NULL,
+        subject      text NOT NULL,
+        body         text NOT NULL,
+        recipient    text NOT NULL,
+        status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','approved')),
+        approved_by  text,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        approved_at  timestamptz
+      );`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";

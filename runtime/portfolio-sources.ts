@@ -65,6 +65,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Peer medians by loaded file version (a WeakMap: a re-parsed file starts afresh). */
+const peerCache = new WeakMap<object, Map<string, Peers>>();
+
 /** Fiscal year to metric to the median over `companies`' years. */
 function medians(companies: AnnualMetrics[][]): Peers {
   const values = new Map<string, Map<string, number[]>>();
@@ -233,9 +236,18 @@ export function fundamentalsCsvSource({ file, companiesFile }: FundamentalsCsvOp
     },
     async peerMedians(sector, excludeTicker) {
       if (sector === UNKNOWN_SECTOR) return {};
-      const { table, company } = await load();
+      const loaded = await load();
+      const { table, company } = loaded;
+      // the same file version, sector and company always give the same medians: computed once
+      const cache = peerCache.get(loaded) ?? new Map<string, Peers>();
+      peerCache.set(loaded, cache);
+      const key = `${sector}\u0000${excludeTicker.toUpperCase()}`;
+      const hit = cache.get(key);
+      if (hit) return hit;
       const peers = [...table.years.keys()].filter((t) => t !== excludeTicker.toUpperCase() && company(t)?.sector === sector);
-      return medians(peers.map((t) => table.years.get(t) ?? []));
+      const result = medians(peers.map((t) => table.years.get(t) ?? []));
+      cache.set(key, result);
+      return result;
     },
     async kpis() {
       return {};

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { costOf, DEFAULT_PRICES, type PriceTable } from "./prices.js";
 import { RUNS_QUEUE } from "./queue.js";
 import type { RunStatus } from "./runs.js";
 
@@ -35,6 +36,10 @@ export interface Status {
   /** Every run status with its count, zeros included. */
   runs: Record<RunStatus, number>;
   dead_letters: { waiting: number };
+  /** Circuit breakers not closed in a live process (written by runtime/alert-signals.ts), by model. */
+  breakers: { model: string; state: "open" | "half_open"; open_ms: number; processes: number }[];
+  /** Model spend of the runs that ran today (the database's day), from their token counts and the price table. */
+  spend_today: { usd: number; by_model: Record<string, { usd: number; input_tokens: number; output_tokens: number }> };
 }
 
 const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "completed", "failed", "dead_lettered"];
@@ -43,7 +48,7 @@ const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "comp
  * Reads the status in one read-only snapshot. `leaseMs`: OPSGRAPH_LEASE_MS; a worker is alive
  * when it is not stopped and its heartbeat (every lease/3) is within 3 leases.
  */
-export async function readStatus(pool: pg.Pool, { leaseMs }: { leaseMs: number }): Promise<Status> {
+export async function readStatus(pool: pg.Pool, { leaseMs, prices = DEFAULT_PRICES }: { leaseMs: number; prices?: PriceTable }): Promise<Status> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -76,7 +81,22 @@ export async function readStatus(pool: pg.Pool, { leaseMs }: { leaseMs: number }
     const runs = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
     for (const r of runRows) runs[r.status] = r.n;
     const { rows: letters } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'");
+    // a process refreshes its breakers' rows every few seconds; older rows are from a process gone
+    const { rows: breakers } = await client.query<Status["breakers"][number]>(
+      `SELECT model, CASE WHEN bool_or(state = 'open') THEN 'open' ELSE 'half_open' END AS state,
+              GREATEST(0, round(EXTRACT(EPOCH FROM now() - min(opened_at)) * 1000))::float8 AS open_ms, count(*)::int AS processes
+       FROM opsgraph_breakers WHERE seen_at >= now() - interval '60 seconds' GROUP BY model ORDER BY model`,
+    );
+    const { rows: spent } = await client.query<{ model: string; input_tokens: string; output_tokens: string }>(
+      `SELECT t.key AS model, sum((t.value->>'input_tokens')::bigint) AS input_tokens, sum((t.value->>'output_tokens')::bigint) AS output_tokens
+       FROM opsgraph_runs r, jsonb_each(r.tokens) t WHERE r.updated_at >= date_trunc('day', now()) GROUP BY t.key ORDER BY t.key`,
+    );
     await client.query("COMMIT");
+    const by_model: Status["spend_today"]["by_model"] = {};
+    for (const m of spent) {
+      const tokens = { input_tokens: Number(m.input_tokens), output_tokens: Number(m.output_tokens) };
+      by_model[m.model] = { usd: costOf(m.model, tokens, prices), ...tokens };
+    }
     return {
       at: nowRows[0]!.at.toISOString(),
       workers: {
@@ -87,6 +107,8 @@ export async function readStatus(pool: pg.Pool, { leaseMs }: { leaseMs: number }
       queue,
       runs,
       dead_letters: { waiting: letters[0]!.n },
+      breakers,
+      spend_today: { usd: Object.values(by_model).reduce((n, m) => n + m.usd, 0), by_model },
     };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});

@@ -8,6 +8,10 @@ import { notifyRuns, RUNS_CHANNEL, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { prune } from "./retention.js";
 import { ThreadBusyError, type FlowRunner } from "./flow-runner.js";
 import { StateVersionError } from "./state-version.js";
+import type { EventConsumer } from "./event-bus.js";
+
+/** A runner that also consumes events (a sourcing stage): the worker polls its consumer. */
+type ConsumingRunner = { consumer?(o: { workerId: string; leaseMs: number }): EventConsumer | undefined };
 
 export interface WorkerOptions {
   pool: pg.Pool;
@@ -24,6 +28,12 @@ export interface WorkerOptions {
   retentionMs?: number;
   /** How often to prune. Default 1 hour. */
   pruneEveryMs?: number;
+  /** Cron schedules whose due ticks this worker starts (each tick one run, whatever the number of workers). */
+  schedules?: { fireDue(): Promise<unknown[]> };
+  /** How often to look for due schedules. Default 5 s. */
+  scheduleEveryMs?: number;
+  /** Event consumers (the sourcing bus's subscribers), polled each round with the free slots. Default: those its runners offer (`consumer()`). */
+  consumers?: EventConsumer[];
   log?: Logger;
 }
 
@@ -50,10 +60,12 @@ export class Worker {
   private readonly refused = new Set<string>();
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly consumers: EventConsumer[];
 
   constructor(private readonly o: WorkerOptions) {
     this.leaseMs = o.leaseMs ?? 30_000;
     this.pollMs = o.pollMs ?? 500;
+    this.consumers = o.consumers ?? o.runners.flatMap((r) => (r as ConsumingRunner).consumer?.({ workerId: this.id, leaseMs: this.leaseMs }) ?? []);
   }
 
   get running(): number {
@@ -118,7 +130,15 @@ export class Worker {
   private async fetchLoop(): Promise<void> {
     let lastSweep = 0;
     let lastPrune = Date.now();
+    let lastSchedules = 0;
     while (!this.draining) {
+      if (this.o.schedules && Date.now() - lastSchedules >= (this.o.scheduleEveryMs ?? 5_000)) {
+        lastSchedules = Date.now();
+        await this.o.schedules
+          .fireDue()
+          .then((fired) => fired.length && this.o.log?.info({ fired }, "scheduled runs started"))
+          .catch((e) => this.o.log?.warn({ err: String(e) }, "firing due schedules failed"));
+      }
       if (Date.now() - lastSweep > this.leaseMs / 3) {
         lastSweep = Date.now();
         await this.sweep().catch((e) => this.o.log?.warn({ err: String(e) }, "sweep failed"));
@@ -141,7 +161,15 @@ export class Worker {
         });
       }
       for (const job of jobs) this.handle(job);
-      if ((jobs.length === 0 && !this.notified) || this.inFlight.size >= this.o.concurrency) {
+      let consumed = 0;
+      for (const c of this.consumers) {
+        if (this.draining) break;
+        consumed += await c.poll(Math.max(1, free)).catch((e: unknown) => {
+          this.o.log?.warn({ err: String(e) }, "event consumer poll failed; retrying");
+          return 0;
+        });
+      }
+      if ((jobs.length === 0 && consumed === 0 && !this.notified) || this.inFlight.size >= this.o.concurrency) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.pollMs);
           this.wake = () => {

@@ -1,11 +1,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import zlib from "node:zlib";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { CompanyMetrics, CompanyResult, Flag } from "../agents/portfolio-monitoring/company.js";
 import { renderPortfolioReport } from "../graphs/portfolio-monitoring/report.js";
+import { openInChromium, type OpenedPage } from "./support/browser.js";
 
 // The HTML report in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
 // it loads with no console error, every chart renders visibly, and a screenshot shows a chart
@@ -15,7 +15,6 @@ import { renderPortfolioReport } from "../graphs/portfolio-monitoring/report.js"
 const DATASETS = path.resolve(import.meta.dirname, "../../shared/datasets/portfolio");
 const PANEL = path.join(DATASETS, "sp500-fundamentals-2012-2016/key_metrics_panel.csv");
 const TWEETS = path.join(DATASETS, "nab-kpi-anomalies/data/realTweets/Twitter_volume_AAPL.csv");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** Splits one CSV line, honouring quoted fields ("Fort Worth, Texas"). */
 function csvLine(line: string): string[] {
@@ -168,29 +167,20 @@ function colours(png: Png): Map<number, number> {
 
 describe("portfolio report in headless Chromium", () => {
   let dir: string;
-  let browser: Browser;
+  let opened: OpenedPage | undefined;
   let page: Page;
-  const errors: string[] = [];
+  let errors: string[];
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (sudo apt-get install -y chromium; .ci/run does it when missing) or set CHROMIUM_PATH to a Chromium binary.`);
-    }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "portfolio-report-"));
     const file = path.join(dir, "report.html");
     fs.writeFileSync(file, portfolio().html);
-    // CI runs as root, where Chromium refuses its sandbox
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => errors.push(`page: ${e.message}`));
-    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    opened = await openInChromium(file);
+    ({ page, errors } = opened);
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await opened?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

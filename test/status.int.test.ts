@@ -81,6 +81,8 @@ describe("opsgraph status", () => {
         "queue         0 waiting",
         "runs          queued 0  running 0  awaiting_review 0  completed 0  failed 0  dead_lettered 0",
         "dead letters  0 waiting",
+        "breakers      all closed",
+        "spend today   $0.00",
       ].join("\n"),
     );
   });

@@ -28,26 +28,28 @@ export interface Decision {
   threshold: number;
 }
 
-/** The graph's input, as Studio users paste it: the contract's text, or a stored document's key. */
-export const ContractReviewInput = Annotation.Root({
-  /** The contract's text. Moved into the Store by `ingest`; state keeps only its key. */
-  text: Annotation<string | undefined>,
-  /** Where the text came from (a file name), shown in the report. */
-  source: Annotation<string | undefined>,
-  /** Key of a document already in the Store (the CLI stores the file before the run). */
-  document_ref: Annotation<string | undefined>,
-  /**
-   * The runtime's: the version of the state the run starts under, with a stored document
-   * (`ingest` is then skipped). Left empty, `ingest` runs and writes it.
-   */
-  state_version: Annotation<number | undefined>,
+/**
+ * The graph's input, as Studio users paste it: the contract's text, or a stored document's key.
+ * A zod schema, so the dev server serves it (with these descriptions) as the input's JSON Schema.
+ */
+export const ContractReviewInput = z.object({
+  text: z.string().optional().describe("The contract's text. Moved into the Store by ingest; the state keeps only its key"),
+  source: z.string().optional().describe("Where the text came from (a file name), shown in the report"),
+  document_ref: z.string().optional().describe("Key of a document already in the Store (the CLI stores the file before the run)"),
+  state_version: z
+    .number()
+    .int()
+    .optional()
+    .describe("Set by the runtime, leave empty: the state version the run starts under, with a stored document (ingest is then skipped)"),
 });
-export type ContractReviewInput = typeof ContractReviewInput.Update;
+export type ContractReviewInput = z.infer<typeof ContractReviewInput>;
 
 const last = <T>(fallback: T) => Annotation<T>({ reducer: (_a, b) => b, default: () => fallback });
 
 export const ContractReviewState = Annotation.Root({
-  ...ContractReviewInput.spec,
+  text: Annotation<string | undefined>,
+  source: Annotation<string | undefined>,
+  document_ref: Annotation<string | undefined>,
   state_version: last<number>(CONTRACT_REVIEW_STATE_VERSION),
   chars: last<number>(0),
   clauses: last<ClauseExtraction | null>(null),

@@ -18,15 +18,16 @@ export const PortfolioCompany = z.object({
 });
 export type PortfolioCompany = z.infer<typeof PortfolioCompany>;
 
-/** The graph's input: the companies to review. Where their data comes from is the run's context. */
-export const PortfolioMonitoringInput = Annotation.Root({
-  /** The companies to review (at least one). */
-  companies: Annotation<PortfolioCompany[]>,
-  /** The report's heading. Default: "Portfolio review". */
-  title: Annotation<string | undefined>,
-  /** The runtime's: the version of the state the run starts under. */
-  state_version: Annotation<number | undefined>,
+/**
+ * The graph's input: the companies to review. Where their data comes from is the run's context.
+ * A zod schema, so the dev server serves it (with these descriptions) as the input's JSON Schema.
+ */
+export const PortfolioMonitoringInput = z.object({
+  companies: z.array(PortfolioCompany).min(1).describe("The companies to review (at least one)"),
+  title: z.string().optional().describe('The report\'s heading. Default: "Portfolio review"'),
+  state_version: z.number().int().optional().describe("Set by the runtime, leave empty: the state version the run starts under"),
 });
+export type PortfolioMonitoringInput = z.infer<typeof PortfolioMonitoringInput>;
 
 /** What the issue flagger did for one company. */
 export type FlagOutcome = { status: "done"; report: FlagReport } | { status: "failed"; error: string };
@@ -34,7 +35,9 @@ export type FlagOutcome = { status: "done"; report: FlagReport } | { status: "fa
 const last = <T>(fallback: T) => Annotation<T>({ reducer: (_a, b) => b, default: () => fallback });
 
 export const PortfolioMonitoringState = Annotation.Root({
-  ...PortfolioMonitoringInput.spec,
+  companies: Annotation<PortfolioCompany[]>,
+  title: Annotation<string | undefined>,
+  state_version: Annotation<number | undefined>,
   /** The issue flagger's outcome by ticker. */
   flags: Annotation<Record<string, FlagOutcome>>({ reducer: (a, b) => ({ ...a, ...b }), default: () => ({}) }),
   /** Every company's status and flags: the run's result. */

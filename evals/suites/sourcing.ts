@@ -1,0 +1,40 @@
+import fs from "node:fs/promises";
+import { fitAnalyst } from "../../agents/sourcing/fit-analyst.js";
+import { companyProfiler } from "../../agents/sourcing/profiler.js";
+import { parseThesis } from "../../agents/sourcing/thesis.js";
+import { discovery, readStartupsCsv } from "../../runtime/sourcing-ingest.js";
+import { runExperiment, type ExperimentResult } from "../experiment.js";
+import { auc } from "../sourcing.js";
+
+/**
+ * Deal sourcing's back-test: the fit score (profiler and fit analyst, rules tier: the stages'
+ * own code) of every startup that had exited or died by 2014, against that outcome, as AUC.
+ * The status never reaches the scorer (the discovery event leaves it out).
+ */
+export async function sourcingSuite(o: { data: string; thesisFile: string; name: string; upload: boolean }): Promise<ExperimentResult> {
+  const thesis = parseThesis(await fs.readFile(o.thesisFile, "utf8"));
+  const rows = await readStartupsCsv(o.data);
+  const labelled = rows.flatMap((row, i) => {
+    const status = (row.cells["Satus"] ?? row.cells["Status"] ?? "").trim();
+    return status === "Exited" || status === "Dead" ? [{ i, exited: status === "Exited" }] : [];
+  });
+  return runExperiment({
+    name: o.name,
+    upload: o.upload,
+    examples: labelled.map((l) => ({ inputs: { row: l.i }, reference: { exited: l.exited } })),
+    async target({ row }: { row: number }) {
+      const d = discovery(rows[row]!, thesis, o.data);
+      if ("invalid" in d) return { score: null };
+      return { score: fitAnalyst.rules({ profile: companyProfiler.rules(d.event.payload.company), thesis }).score };
+    },
+    summary(outputs: { score: number | null }[], references: { exited: boolean }[]) {
+      const pos: number[] = [];
+      const neg: number[] = [];
+      outputs.forEach((out, k) => {
+        if (out?.score === null || out?.score === undefined) return;
+        (references[k]!.exited ? pos : neg).push(out.score);
+      });
+      return { auc: auc(pos, neg), exited: pos.length, dead: neg.length, errors: labelled.length - pos.length - neg.length };
+    },
+  });
+}

@@ -1,0 +1,33 @@
+import { z } from "zod";
+import type { TokenUsage } from "../nodes/agent.js";
+
+/** US dollars per 1M tokens, by model name (`gpt-4.1-mini`) or tier id (`openai:gpt-4.1-mini`). */
+export const PriceTable = z.record(
+  z.string().min(1),
+  z.object({
+    input: z.number().nonnegative().describe("US$ per 1M input (prompt) tokens"),
+    output: z.number().nonnegative().describe("US$ per 1M output (completion) tokens"),
+  }),
+);
+export type PriceTable = z.infer<typeof PriceTable>;
+
+/** OpenAI's list prices (2025); OPSGRAPH_PRICES adds to or overrides them. */
+export const DEFAULT_PRICES: PriceTable = {
+  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
+  "gpt-4.1-nano": { input: 0.1, output: 0.4 },
+};
+
+/** The price of a model: by its tier id first, then by its bare name; undefined when unknown. */
+export function priceOf(model: string, prices: PriceTable = DEFAULT_PRICES) {
+  return prices[model] ?? prices[model.slice(model.indexOf(":") + 1)];
+}
+
+/**
+ * What `tokens` of `model` cost in US$. `model` is a tier id (`openai:gpt-4.1-mini`) or a
+ * model name. The rules tier, a person, and a model missing from the table cost 0.
+ */
+export function costOf(model: string, tokens: Partial<TokenUsage> | undefined, prices: PriceTable = DEFAULT_PRICES): number {
+  const price = priceOf(model, prices);
+  if (!price || !tokens) return 0;
+  return ((tokens.input_tokens ?? 0) * price.input + (tokens.output_tokens ?? 0) * price.output) / 1_000_000;
+}

@@ -1,0 +1,78 @@
+import type pg from "pg";
+import { buildStageGraph, SOURCING_STATE_VERSION, type SourcingEvent, type SourcingStage, type SourcingState } from "../graphs/sourcing/index.js";
+import { createCheckpointer, createStore } from "./checkpointer.js";
+import type { EventBus, EventConsumer, Handled, Subscriber } from "./event-bus.js";
+import { FlowRunner, type FlowGraph, type RunnerDeps, type RunRow } from "./flow-runner.js";
+import type { FlowStateVersions } from "./state-version.js";
+
+/** The flow name of a stage's runs: `sourcing.<stage>`; its threads are `sourcing.<stage>:<event id>`. */
+export const stageFlow = (stage: string) => `sourcing.${stage}`;
+
+/**
+ * One sourcing stage as a subscriber: each event it handles is a durable run of the stage's
+ * graph in a thread of its own, keyed by the event id. The same event again (a redelivery, a
+ * crash before the commit) answers from the finished thread: no model call, and the same
+ * events to publish, which the bus keeps once.
+ */
+export class SourcingStageRunner extends FlowRunner<SourcingState> implements Subscriber {
+  readonly flow: string;
+  readonly name: string;
+  readonly subscribes: SourcingStage["subscribes"];
+  protected readonly graph: FlowGraph;
+  protected readonly versions: FlowStateVersions;
+  protected readonly agentNames: readonly string[];
+
+  constructor(
+    deps: RunnerDeps,
+    private readonly stage: SourcingStage,
+    /** The bus it consumes from (none: the runner only runs, e.g. without the queue). */
+    private readonly bus?: EventBus,
+  ) {
+    super(deps, createCheckpointer(deps.pool), createStore(deps.pool));
+    this.flow = stageFlow(stage.name);
+    this.name = stage.name;
+    this.subscribes = stage.subscribes;
+    this.agentNames = [stage.name];
+    this.versions = { current: SOURCING_STATE_VERSION, oldest: SOURCING_STATE_VERSION, upgrade: () => ({}), asNode: stage.name };
+    this.graph = buildStageGraph(stage).compile({ checkpointer: this.checkpointer, store: this.store }) as unknown as FlowGraph;
+  }
+
+  /** Its consumer, for a worker to poll (runtime/worker.ts picks it up from the runners). */
+  consumer(o: { workerId: string; leaseMs: number }): EventConsumer | undefined {
+    return this.bus?.consumer(this, o);
+  }
+
+  protected flowContext() {
+    return {};
+  }
+
+  protected graphInput(input: RunRow["input"]) {
+    return { ...this.stage.input(input["event"] as SourcingEvent as never), state_version: SOURCING_STATE_VERSION };
+  }
+
+  protected result(s: SourcingState) {
+    return { profile: s.profile, fit: s.fit, draft: s.draft, produced_by: s.produced_by ?? {} };
+  }
+
+  async handle(event: SourcingEvent): Promise<Handled> {
+    if (!this.stage.accepts(event as never)) return { outcome: "ignored" };
+    const run = await this.start(event.id, { event });
+    if (run.status === "dead_lettered") return { outcome: "dead_lettered", run_id: run.run_id };
+    if (run.status !== "completed") return { outcome: "failed", run_id: run.run_id };
+    const state = { ...this.stage.input(event as never), ...(run.result as Partial<SourcingState>) } as SourcingState;
+    const publish = this.stage.emits(state, event as never);
+    return { outcome: "handled", run_id: run.run_id, publish, commit: (tx) => this.keepDrafts(tx, publish) };
+  }
+
+  /** Outreach drafts wait for a person in their own table: never sent before `opsgraph sourcing approve`. */
+  private async keepDrafts(tx: pg.PoolClient, events: Handled["publish"] = []) {
+    for (const e of events) {
+      if (e.type !== "outreach.ready.v1") continue;
+      const p = e.payload as SourcingEvent<"outreach.ready.v1">["payload"];
+      await tx.query(
+        `INSERT INTO opsgraph_outreach_drafts (id, event_id, company, subject, body, recipient) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+        [p.draft_id, e.id, e.correlation_id, p.draft.subject, p.draft.body, p.draft.to],
+      );
+    }
+  }
+}

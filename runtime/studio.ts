@@ -1,0 +1,78 @@
+/**
+ * The graphs langgraph.json serves to the `langgraphjs dev` server and LangGraph Studio.
+ *
+ * Compiled without a checkpointer or store: the server injects its own. The environment is
+ * read once, here, as the CLI reads it: the model tiers (OPSGRAPH_MODELS, OPENAI_*), the review
+ * threshold and the exhausted-tier policy become defaults under each run's own context.
+ */
+import { buildContractReviewGraph } from "../graphs/contract-review/index.js";
+import { buildPortfolioMonitoringGraph } from "../graphs/portfolio-monitoring/index.js";
+import { buildSourcingGraph, buildStageGraph, fitStage, outreachStage, profilerStage, type SourcingStage } from "../graphs/sourcing/index.js";
+import type { ExhaustedPolicy } from "../nodes/agent-step.js";
+import { loadConfig } from "./config.js";
+import { InputError } from "./errors.js";
+import { createModelTiers } from "./models.js";
+import { PortfolioSources } from "./portfolio-input.js";
+import { PORTFOLIO_MONITORING } from "./portfolio-runner.js";
+import { openPortfolioSource } from "./portfolio-sources.js";
+import { agentStepsOf, plainSettings, withRunContext, type RunContext } from "./run-defaults.js";
+import { CONTRACT_REVIEW } from "./runs.js";
+
+const config = loadConfig();
+// once per process: every run shares the circuit breakers, as in a worker
+const tiers = createModelTiers(config);
+
+const policiesFor = (agents: string[]): { policies?: Record<string, ExhaustedPolicy> } =>
+  config.onExhausted ? { policies: Object.fromEntries(agents.map((a) => [a, config.onExhausted!])) } : {};
+
+const contractReview = buildContractReviewGraph().compile();
+contractReview.name = "contract_review";
+export const contract_review = withRunContext(contractReview, (own, runId) => ({
+  tiers,
+  flow: CONTRACT_REVIEW,
+  runId,
+  reviewThreshold: config.reviewThreshold,
+  ...policiesFor(agentStepsOf(contractReview)),
+  ...plainSettings(own),
+}));
+
+const portfolioMonitoring = buildPortfolioMonitoringGraph().compile();
+portfolioMonitoring.name = "portfolio_monitoring";
+export const portfolio_monitoring = withRunContext(portfolioMonitoring, (own, runId) => ({
+  tiers,
+  flow: PORTFOLIO_MONITORING,
+  runId,
+  ...policiesFor(agentStepsOf(portfolioMonitoring)),
+  ...plainSettings(own),
+  ...portfolioSource(own),
+}));
+
+/**
+ * A run's data: its context may name `sources` as a portfolio file does (fundamentals, companies,
+ * kpis; paths relative to the server's working directory). Without them every company is
+ * data_unavailable.
+ */
+function portfolioSource(own: RunContext) {
+  if (own["sources"] === undefined) return {};
+  const parsed = PortfolioSources.safeParse(own["sources"]);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`context.sources${issue?.path.length ? `.${issue.path.join(".")}` : ""}: ${issue?.message ?? "invalid"}`);
+  }
+  if (parsed.data.postgres) throw new InputError("context.sources.postgres: the dev server has no database to read it from; use fundamentals or kpis");
+  return { source: openPortfolioSource(parsed.data) };
+}
+
+// Sourcing: every stage chained for one company (Studio's view of the flow), and each stage
+// alone, as the event bus runs it for one event.
+// (flows named as the sourcing runner names them in dead letters: sourcing, sourcing.<stage>)
+function sourcingGraph(compiled: ReturnType<ReturnType<typeof buildSourcingGraph>["compile"]>, name: string, flow: string) {
+  compiled.name = name;
+  return withRunContext(compiled, (own, runId) => ({ tiers, flow, runId, ...policiesFor(agentStepsOf(compiled)), ...plainSettings(own) }));
+}
+const stageGraph = (stage: SourcingStage) => sourcingGraph(buildStageGraph(stage).compile(), `sourcing_${stage.name}`, `sourcing.${stage.name}`);
+
+export const sourcing = sourcingGraph(buildSourcingGraph().compile(), "sourcing", "sourcing");
+export const sourcing_company_profiler = stageGraph(profilerStage as SourcingStage);
+export const sourcing_fit_analyst = stageGraph(fitStage as SourcingStage);
+export const sourcing_outreach_writer = stageGraph(outreachStage as SourcingStage);
