@@ -32,7 +32,8 @@ if (values.help) {
       "  --nab DIR          the NAB folder for portfolio anomaly flagging (default ../shared/datasets/portfolio/nab-kpi-anomalies)\n" +
       "  --startups FILE    a Startups.csv for the sourcing back-test (default ../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv)\n" +
       "  --thesis FILE      the investment thesis it scores against (default samples/thesis.md)\n" +
-      "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day, sourcing/backtest\n" +
+      "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day,\n" +
+      "                     portfolio-monitoring/nab-day-scripted-model, sourcing/backtest, sourcing/backtest-scripted-model\n" +
       "  --out DIR          where <timestamp>.json and <timestamp>.md go (default evals/results)\n" +
       "  --thresholds FILE  minimums and tolerances (default evals/thresholds.json)\n",
   );
@@ -47,7 +48,9 @@ const suites: Suite[] = [
   { name: "contract-review/rules", run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
   { name: "contract-review/scripted-model", run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
   { name: "portfolio-monitoring/nab-day", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }) },
+  { name: "portfolio-monitoring/nab-day-scripted-model", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
   { name: "sourcing/backtest", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }) },
+  { name: "sourcing/backtest-scripted-model", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
 ];
 const wanted = values.suite?.length ? suites.filter((s) => values.suite!.includes(s.name)) : suites;
 if (values.suite?.some((n) => !suites.some((s) => s.name === n))) {

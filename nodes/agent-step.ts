@@ -79,7 +79,7 @@ export type AgentStepContext = {
 // A structural view of StateGraph: agent steps add nodes whose names are built at runtime.
 type NodeFn = (state: never, config: LangGraphRunnableConfig) => Promise<unknown>;
 export interface GraphBuilder {
-  addNode(name: string, fn: NodeFn, options?: { defer?: boolean; ends?: string[] }): GraphBuilder;
+  addNode(name: string, fn: NodeFn, options?: { defer?: boolean; ends?: string[]; subgraphs?: unknown[] }): GraphBuilder;
   addEdge(from: string | string[], to: string): GraphBuilder;
   addConditionalEdges(from: string, path: (state: never, config: LangGraphRunnableConfig) => string | string[], ends: string[]): GraphBuilder;
 }

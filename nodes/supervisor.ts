@@ -122,6 +122,8 @@ export interface SupervisorWorker<P = unknown, O = unknown> {
   needs?(payload: P): { worker: string; payload: unknown }[];
   /** A short line about an output for the router, which never sees outputs. */
   summary?(output: O): string;
+  /** The compiled graph `run` invokes, if any (agentWorker's agent step): declared on the node for drawings and state. */
+  graph?: unknown;
 }
 
 /** JSON with sorted keys, so equal payloads give equal task keys. */
@@ -285,7 +287,8 @@ export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuild
     inputRef: (s: S) => ({ round: s.rounds }),
   });
   graph.addNode(nodes.dispatch, dispatch as never).addConditionalEdges(nodes.dispatch, afterDispatch as never, [...workers.map((w) => w.name), nodes.round, next]);
-  for (const worker of workers) graph.addNode(worker.name, workerNode(worker) as never).addEdge(worker.name, nodes.round);
+  // a worker's own graph (an agent step) is declared, so the drawing (xray) shows its retry, fallback, escalate and dead-letter edges
+  for (const worker of workers) graph.addNode(worker.name, workerNode(worker) as never, worker.graph ? { subgraphs: [worker.graph] } : undefined).addEdge(worker.name, nodes.round);
   return graph;
 }
 
@@ -322,6 +325,7 @@ export function agentWorker<P, I, M, O>({ name, description, agent, input, prepa
     name,
     description,
     input,
+    graph: subgraph,
     ...(needs ? { needs } : {}),
     ...(summary ? { summary } : {}),
     async run(payload, config, job) {

@@ -404,7 +404,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const calls = countModelCalls(fresh);
     const log = this.deps.log?.child({ run_id, thread_id, flow: this.flow });
     for (const a of fresh.filter((a) => a.outcome !== "ok")) {
-      log?.warn({ agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
+      log?.warn({ node: a.agent, agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
     }
     const duration_ms = Date.now() - t0;
     const { rows } = await this.deps.pool.query<RunRow>(

@@ -1,4 +1,8 @@
 import { DEFAULT_ANOMALY_OPTIONS, detectAnomalies, resample, toEpochMs, type ReportingPeriod } from "../../agents/portfolio-monitoring/kpi-anomalies.js";
+import type { CompanyMetrics } from "../../agents/portfolio-monitoring/company.js";
+import { kpiAnalyst, type KpiAnalysis } from "../../agents/portfolio-monitoring/kpi-analyst.js";
+import type { ModelTier } from "../../nodes/agent.js";
+import { runAgentStep } from "../agent-run.js";
 import { loadNab, scoreSeries } from "../nab.js";
 import { runExperiment, type ExperimentResult } from "../experiment.js";
 
@@ -7,7 +11,7 @@ import { runExperiment, type ExperimentResult } from "../experiment.js";
  * to `period`, flags scored against the labelled windows (a flag inside a window is a hit,
  * each window counts once).
  */
-export async function portfolioNabSuite(o: { data: string; period: ReportingPeriod; name: string; upload: boolean }): Promise<ExperimentResult> {
+export async function portfolioNabSuite(o: { data: string; period: ReportingPeriod; name: string; upload: boolean; tiers?: ModelTier[] }): Promise<ExperimentResult> {
   const series = await loadNab(o.data);
   const byKey = new Map(series.map((s) => [s.key, s]));
   return runExperiment({
@@ -16,10 +20,15 @@ export async function portfolioNabSuite(o: { data: string; period: ReportingPeri
     examples: series.map((s) => ({ inputs: { key: s.key }, reference: { key: s.key } })),
     async target({ key }: { key: string }) {
       const s = byKey.get(key)!;
-      const flags = detectAnomalies(resample(s.points, o.period), DEFAULT_ANOMALY_OPTIONS).map((a) => toEpochMs(a.t));
-      return { key, flags };
+      const points = resample(s.points, o.period);
+      if (!o.tiers?.length) return { key, flags: detectAnomalies(points, DEFAULT_ANOMALY_OPTIONS).map((a) => toEpochMs(a.t)), model_calls: 0 };
+      // the model path: the KPI analyst (an agent step on the tiers) over the series as a company's KPI; its anomaly findings are the flags
+      const metrics: CompanyMetrics = { version: 1, company: { ticker: "NAB", name: key, sector: "Unknown" }, annual: [], peers: {}, kpis: { [key]: points } };
+      const run = await runAgentStep(kpiAnalyst as never, "analyse_kpis", { metrics, anomalies: DEFAULT_ANOMALY_OPTIONS }, o.tiers);
+      const findings = (run.output as KpiAnalysis).findings.filter((f) => f.kind === "anomaly");
+      return { key, flags: findings.map((f) => toEpochMs(f.period)), model_calls: run.model_calls };
     },
-    summary(outputs: { key: string; flags: number[] }[]) {
+    summary(outputs: { key: string; flags: number[]; model_calls: number }[]) {
       let hits = 0;
       let falsePositives = 0;
       let windows = 0;
@@ -31,7 +40,8 @@ export async function portfolioNabSuite(o: { data: string; period: ReportingPeri
       }
       const precision = hits + falsePositives ? hits / (hits + falsePositives) : 0;
       const recall = windows ? hits / windows : 0;
-      return { precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, errors: series.length - outputs.filter(Boolean).length };
+      const calls = outputs.filter(Boolean).reduce((n, x) => n + x.model_calls, 0);
+      return { precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, errors: series.length - outputs.filter(Boolean).length, model_calls: calls };
     },
   });
 }

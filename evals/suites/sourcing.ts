@@ -1,5 +1,7 @@
 import fs from "node:fs/promises";
-import { fitAnalyst } from "../../agents/sourcing/fit-analyst.js";
+import { fitAnalyst, type FitAssessment } from "../../agents/sourcing/fit-analyst.js";
+import type { ModelTier } from "../../nodes/agent.js";
+import { runAgentStep } from "../agent-run.js";
 import { companyProfiler } from "../../agents/sourcing/profiler.js";
 import { parseThesis } from "../../agents/sourcing/thesis.js";
 import { discovery, readStartupsCsv } from "../../runtime/sourcing-ingest.js";
@@ -11,7 +13,7 @@ import { auc } from "../sourcing.js";
  * own code) of every startup that had exited or died by 2014, against that outcome, as AUC.
  * The status never reaches the scorer (the discovery event leaves it out).
  */
-export async function sourcingSuite(o: { data: string; thesisFile: string; name: string; upload: boolean }): Promise<ExperimentResult> {
+export async function sourcingSuite(o: { data: string; thesisFile: string; name: string; upload: boolean; tiers?: ModelTier[] }): Promise<ExperimentResult> {
   const thesis = parseThesis(await fs.readFile(o.thesisFile, "utf8"));
   const rows = await readStartupsCsv(o.data);
   const labelled = rows.flatMap((row, i) => {
@@ -24,17 +26,21 @@ export async function sourcingSuite(o: { data: string; thesisFile: string; name:
     examples: labelled.map((l) => ({ inputs: { row: l.i }, reference: { exited: l.exited } })),
     async target({ row }: { row: number }) {
       const d = discovery(rows[row]!, thesis, o.data);
-      if ("invalid" in d) return { score: null };
-      return { score: fitAnalyst.rules({ profile: companyProfiler.rules(d.event.payload.company), thesis }).score };
+      if ("invalid" in d) return { score: null, model_calls: 0 };
+      const input = { profile: companyProfiler.rules(d.event.payload.company), thesis };
+      if (!o.tiers?.length) return { score: fitAnalyst.rules(input).score, model_calls: 0 };
+      // the model path: the fit analyst as an agent step on the tiers
+      const run = await runAgentStep(fitAnalyst as never, "fit_analyst", input, o.tiers);
+      return { score: (run.output as FitAssessment).score, model_calls: run.model_calls };
     },
-    summary(outputs: { score: number | null }[], references: { exited: boolean }[]) {
+    summary(outputs: { score: number | null; model_calls: number }[], references: { exited: boolean }[]) {
       const pos: number[] = [];
       const neg: number[] = [];
       outputs.forEach((out, k) => {
         if (out?.score === null || out?.score === undefined) return;
         (references[k]!.exited ? pos : neg).push(out.score);
       });
-      return { auc: auc(pos, neg), exited: pos.length, dead: neg.length, errors: labelled.length - pos.length - neg.length };
+      return { auc: auc(pos, neg), exited: pos.length, dead: neg.length, errors: labelled.length - pos.length - neg.length, model_calls: outputs.filter(Boolean).reduce((n, x) => n + x.model_calls, 0) };
     },
   });
 }

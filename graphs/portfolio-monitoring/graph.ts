@@ -2,7 +2,7 @@ import { END, START, StateGraph } from "@langchain/langgraph";
 import { portfolioRouter } from "../../agents/portfolio-monitoring/router.js";
 import type { GraphBuilder } from "../../nodes/agent-step.js";
 import { addSupervisor, supervisorNodes } from "../../nodes/supervisor.js";
-import { flagDispatch, ISSUE_FLAGGER, issueFlaggerNode, routeToFlagger } from "./nodes/flag.js";
+import { flagDispatch, flaggerGraph, ISSUE_FLAGGER, issueFlaggerNode, routeToFlagger } from "./nodes/flag.js";
 import { report } from "./nodes/report.js";
 import { analyseWorker, collectWorker } from "./nodes/workers.js";
 import { PortfolioMonitoringInput, PortfolioMonitoringState } from "./state.js";
@@ -28,7 +28,7 @@ export function buildPortfolioMonitoringGraph(opts: { maxRounds?: number; maxMod
   });
   g.addNode("flag_dispatch", flagDispatch as never)
     .addConditionalEdges("flag_dispatch", routeToFlagger as never, [ISSUE_FLAGGER, "report"])
-    .addNode(ISSUE_FLAGGER, issueFlaggerNode as never)
+    .addNode(ISSUE_FLAGGER, issueFlaggerNode as never, { subgraphs: [flaggerGraph] })
     .addEdge(ISSUE_FLAGGER, "report")
     .addNode("report", report as never)
     .addEdge("report", END);

@@ -19,6 +19,9 @@ const flagger = agentWorker<FlaggerInput, FlaggerInput, unknown, FlagReport>({
   input: z.custom<FlaggerInput>(),
 });
 
+/** The flagger's one-agent graph, declared on its node so drawings show its resilience edges. */
+export const flaggerGraph = flagger.graph;
+
 /** A company the flagger gets: its analysis is done. */
 export interface FlagTask {
   ticker: string;
