@@ -9,6 +9,7 @@ import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
 import { databaseUrl, ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
 import { AGENTS, answers, CONTRACT, MODEL } from "./support/scripted-contract.js";
+import { until } from "./support/until.js";
 
 // `opsgraph worker --metrics-port 0` as a process of its own, one contract review submitted
 // through the queue, the real ChatOpenAI against the scripted server, /metrics scraped over HTTP.
@@ -69,15 +70,6 @@ function samples(text: string): Map<string, number> {
 }
 const key = (name: string, labels: Record<string, string>) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("opsgraph worker --metrics-port", () => {
   it("serves the per-agent series of a run it executed, with its flow, agent, tier and outcome, tokens and cost", async () => {

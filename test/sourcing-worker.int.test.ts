@@ -5,12 +5,14 @@ import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
 import { databaseUrl, ROOT, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
 import { companyOf, MODEL, scriptSourcingModel, SOURCING_AGENTS } from "./support/scripted-sourcing.js";
+import { until } from "./support/until.js";
 
 // The sourcing flow as a user runs it: `opsgraph sourcing ingest`, real `opsgraph worker`
 // processes against the scripted model server, one fresh database per test.
 
 const db = useFreshDatabase("opsgraph-sourcing-worker-");
-const CSV = "/work/shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv";
+// shared/ sits beside the repository (../shared), in CI too
+const CSV = path.resolve(import.meta.dirname, "../../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv");
 const THESIS = path.join(ROOT, "samples", "thesis.md");
 let server: ScriptedServer;
 const workers: ChildProcess[] = [];
@@ -36,13 +38,6 @@ function startWorker() {
 }
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 150_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 const count = async (sql: string, params: unknown[] = []) => (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
 const finished = () => count(`SELECT count(DISTINCT correlation_id)::int AS n FROM opsgraph_events WHERE (name, version) IN (('outreach.ready', 1), ('company.rejected', 1))`);
 const ingest = async () => {
@@ -58,7 +53,7 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
     expect(await ingest()).toMatchObject({ published: 40, skipped: 0, invalid: 0 });
     const w = startWorker();
     try {
-      await until(`40 companies finished (worker: ${w.output()})`, async () => (await finished()) === 40);
+      await until(`40 companies finished (worker: ${w.output()})`, async () => (await finished()) === 40, 150_000, 250);
     } finally {
       w.kill("SIGTERM");
       await exited(w);
@@ -81,7 +76,7 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
     server.requests.length = 0;
     expect(await ingest()).toMatchObject({ published: 40 });
     const a = startWorker();
-    await until(`worker a to be mid-way (${a.output()})`, async () => (await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`)) >= 25);
+    await until(`worker a to be mid-way (${a.output()})`, async () => (await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`)) >= 25, 150_000, 250);
     a.kill("SIGKILL");
     await exited(a);
     const byA = await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`);
@@ -89,7 +84,7 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
 
     const b = startWorker();
     try {
-      await until(`40 companies finished after the restart (worker b: ${b.output()})`, async () => (await finished()) === 40);
+      await until(`40 companies finished after the restart (worker b: ${b.output()})`, async () => (await finished()) === 40, 150_000, 250);
     } finally {
       b.kill("SIGTERM");
       await exited(b);

@@ -15,7 +15,8 @@ import { useFreshDatabase } from "./support/database.js";
 // polled by hand, on a fresh database each test. No model: every stage on its rules tier.
 
 const db = useFreshDatabase("opsgraph-sourcing-");
-const CSV = "/work/shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv";
+// shared/ sits beside the repository (../shared), in CI too
+const CSV = path.resolve(import.meta.dirname, "../../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv");
 const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
 let boss: PgBoss | undefined;
 

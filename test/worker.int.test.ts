@@ -13,6 +13,7 @@ import { ThreadBusyError } from "../runtime/runs.js";
 import { Worker } from "../runtime/worker.js";
 import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
+import { until } from "./support/until.js";
 
 // Runs as jobs: real worker processes (`opsgraph worker`) on one embedded PostgreSQL, the
 // real ChatOpenAI against the scripted server, and the test process submitting and watching.
@@ -44,15 +45,6 @@ function startWorker(args: string[] = []): ChildProcess & { output: () => string
   return Object.assign(child, { output: () => out });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
 /** Whether a thread's checkpoints (or pending writes) hold a value for a state channel. */
