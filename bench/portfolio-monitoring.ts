@@ -7,6 +7,7 @@
 // median of --runs (5) after one warm-up. Target: under 1.3.
 //
 //   npm run bench:portfolio -- [--json] [--runs N] [--latency-ms MS] [--fault-rate R]
+import { setMaxListeners } from "node:events";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
@@ -35,6 +36,8 @@ if (!Number.isInteger(runs) || runs < 1 || !(latencyMs >= 0) || !(rate >= 0 && r
   process.stderr.write("bench:portfolio: --runs must be a whole number of at least 1, --latency-ms at least 0, --fault-rate in [0, 1)\n");
   process.exit(2);
 }
+// 20 parallel tasks listen on the run's abort signal (see cli/main.ts)
+setMaxListeners(100);
 const TICKERS = ["AAL", "DAL", "UAL", "AAPL", "MSFT", "ADBE", "AMZN", "HD", "ABT", "AMGN", "CL", "KO", "AEP", "D", "AFL", "AIG", "AMT", "CVX", "APA", "T"];
 const progress = (m: string) => process.stderr.write(`bench:portfolio: ${m}\n`);
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setMaxListeners } from "node:events";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
@@ -56,6 +57,10 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
     await app.close();
   }
 }
+
+// A flow's parallel tasks (20 companies at once) each listen on the run's abort signal:
+// Node's default of 10 listeners per signal would warn of a leak that is not one.
+setMaxListeners(100);
 
 export function buildProgram(): Command {
   const program = new Command("opsgraph")
