@@ -19,7 +19,7 @@ export function addPruneCommand(program: Command, withApp: WithApp) {
         process.stdout.write(JSON.stringify({ dry_run: opts.dryRun, older_than: opts.olderThan, ...r }) + "\n");
         return;
       }
-      const what = `${r.threads} finished thread${r.threads === 1 ? "" : "s"} older than ${opts.olderThan}: ${r.checkpoints} checkpoints, ${r.blobs} blobs, ${r.writes} writes`;
+      const what = `${r.threads} finished thread${r.threads === 1 ? "" : "s"} older than ${opts.olderThan}: ${r.checkpoints} checkpoints, ${r.blobs} blobs, ${r.writes} writes, ${r.spans} trace spans`;
       process.stdout.write(`${opts.dryRun ? "would prune" : "pruned"} ${what}${opts.dryRun ? " (dry run: nothing deleted)" : ""}\n`);
     });
 }

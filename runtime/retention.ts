@@ -17,6 +17,8 @@ export interface PruneResult {
   checkpoints: number;
   blobs: number;
   writes: number;
+  /** Trace spans of those runs (opsgraph_spans). */
+  spans: number;
   /** Runs last updated before this instant (the database's clock) were eligible. */
   cutoff: string;
 }
@@ -34,8 +36,8 @@ export function parseDuration(value: string, what = "--older-than"): number {
 }
 
 /**
- * Deletes the checkpoints, checkpoint blobs and checkpoint writes (PostgresSaver's tables) of
- * finished threads: runs `completed`, `failed` or `dead_lettered` whose row was last updated
+ * Deletes the checkpoints, checkpoint blobs and checkpoint writes (PostgresSaver's tables), and
+ * the trace spans, of finished threads: runs `completed`, `failed` or `dead_lettered` whose row was last updated
  * before now minus `olderThanMs`. Never a paused (`awaiting_review`), `running` or queued run;
  * never a dead-lettered run whose dead letter still waits (`opsgraph dlq retry` needs its
  * checkpoints: discard the letter to let it go); never a thread another process is
@@ -82,8 +84,15 @@ export async function prune(pool: pg.Pool, { olderThanMs, dryRun = false }: Prun
         counts[k] = (await client.query(`DELETE FROM ${table} WHERE thread_id = ANY($1::text[])`, [threads])).rowCount ?? 0;
       }
     }
+    // the runs' traces go with their checkpoints (the run row keeps the summary)
+    let spans = 0;
+    if (threads.length) {
+      spans = dryRun
+        ? (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_spans s JOIN opsgraph_runs r ON s.run_id = r.run_id WHERE r.thread_id = ANY($1::text[])`, [threads])).rows[0]!.n
+        : ((await client.query(`DELETE FROM opsgraph_spans s USING opsgraph_runs r WHERE s.run_id = r.run_id AND r.thread_id = ANY($1::text[])`, [threads])).rowCount ?? 0);
+    }
     await client.query(dryRun ? "ROLLBACK" : "COMMIT");
-    return { threads: threads.length, checkpoints: counts.checkpoints, blobs: counts.blobs, writes: counts.writes, cutoff: cutoff.toISOString() };
+    return { threads: threads.length, checkpoints: counts.checkpoints, blobs: counts.blobs, writes: counts.writes, spans, cutoff: cutoff.toISOString() };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
     throw e;

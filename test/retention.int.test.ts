@@ -21,11 +21,11 @@ const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
 const db = useFreshDatabase("opsgraph-retention-");
 
-const TABLES = ["checkpoints", "checkpoint_blobs", "checkpoint_writes"] as const;
+const TABLES = ["checkpoints", "checkpoint_blobs", "checkpoint_writes", "opsgraph_spans"] as const;
 
-/** Rows per checkpoint table of a thread. */
+/** Rows per checkpoint table (and trace spans) of a thread. */
 async function rowsOf(thread: string) {
-  const out: Record<(typeof TABLES)[number], number> = { checkpoints: 0, checkpoint_blobs: 0, checkpoint_writes: 0 };
+  const out: Record<(typeof TABLES)[number], number> = { checkpoints: 0, checkpoint_blobs: 0, checkpoint_writes: 0, opsgraph_spans: 0 };
   for (const t of TABLES) out[t] = (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE thread_id = $1`, [thread])).rows[0]!.n;
   return out;
 }
@@ -61,11 +61,15 @@ async function seed() {
     [runs.oldDeadLettered.run_id, runs.oldDeadLettered.thread_id],
   );
   await set(runs.oldQueued, "queued", 60 * DAY);
+  // a trace span per run (these runners have no tracing observer)
+  for (const r of Object.values(runs)) {
+    await db.pool.query(`INSERT INTO opsgraph_spans (span_id, run_id, thread_id, kind, name, start_at, end_at) VALUES ($1, $2, $3, 'run', 'contract-review', now(), now())`, [`span-${r.run_id}`, r.run_id, r.thread_id]);
+  }
   return runs;
 }
 
 describe("prune", () => {
-  it("deletes finished old threads' checkpoints, blobs and writes, keeps every other thread's, and keeps every run row; --dry-run counts the same and deletes nothing", async () => {
+  it("deletes finished old threads' checkpoints, blobs, writes and trace spans, keeps every other thread's, and keeps every run row; --dry-run counts the same and deletes nothing", async () => {
     const runs = await seed();
     const before = Object.fromEntries(await Promise.all(Object.entries(runs).map(async ([k, r]) => [k, await rowsOf(r.thread_id)] as const)));
     for (const counts of Object.values(before)) expect(counts.checkpoints).toBeGreaterThan(0);
@@ -75,6 +79,7 @@ describe("prune", () => {
       checkpoints: pruned.reduce((n, k) => n + before[k]!.checkpoints, 0),
       blobs: pruned.reduce((n, k) => n + before[k]!.checkpoint_blobs, 0),
       writes: pruned.reduce((n, k) => n + before[k]!.checkpoint_writes, 0),
+      spans: 2,
     };
     expect(expected.blobs).toBeGreaterThan(0);
     expect(expected.writes).toBeGreaterThan(0);
@@ -87,7 +92,7 @@ describe("prune", () => {
     expect(done).toMatchObject(expected);
     expect(Date.parse(done.cutoff)).toBeLessThan(Date.now() - 30 * DAY + 60_000);
     for (const [k, r] of Object.entries(runs)) {
-      expect(await rowsOf(r.thread_id), k).toEqual((pruned as readonly string[]).includes(k) ? { checkpoints: 0, checkpoint_blobs: 0, checkpoint_writes: 0 } : before[k]);
+      expect(await rowsOf(r.thread_id), k).toEqual((pruned as readonly string[]).includes(k) ? { checkpoints: 0, checkpoint_blobs: 0, checkpoint_writes: 0, opsgraph_spans: 0 } : before[k]);
     }
 
     // run rows stay, with their result; the same request again still answers from its row
@@ -101,7 +106,7 @@ describe("prune", () => {
     expect((await db.pool.query(`SELECT count(*)::int AS n FROM store WHERE key = $1`, [doc(CONTRACT).sha256])).rows[0].n).toBe(1);
 
     // nothing left to prune
-    expect(await prune(db.pool, { olderThanMs: 30 * DAY })).toMatchObject({ threads: 0, checkpoints: 0, blobs: 0, writes: 0 });
+    expect(await prune(db.pool, { olderThanMs: 30 * DAY })).toMatchObject({ threads: 0, checkpoints: 0, blobs: 0, writes: 0, spans: 0 });
   });
 
   it("skips a thread another process is executing (holding the thread's advisory lock)", async () => {
@@ -140,7 +145,7 @@ describe("opsgraph prune", () => {
     await seed();
     const dry = await opsgraph(["prune", "--older-than", "30d", "--dry-run"]);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/^would prune 2 finished threads older than 30d: \d+ checkpoints, \d+ blobs, \d+ writes \(dry run: nothing deleted\)\n$/);
+    expect(dry.stdout).toMatch(/^would prune 2 finished threads older than 30d: \d+ checkpoints, \d+ blobs, \d+ writes, 2 trace spans \(dry run: nothing deleted\)\n$/);
 
     const json = await opsgraph(["prune", "--older-than", "30d", "--json"]);
     expect(json.code, json.stderr).toBe(0);
