@@ -1,5 +1,10 @@
-// OTLP/HTTP export of spans in the OTLP JSON encoding (POST <endpoint>/v1/traces), so any
-// OpenTelemetry collector or backend receives opsgraph's traces without LangSmith.
+// OTLP/HTTP export of a run's spans with OpenTelemetry's own SDK and exporter (JSON to
+// <endpoint>/v1/traces), so any OpenTelemetry collector or backend receives opsgraph's traces
+// without LangSmith. The spans are opsgraph's stored ones, replayed with their ids and times.
+import { context, SpanKind, SpanStatusCode, trace, type Span as OtelSpan } from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor, type IdGenerator } from "@opentelemetry/sdk-trace-base";
 
 /** A span as exported: ids in hex (trace 32, span 16), times in epoch ms. */
 export interface ExportedSpan {
@@ -21,93 +26,73 @@ export interface OtlpTarget {
   timeoutMs?: number;
 }
 
-type AnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
-
-function anyValue(v: string | number | boolean): AnyValue {
-  if (typeof v === "string") return { stringValue: v };
-  if (typeof v === "boolean") return { boolValue: v };
-  return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };
+/** Hands the SDK the ids opsgraph already gave its spans (the run's uuid is the trace id). */
+class GivenIds implements IdGenerator {
+  traceId = "";
+  spanId = "";
+  generateTraceId = () => this.traceId;
+  generateSpanId = () => this.spanId;
 }
 
-const attributesOf = (attrs: Record<string, string | number | boolean | null>) =>
-  Object.entries(attrs)
-    .filter((e): e is [string, string | number | boolean] => e[1] !== null && e[1] !== undefined)
-    .map(([key, v]) => ({ key: `opsgraph.${key}`, value: anyValue(v) }));
-
-// epoch ms (with a fraction) to a decimal string of ns: beyond 2^53, so no plain Number
-const nanos = (ms: number) => (BigInt(Math.floor(ms)) * 1_000_000n + BigInt(Math.round((ms % 1) * 1_000_000))).toString();
-
-/** The OTLP JSON body for one trace (one run invocation). `traceId`: 32 hex digits. */
-export function otlpTraceRequest(traceId: string, spans: ExportedSpan[], serviceName: string) {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: serviceName } }] },
-        scopeSpans: [
-          {
-            scope: { name: "opsgraph" },
-            spans: spans.map((s) => ({
-              traceId,
-              spanId: s.id,
-              ...(s.parent_id ? { parentSpanId: s.parent_id } : {}),
-              name: s.name,
-              kind: 1, // SPAN_KIND_INTERNAL
-              startTimeUnixNano: nanos(s.start_ms),
-              endTimeUnixNano: nanos(Math.max(s.end_ms, s.start_ms)),
-              attributes: [{ key: "opsgraph.kind", value: { stringValue: s.kind } }, ...attributesOf(s.attributes)],
-              // STATUS_CODE_ERROR for failed attempts and runs, else UNSET
-              status: s.attributes.outcome === "error" || s.attributes.status === "failed" || s.attributes.status === "dead_lettered" ? { code: 2 } : { code: 0 },
-            })),
-          },
-        ],
-      },
-    ],
-  };
-}
+const ORDER: Record<string, number> = { run: 0, node: 1, attempt: 2 };
+const failed = (s: ExportedSpan) => s.attributes.outcome === "error" || s.attributes.status === "failed" || s.attributes.status === "dead_lettered";
 
 /**
- * Sends traces in the background: a run never waits for the collector. `flush` waits for
- * what is in flight, up to a bound, then gives up on it so a process can exit.
+ * Sends traces in the background through a batching span processor: a run never waits for
+ * the collector. `close` flushes what is pending, up to a bound, then gives up on it.
  */
 export class OtlpExporter {
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly closing = new AbortController();
-  private readonly url: string;
+  private readonly ids = new GivenIds();
+  private readonly provider: BasicTracerProvider;
+  private readonly tracer;
 
   constructor(
-    private readonly target: OtlpTarget,
+    target: OtlpTarget,
     private readonly onError: (e: unknown) => void = () => {},
   ) {
-    this.url = `${target.endpoint.replace(/\/+$/, "")}/v1/traces`;
-  }
-
-  export(traceId: string, spans: ExportedSpan[]): void {
-    const sent = this.send(traceId, spans).catch(this.onError);
-    this.inFlight.add(sent);
-    void sent.finally(() => this.inFlight.delete(sent));
-  }
-
-  private async send(traceId: string, spans: ExportedSpan[]) {
-    const res = await fetch(this.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...this.target.headers },
-      body: JSON.stringify(otlpTraceRequest(traceId, spans, this.target.serviceName)),
-      signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.target.timeoutMs ?? 10_000)]),
+    const exporter = new OTLPTraceExporter({ url: `${target.endpoint.replace(/\/+$/, "")}/v1/traces`, headers: target.headers, timeoutMillis: target.timeoutMs ?? 10_000 });
+    this.provider = new BasicTracerProvider({
+      idGenerator: this.ids,
+      resource: resourceFromAttributes({ "service.name": target.serviceName }),
+      spanProcessors: [new BatchSpanProcessor(exporter)],
     });
-    await res.arrayBuffer(); // frees the connection
-    if (!res.ok) throw new Error(`OTLP export to ${this.url}: HTTP ${res.status}`);
+    this.tracer = this.provider.getTracer("opsgraph");
   }
 
-  /** Waits for the exports in flight, at most `boundMs`. */
+  /** Queues one run invocation's spans for export; parents before children. */
+  export(traceId: string, spans: ExportedSpan[]): void {
+    try {
+      const made = new Map<string, OtelSpan>();
+      for (const s of [...spans].sort((a, b) => (ORDER[a.kind] ?? 3) - (ORDER[b.kind] ?? 3))) {
+        const parent = s.parent_id ? made.get(s.parent_id) : undefined;
+        const ctx = parent ? trace.setSpan(context.active(), parent) : trace.deleteSpan(context.active());
+        this.ids.traceId = traceId;
+        this.ids.spanId = s.id;
+        const attributes = Object.fromEntries(Object.entries(s.attributes).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [`opsgraph.${k}`, v as string | number | boolean]));
+        const span = this.tracer.startSpan(s.name, { kind: SpanKind.INTERNAL, startTime: s.start_ms, attributes: { "opsgraph.kind": s.kind, ...attributes } }, ctx);
+        if (failed(s)) span.setStatus({ code: SpanStatusCode.ERROR });
+        made.set(s.id, span);
+      }
+      // ended children first is not required: each span carries its own end time
+      for (const s of spans) made.get(s.id)?.end(Math.max(s.end_ms, s.start_ms));
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+
+  /** Exports what is pending, waiting at most `boundMs`. */
   async flush(boundMs = 2_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise<void>((r) => (timer = setTimeout(r, boundMs)))]);
-    clearTimeout(timer);
+    await this.bounded(this.provider.forceFlush(), boundMs);
   }
 
-  /** Flushes, then aborts what is still in flight: a collector that never answers holds no process open. */
+  /** Flushes, then shuts the exporter down: a collector that never answers holds no process open past the bound. */
   async close(boundMs = 2_000): Promise<void> {
-    await this.flush(boundMs);
-    this.closing.abort();
+    await this.bounded(this.provider.shutdown(), boundMs);
+  }
+
+  private async bounded(p: Promise<void>, boundMs: number) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([p.catch(this.onError), new Promise<void>((r) => (timer = setTimeout(r, boundMs).unref()))]);
+    clearTimeout(timer);
   }
 }

@@ -191,7 +191,7 @@ describe("OpenTelemetry export", () => {
         expect(parent.name).toBe(attr(a, "opsgraph.agent"));
       }
       const failed = attempts.find((a) => attr(a, "opsgraph.outcome") === "error")!;
-      expect(attr(failed, "opsgraph.http_status")).toBe("429");
+      expect(String(attr(failed, "opsgraph.http_status"))).toBe("429");
     } finally {
       await receiver.close();
     }
