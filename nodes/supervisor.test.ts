@@ -5,7 +5,8 @@ import { FakeClock } from "../test/support/fake-clock.js";
 import type { Agent, ModelTier, StructuredCall } from "./agent.js";
 import { AgentStepChannels, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
 import { CircuitOpenError } from "./errors.js";
-import { addSupervisor, agentWorker, RouterDecision, SupervisorChannels, supervisorNodes, taskKey, type RouterInput, type SupervisorSpec, type SupervisorWorker } from "./supervisor.js";
+import { agentWorker } from "./agent-worker.js";
+import { addSupervisor, RouterDecision, SupervisorChannels, supervisorNodes, taskKey, type RouterInput, type SupervisorSpec, type SupervisorWorker } from "./supervisor.js";
 
 // The supervisor on a toy flow: items to process, workers that take `{ item }`, and a router
 // whose rules run every worker on every item, re-run a failure once, then finish.

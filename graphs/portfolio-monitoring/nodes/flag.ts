@@ -6,7 +6,8 @@ import { issueFlagger, type FlaggerInput, type FlagReport } from "../../../agent
 import type { KpiAnalysis } from "../../../agents/portfolio-monitoring/kpi-analyst.js";
 import type { CompanyMetrics } from "../../../agents/portfolio-monitoring/company.js";
 import { ANALYSE, COLLECT } from "../../../agents/portfolio-monitoring/router.js";
-import { agentWorker, taskKey } from "../../../nodes/supervisor.js";
+import { agentWorker } from "../../../nodes/agent-worker.js";
+import { taskKey } from "../../../nodes/supervisor.js";
 import type { PortfolioMonitoringState, PortfolioMonitoringUpdate } from "../state.js";
 
 export const ISSUE_FLAGGER = "issue_flagger";

@@ -4,7 +4,8 @@ import type { CompanyMetrics } from "../../../agents/portfolio-monitoring/compan
 import { kpiAnalyst, type KpiAnalysis, type KpiAnalystInput } from "../../../agents/portfolio-monitoring/kpi-analyst.js";
 import { collectMetrics } from "../../../agents/portfolio-monitoring/metrics-collector.js";
 import { ANALYSE, COLLECT } from "../../../agents/portfolio-monitoring/router.js";
-import { agentWorker, type SupervisorWorker } from "../../../nodes/supervisor.js";
+import { agentWorker } from "../../../nodes/agent-worker.js";
+import type { SupervisorWorker } from "../../../nodes/supervisor.js";
 import type { PortfolioMonitoringContext } from "../state.js";
 
 const TickerTask = z.object({ ticker: z.string().describe("The company's ticker") });
