@@ -80,7 +80,12 @@ export function addDeadLetterCommands(program: Command, withApp: WithApp) {
     .argument("<id>", "the dead letter")
     .option("--json", "print the run as one JSON object", false)
     .action(async (id: string, opts: { json: boolean }) => {
-      const { run } = await withApp((app) => app.contractReview.retryDeadLetter(id));
+      // the run's own flow goes on from its checkpoint
+      const { run } = await withApp(async (app) => {
+        const letter = await app.contractReview.deadLetters.get(id);
+        const row = letter.run_id ? await app.contractReview.get({ runId: letter.run_id }) : undefined;
+        return (app.runners.find((r) => r.flow === row?.flow) ?? app.contractReview).retryDeadLetter(id);
+      });
       printRun(run, opts.json);
       process.exitCode = run.status === "failed" || run.status === "dead_lettered" ? 1 : 0;
     });

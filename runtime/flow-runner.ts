@@ -144,6 +144,7 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
 
 /** A compiled flow graph, as the runner drives it. */
 export interface FlowGraph extends VersionedGraph {
+  nodes: Record<string, unknown>;
   invoke(input: unknown, config: RunnableConfig): Promise<unknown>;
   stream(input: unknown, config: RunnableConfig & { streamMode: string[] }): Promise<AsyncIterable<unknown>>;
   getState(config: RunnableConfig): Promise<{ values: unknown; next: readonly string[]; tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[] }>;
@@ -337,6 +338,10 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const row = letter.run_id ? await this.get({ runId: letter.run_id }) : undefined;
     if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id ?? "(none)"} is gone`);
     if (row.flow !== this.flow) throw new InputError(`dead letter ${id}: belongs to a ${row.flow} run, not ${this.flow}`);
+    if (!(stepNodes(letter.agent).retry in this.graph.nodes)) {
+      // a worker's agent step (a supervisor's task): its task was marked failed and the run went on without it
+      throw new InputError(`dead letter ${id}: ${letter.agent} failed inside a worker task of ${row.flow} run ${row.run_id}, which went on without it; run the flow again for it, or discard the letter`);
+    }
     const config = this.config(row);
     await this.ensureStateVersion(row, config);
     await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);

@@ -16,7 +16,8 @@ import type { Database } from "../runtime/postgres.js";
 import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
 import { openInChromium } from "./support/browser.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
-import { criticalPath, faulty, MODEL, ROUTER, scriptPortfolioModel, type FaultStats } from "./support/scripted-portfolio.js";
+import { kpiAnalyst } from "../agents/portfolio-monitoring/kpi-analyst.js";
+import { ANALYST, criticalPath, faulty, MODEL, ROUTER, scriptPortfolioModel, type FaultStats } from "./support/scripted-portfolio.js";
 
 // The portfolio-monitoring flow end to end: PostgreSQL, the S&P 500 fundamentals, and the real
 // ChatOpenAI client talking HTTP to the scripted server, which answers every agent from its
@@ -210,5 +211,20 @@ describe("portfolio monitoring: one company's failure or missing data never fail
     expect((run.result as { produced_by: Record<string, string> }).produced_by).toMatchObject({ supervisor: MODEL });
     expect(server.requestsFor("analyse_kpis")).toHaveLength(2);
     expect(server.requestsFor("issue_flagger")).toHaveLength(2);
+  });
+
+  it("a company whose analysis fails on every tier is failed with a dead letter, which says it cannot be retried in place", async () => {
+    server.reset();
+    scriptPortfolioModel(server);
+    server.setResponder(ANALYST, () => ({ fault: { kind: "status", status: 400 } })); // refused: straight to rules
+    const failingRules = { ...kpiAnalyst, rules: () => { throw new Error("the analyst's rules crashed"); } };
+    const runner = new PortfolioRunner({ pool: db.pool, tiers: tiers(), reportsDir, backoff: BACKOFF, agents: { analyse_kpis: failingRules as never } });
+    const run = await runner.review({ portfolio: portfolio(["AAL"]), requestId: "portfolio-dead-letter" });
+    expect(run.status).toBe("completed");
+    expect(companiesOf(run)[0]).toMatchObject({ ticker: "AAL", status: "failed" });
+    const letters = (await runner.deadLetters.list()).filter((l) => l.run_id === run.run_id);
+    expect(letters.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(letters.map((l) => l.agent))).toEqual(new Set(["analyse_kpis"]));
+    await expect(runner.retryDeadLetter(letters[0]!.id)).rejects.toThrow(`analyse_kpis failed inside a worker task of portfolio-monitoring run ${run.run_id}`);
   });
 });
