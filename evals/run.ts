@@ -12,6 +12,8 @@ import { contractReviewSuite } from "./suites/contract-review.js";
 import { portfolioNabSuite } from "./suites/portfolio-nab.js";
 import { sourcingSuite } from "./suites/sourcing.js";
 import { startScriptedModel } from "./scripted-model.js";
+import { loadConfig } from "../runtime/config.js";
+import { createModelTiers } from "../runtime/models.js";
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +37,9 @@ if (values.help) {
       "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day,\n" +
       "                     portfolio-monitoring/nab-day-scripted-model, sourcing/backtest, sourcing/backtest-scripted-model\n" +
       "  --out DIR          where <timestamp>.json and <timestamp>.md go (default evals/results)\n" +
-      "  --thresholds FILE  minimums and tolerances (default evals/thresholds.json)\n",
+      "  --thresholds FILE  minimums and tolerances (default evals/thresholds.json)\n" +
+      "With a model configured as for the CLI (OPSGRAPH_MODELS, OPENAI_API_KEY or OPENAI_BASE_URL), every suite also runs on it\n" +
+      "(<suite>/model, reported but not gated); with LANGSMITH_API_KEY each suite is uploaded as an experiment.\n",
   );
   process.exit(0);
 }
@@ -44,6 +48,8 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 
 type Suite = { name: string; run: () => Promise<SuiteRun["result"]> };
 const scripted = await startScriptedModel();
+// a model configured the way the CLI takes it (OPSGRAPH_MODELS, OPENAI_API_KEY / OPENAI_BASE_URL): every suite on it too, reported, not gated
+const model = createModelTiers(loadConfig(process.env));
 const suites: Suite[] = [
   { name: "contract-review/rules", run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
   { name: "contract-review/scripted-model", run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
@@ -51,6 +57,13 @@ const suites: Suite[] = [
   { name: "portfolio-monitoring/nab-day-scripted-model", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
   { name: "sourcing/backtest", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }) },
   { name: "sourcing/backtest-scripted-model", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
+  ...(model.length
+    ? [
+        { name: "contract-review/model", run: () => contractReviewSuite({ data: values.cuad!, tiers: model, name: `contract-review-model-${stamp}`, upload }) },
+        { name: "portfolio-monitoring/nab-day-model", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-model-${stamp}`, upload, tiers: model }) },
+        { name: "sourcing/backtest-model", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-model-${stamp}`, upload, tiers: model }) },
+      ]
+    : []),
 ];
 const wanted = values.suite?.length ? suites.filter((s) => values.suite!.includes(s.name)) : suites;
 if (values.suite?.some((n) => !suites.some((s) => s.name === n))) {
