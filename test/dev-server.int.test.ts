@@ -87,6 +87,16 @@ async function stopDevServer(): Promise<void> {
   const timer = setTimeout(() => dev.pid && process.kill(-dev.pid, "SIGKILL"), 10_000);
   await gone;
   clearTimeout(timer);
+  // the server's own children (the CLI's workers) may still be writing their state: wait for the whole group
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(-dev.pid, 0);
+    } catch {
+      return; // ESRCH: the group is gone
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.kill(-dev.pid, "SIGKILL");
 }
 
 beforeAll(async () => {
@@ -106,7 +116,7 @@ afterAll(async () => {
   await stopDevServer();
   await model?.close();
   // the server keeps its threads under .langgraph_api; leave one we did not create alone
-  if (!stateDirExisted) fs.rmSync(STATE_DIR, { recursive: true, force: true });
+  if (!stateDirExisted) fs.rmSync(STATE_DIR, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }, 30_000);
 
 describe("npm run dev, through @langchain/langgraph-sdk", () => {
