@@ -4,7 +4,7 @@ import { buildContractReviewGraph, type ContractReviewState } from "../graphs/co
 import type { ModelTier } from "../nodes/agent.js";
 import { countModelCalls, RULES_TIER } from "../nodes/agent-step.js";
 import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
-import { cuadReportMarkdown, loadCuadSplit, scoreCuad, type CuadScore } from "./cuad.js";
+import { cuadReportMarkdown, loadCuadSplit, scoreCuad, type CuadContract, type CuadScore } from "./cuad.js";
 
 export interface ContractReviewEval {
   score: CuadScore;
@@ -13,6 +13,17 @@ export interface ContractReviewEval {
   model_calls: number;
   duration_ms: number;
 }
+
+/** One contract through the whole graph as an evaluation runs it: auto-approved, the report kept nowhere. */
+export async function reviewForEval(graph: ReturnType<typeof compileForEval>, c: CuadContract, tiers: ModelTier[], threadId: string): Promise<ContractReviewState> {
+  return (await graph.invoke(
+    { text: c.text, source: c.id },
+    { configurable: { thread_id: threadId }, context: { tiers, autoApprove: true, reports: { write: async (name: string) => name } } },
+  )) as ContractReviewState;
+}
+
+/** The graph an evaluation runs, on in-memory parts. */
+export const compileForEval = () => buildContractReviewGraph().compile({ checkpointer: new MemorySaver(), store: new InMemoryStore() });
 
 /**
  * Runs the whole contract-review graph (auto-approved, on in-memory parts) over a folder in
@@ -26,7 +37,7 @@ export async function evaluateContractReview(opts: {
 }): Promise<ContractReviewEval> {
   const t0 = Date.now();
   const contracts = await loadCuadSplit(opts.data);
-  const graph = buildContractReviewGraph().compile({ checkpointer: new MemorySaver(), store: new InMemoryStore() });
+  const graph = compileForEval();
   const predictions = new Map<string, ClauseFinding[]>();
   const limit = pLimit(opts.concurrency ?? 4);
   let done = 0;
@@ -34,10 +45,7 @@ export async function evaluateContractReview(opts: {
   await Promise.all(
     contracts.map((c) =>
       limit(async () => {
-        const state = (await graph.invoke(
-          { text: c.text, source: c.id },
-          { configurable: { thread_id: `eval:${c.id}` }, context: { tiers: opts.tiers, autoApprove: true, reports: { write: async (name: string) => name } } },
-        )) as ContractReviewState;
+        const state = await reviewForEval(graph, c, opts.tiers, `eval:${c.id}`);
         predictions.set(c.id, state.clauses!.categories);
         modelCalls += countModelCalls(state.attempts);
         opts.onProgress?.(++done, contracts.length);

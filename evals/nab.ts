@@ -112,7 +112,8 @@ export async function loadNab(dir: string): Promise<NabSeries[]> {
   );
 }
 
-function ratios(c: Omit<NabCounts, "precision" | "recall" | "f1">): NabCounts {
+/** Precision, recall and F1 of summed counts (see the scoring rule above). */
+export function ratios(c: Omit<NabCounts, "precision" | "recall" | "f1">): NabCounts {
   // 0 rather than undefined when nothing was flagged (or nothing was labelled): no credit.
   const precision = c.hits + c.false_positives > 0 ? c.hits / (c.hits + c.false_positives) : 0;
   const recall = c.windows > 0 ? c.hits / c.windows : 0;

@@ -33,34 +33,50 @@ export function auc(positives: number[], negatives: number[]): number {
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** A startup's outcome by 2014 ("Satus" in the file's header): Exited or Dead; null while still operating. */
+export function outcomeOf(row: { cells: Record<string, string | undefined> }): "Exited" | "Dead" | null {
+  const status = (row.cells["Satus"] ?? row.cells["Status"] ?? "").trim();
+  return status === "Exited" || status === "Dead" ? status : null;
+}
+
+/** The thesis a back-test scores against; a missing or malformed file is an InputError naming --thesis. */
+export async function readThesisFile(file: string): Promise<Thesis> {
+  const text = await fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(`--thesis ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
+  });
+  try {
+    return parseThesis(text);
+  } catch (e) {
+    throw e instanceof ThesisError ? new InputError(`--thesis ${file}: ${e.message}`) : e;
+  }
+}
+
+/** The input the fit analyst gets for a row, as the stages build it (the status left out); null for an invalid row. */
+export function fitInputOf(row: Parameters<typeof discovery>[0], thesis: Thesis, data: string) {
+  const d = discovery(row, thesis, data);
+  return "invalid" in d ? null : { profile: companyProfiler.rules(d.event.payload.company), thesis };
+}
+
 /**
  * Scores every company of a Startups.csv with the profiler and fit analyst's rules tiers (the
- * same code the stages run, no model), against the 2014 status ("Satus" in the file's header).
- * The status never reaches the scorer: the discovery event leaves it out.
+ * same code the stages run, no model), against the 2014 status. The status never reaches the
+ * scorer: the discovery event leaves it out.
  */
 export async function evaluateSourcing(opts: { data: string; thesisFile: string }): Promise<SourcingEval> {
-  const text = await fs.readFile(opts.thesisFile, "utf8").catch((e: NodeJS.ErrnoException) => {
-    throw new InputError(`--thesis ${opts.thesisFile}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
-  });
-  let thesis: Thesis;
-  try {
-    thesis = parseThesis(text);
-  } catch (e) {
-    throw e instanceof ThesisError ? new InputError(`--thesis ${opts.thesisFile}: ${e.message}`) : e;
-  }
+  const thesis = await readThesisFile(opts.thesisFile);
   const rows = await readStartupsCsv(opts.data);
   const scores: Record<"Exited" | "Dead", number[]> = { Exited: [], Dead: [] };
   const fits: Record<"Exited" | "Dead", number> = { Exited: 0, Dead: 0 };
   let operating = 0;
   for (const row of rows) {
-    const status = (row.cells["Satus"] ?? row.cells["Status"] ?? "").trim();
-    if (status !== "Exited" && status !== "Dead") {
+    const status = outcomeOf(row);
+    if (!status) {
       operating++;
       continue;
     }
-    const d = discovery(row, thesis, opts.data);
-    if ("invalid" in d) continue;
-    const fit = fitAnalyst.rules({ profile: companyProfiler.rules(d.event.payload.company), thesis });
+    const input = fitInputOf(row, thesis, opts.data);
+    if (!input) continue;
+    const fit = fitAnalyst.rules(input);
     scores[status].push(fit.score);
     if (fit.fits) fits[status]++;
   }

@@ -230,19 +230,21 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     );
     const existing = inserted[0] ? undefined : await this.get({ requestId });
     const run_id = inserted[0]?.run_id ?? existing!.run_id;
+    if (existing && existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
+    const config = this.config({ run_id, thread_id, input: existing?.input ?? input });
+    let resuming = false;
     if (existing) {
-      if (existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
       // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
       // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
-      if (existing.status === "failed" || existing.status === "running") await this.ensureStateVersion(existing, this.config(existing));
-      const stoppedPartWay = (existing.status === "failed" || existing.status === "running") && (await this.graph.getState(this.config(existing))).next.length > 0;
-      if (!stoppedPartWay) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
+      if (existing.status === "failed" || existing.status === "running") {
+        await this.ensureStateVersion(existing, config);
+        resuming = (await this.graph.getState(config)).next.length > 0;
+      }
+      if (!resuming) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
       await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
     }
-    const config = this.config({ run_id, thread_id, input: existing?.input ?? input });
-    // a request with no run row has no checkpoint either: the row is written before the first one
-    const resuming = existing !== undefined && (await this.graph.getState(config)).next.length > 0;
     if (!resuming) await prepare?.();
+    // a request with no run row has no checkpoint either: the row is written before the first one
     return this.execute(run_id, thread_id, resuming ? null : this.graphInput(input), config, { fresh: existing === undefined });
   }
 

@@ -1,4 +1,3 @@
-import { setMaxListeners } from "node:events";
 import { ChatOpenAI } from "@langchain/openai";
 import type { ModelTier, StructuredCall, TokenUsage } from "../nodes/agent.js";
 import { CircuitBreaker, type CircuitBreakerOptions } from "../nodes/circuit-breaker.js";
@@ -45,8 +44,6 @@ export function createModelTiers(
       async invoke<M>(call: StructuredCall<M>): Promise<{ output: M; usage: TokenUsage }> {
         if (!breaker.tryAcquire()) throw new CircuitOpenError(spec.id);
         const timeout = AbortSignal.timeout(config.modelTimeoutMs);
-        // a run's signal is shared by its parallel calls (20 companies at once): each adds a listener
-        if (call.signal) setMaxListeners(0, call.signal);
         const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
         try {
           const structured = structuredOf(call.schema as StructuredCall<unknown>["schema"], call.agent);

@@ -1,8 +1,7 @@
-import { InMemoryStore, MemorySaver } from "@langchain/langgraph";
 import type { ClauseFinding } from "../../agents/contract-review/clause-rules.js";
-import { buildContractReviewGraph, type ContractReviewState } from "../../graphs/contract-review/index.js";
 import type { ModelTier } from "../../nodes/agent.js";
 import { countModelCalls } from "../../nodes/agent-step.js";
+import { compileForEval, reviewForEval } from "../contract-review.js";
 import { loadCuadSplit, scoreCuad } from "../cuad.js";
 import { runExperiment, type ExperimentResult } from "../experiment.js";
 
@@ -14,17 +13,14 @@ import { runExperiment, type ExperimentResult } from "../experiment.js";
 export async function contractReviewSuite(o: { data: string; tiers: ModelTier[]; name: string; upload: boolean }): Promise<ExperimentResult> {
   const contracts = await loadCuadSplit(o.data);
   const byId = new Map(contracts.map((c) => [c.id, c]));
-  const graph = buildContractReviewGraph().compile({ checkpointer: new MemorySaver(), store: new InMemoryStore() });
+  const graph = compileForEval();
   return runExperiment({
     name: o.name,
     upload: o.upload,
     examples: contracts.map((c) => ({ inputs: { id: c.id }, reference: { id: c.id } })),
     async target({ id }: { id: string }) {
       const c = byId.get(id)!;
-      const state = (await graph.invoke(
-        { text: c.text, source: c.id },
-        { configurable: { thread_id: `eval:${o.name}:${c.id}` }, context: { tiers: o.tiers, autoApprove: true, reports: { write: async (name: string) => name } } },
-      )) as ContractReviewState;
+      const state = await reviewForEval(graph, c, o.tiers, `eval:${o.name}:${c.id}`);
       return { id, categories: state.clauses?.categories ?? [], model_calls: countModelCalls(state.attempts) };
     },
     summary(outputs: { id: string; categories: ClauseFinding[]; model_calls: number }[]) {

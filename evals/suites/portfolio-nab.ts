@@ -3,7 +3,7 @@ import type { CompanyMetrics } from "../../agents/portfolio-monitoring/company.j
 import { kpiAnalyst, type KpiAnalysis } from "../../agents/portfolio-monitoring/kpi-analyst.js";
 import type { ModelTier } from "../../nodes/agent.js";
 import { runAgentStep } from "../agent-run.js";
-import { loadNab, scoreSeries } from "../nab.js";
+import { loadNab, ratios, scoreSeries } from "../nab.js";
 import { runExperiment, type ExperimentResult } from "../experiment.js";
 
 /**
@@ -29,19 +29,14 @@ export async function portfolioNabSuite(o: { data: string; period: ReportingPeri
       return { key, flags: findings.map((f) => toEpochMs(f.period)), model_calls: run.model_calls };
     },
     summary(outputs: { key: string; flags: number[]; model_calls: number }[]) {
-      let hits = 0;
-      let falsePositives = 0;
-      let windows = 0;
-      for (const out of outputs.filter(Boolean)) {
+      const done = outputs.filter(Boolean);
+      const total = { series: done.length, windows: 0, flags: 0, flags_in_windows: 0, hits: 0, false_positives: 0 };
+      for (const out of done) {
         const c = scoreSeries(out.flags, byKey.get(out.key)!.windows, o.period);
-        hits += c.hits;
-        falsePositives += c.false_positives;
-        windows += byKey.get(out.key)!.windows.length;
+        for (const k of ["windows", "flags", "flags_in_windows", "hits", "false_positives"] as const) total[k] += c[k];
       }
-      const precision = hits + falsePositives ? hits / (hits + falsePositives) : 0;
-      const recall = windows ? hits / windows : 0;
-      const calls = outputs.filter(Boolean).reduce((n, x) => n + x.model_calls, 0);
-      return { precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, errors: series.length - outputs.filter(Boolean).length, model_calls: calls };
+      const { precision, recall, f1 } = ratios(total);
+      return { precision, recall, f1, errors: series.length - done.length, model_calls: done.reduce((n, x) => n + x.model_calls, 0) };
     },
   });
 }

@@ -1,12 +1,9 @@
-import fs from "node:fs/promises";
 import { fitAnalyst, type FitAssessment } from "../../agents/sourcing/fit-analyst.js";
 import type { ModelTier } from "../../nodes/agent.js";
 import { runAgentStep } from "../agent-run.js";
-import { companyProfiler } from "../../agents/sourcing/profiler.js";
-import { parseThesis } from "../../agents/sourcing/thesis.js";
-import { discovery, readStartupsCsv } from "../../runtime/sourcing-ingest.js";
+import { readStartupsCsv } from "../../runtime/sourcing-ingest.js";
 import { runExperiment, type ExperimentResult } from "../experiment.js";
-import { auc } from "../sourcing.js";
+import { auc, fitInputOf, outcomeOf, readThesisFile } from "../sourcing.js";
 
 /**
  * Deal sourcing's back-test: the fit score (profiler and fit analyst, rules tier: the stages'
@@ -14,20 +11,19 @@ import { auc } from "../sourcing.js";
  * The status never reaches the scorer (the discovery event leaves it out).
  */
 export async function sourcingSuite(o: { data: string; thesisFile: string; name: string; upload: boolean; tiers?: ModelTier[] }): Promise<ExperimentResult> {
-  const thesis = parseThesis(await fs.readFile(o.thesisFile, "utf8"));
+  const thesis = await readThesisFile(o.thesisFile);
   const rows = await readStartupsCsv(o.data);
   const labelled = rows.flatMap((row, i) => {
-    const status = (row.cells["Satus"] ?? row.cells["Status"] ?? "").trim();
-    return status === "Exited" || status === "Dead" ? [{ i, exited: status === "Exited" }] : [];
+    const status = outcomeOf(row);
+    return status ? [{ i, exited: status === "Exited" }] : [];
   });
   return runExperiment({
     name: o.name,
     upload: o.upload,
     examples: labelled.map((l) => ({ inputs: { row: l.i }, reference: { exited: l.exited } })),
     async target({ row }: { row: number }) {
-      const d = discovery(rows[row]!, thesis, o.data);
-      if ("invalid" in d) return { score: null, model_calls: 0 };
-      const input = { profile: companyProfiler.rules(d.event.payload.company), thesis };
+      const input = fitInputOf(rows[row]!, thesis, o.data);
+      if (!input) return { score: null, model_calls: 0 };
       if (!o.tiers?.length) return { score: fitAnalyst.rules(input).score, model_calls: 0 };
       // the model path: the fit analyst as an agent step on the tiers
       const run = await runAgentStep(fitAnalyst as never, "fit_analyst", input, o.tiers);
