@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../runtime/errors.js";
 import { evaluateNab, formatNab, loadNab, scoreSeries } from "./nab.js";
+import { dataset } from "../test/support/datasets.js";
 
-const REAL_NAB = join(import.meta.dirname, "../../shared/datasets/portfolio/nab-kpi-anomalies");
+const REAL_NAB = dataset("portfolio/nab-kpi-anomalies");
 const ms = (iso: string) => Date.parse(`${iso}Z`);
 
 /** NAB-style CSV: hourly points for `days` days from 2024-01-01, `level` except on the `spikes` day indexes (value 50). */

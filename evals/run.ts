@@ -15,11 +15,14 @@ import { startScriptedModel } from "./scripted-model.js";
 import { loadConfig } from "../runtime/config.js";
 import { createModelTiers } from "../runtime/models.js";
 
+// the shared evaluation data: OPSGRAPH_DATASETS (.ci/run sets it), else ../shared/datasets beside the repository
+const DATA = process.env.OPSGRAPH_DATASETS ?? path.join("..", "shared", "datasets");
+
 const { values } = parseArgs({
   options: {
-    cuad: { type: "string", default: "../shared/datasets/cuad/dev" },
-    nab: { type: "string", default: "../shared/datasets/portfolio/nab-kpi-anomalies" },
-    startups: { type: "string", default: "../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv" },
+    cuad: { type: "string", default: path.join(DATA, "cuad/dev") },
+    nab: { type: "string", default: path.join(DATA, "portfolio/nab-kpi-anomalies") },
+    startups: { type: "string", default: path.join(DATA, "sourcing/yc-startups-2005-2014/Startups.csv") },
     thesis: { type: "string", default: path.join("samples", "thesis.md") },
     suite: { type: "string", multiple: true },
     out: { type: "string", default: path.join("evals", "results") },
@@ -30,9 +33,10 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     "npm run eval -- [--cuad DIR] [--nab DIR] [--suite NAME]... [--out DIR] [--thresholds FILE]\n" +
-      "  --cuad DIR         a CUAD-format folder for contract review (default ../shared/datasets/cuad/dev)\n" +
-      "  --nab DIR          the NAB folder for portfolio anomaly flagging (default ../shared/datasets/portfolio/nab-kpi-anomalies)\n" +
-      "  --startups FILE    a Startups.csv for the sourcing back-test (default ../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv)\n" +
+      "  (defaults are under $OPSGRAPH_DATASETS, else ../shared/datasets)\n" +
+      "  --cuad DIR         a CUAD-format folder for contract review (default cuad/dev)\n" +
+      "  --nab DIR          the NAB folder for portfolio anomaly flagging (default portfolio/nab-kpi-anomalies)\n" +
+      "  --startups FILE    a Startups.csv for the sourcing back-test (default sourcing/yc-startups-2005-2014/Startups.csv)\n" +
       "  --thesis FILE      the investment thesis it scores against (default samples/thesis.md)\n" +
       "  --suite NAME       run only this suite (repeatable): contract-review/rules, contract-review/scripted-model, portfolio-monitoring/nab-day,\n" +
       "                     portfolio-monitoring/nab-day-scripted-model, sourcing/backtest, sourcing/backtest-scripted-model\n" +

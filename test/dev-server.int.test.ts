@@ -8,6 +8,7 @@ import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
 import { startScriptedOpenAI, type RecordedRequest, type ScriptedServer } from "./scripted-openai.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
 import { scriptPortfolioModel } from "./support/scripted-portfolio.js";
+import { dataset } from "./support/datasets.js";
 
 // `npm run dev` (the langgraphjs dev server) driven only through @langchain/langgraph-sdk, as
 // Studio and users' code drive it. Its model tier is the scripted OpenAI-compatible server,
@@ -15,7 +16,7 @@ import { scriptPortfolioModel } from "./support/scripted-portfolio.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const STATE_DIR = path.join(ROOT, ".langgraph_api");
-const FUNDAMENTALS = path.resolve(ROOT, "../shared/datasets/portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
+const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
 const STARTUP_MS = 120_000;
 // a contract whose clause extraction never answers: the run to cancel mid-way
 const HANGS = "THIS CONTRACT HANGS THE MODEL";

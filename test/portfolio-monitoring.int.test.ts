@@ -18,12 +18,13 @@ import { openInChromium } from "./support/browser.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
 import { kpiAnalyst } from "../agents/portfolio-monitoring/kpi-analyst.js";
 import { ANALYST, criticalPath, faulty, MODEL, ROUTER, scriptPortfolioModel, type FaultStats } from "./support/scripted-portfolio.js";
+import { dataset } from "./support/datasets.js";
 
 // The portfolio-monitoring flow end to end: PostgreSQL, the S&P 500 fundamentals, and the real
 // ChatOpenAI client talking HTTP to the scripted server, which answers every agent from its
 // prompt after 100 ms and fails a fifth of the requests (500, 429, hangs, resets, schema-invalid JSON).
 
-const FUNDAMENTALS = path.resolve(import.meta.dirname, "../../shared/datasets/portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
+const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
 // 20 companies of ten sectors; AAL's 2014 revenue jumps 59.5% with the US Airways merger
 const TICKERS = ["AAL", "DAL", "UAL", "AAPL", "MSFT", "ADBE", "AMZN", "HD", "ABT", "AMGN", "CL", "KO", "AEP", "D", "AFL", "AIG", "AMT", "CVX", "APA", "T"];
 const LATENCY_MS = 100;

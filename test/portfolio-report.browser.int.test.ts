@@ -6,13 +6,14 @@ import type { Page } from "playwright-core";
 import type { CompanyMetrics, CompanyResult, Flag } from "../agents/portfolio-monitoring/company.js";
 import { renderPortfolioReport } from "../graphs/portfolio-monitoring/report.js";
 import { openInChromium, type OpenedPage } from "./support/browser.js";
+import { dataset } from "./support/datasets.js";
 
 // The HTML report in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
 // it loads with no console error, every chart renders visibly, and a screenshot shows a chart
 // with its flag marker. Companies are real rows of the S&P 500 fundamentals panel and a real
 // NAB KPI series (Apple's tweet volume).
 
-const DATASETS = path.resolve(import.meta.dirname, "../../shared/datasets/portfolio");
+const DATASETS = dataset("portfolio");
 const PANEL = path.join(DATASETS, "sp500-fundamentals-2012-2016/key_metrics_panel.csv");
 const TWEETS = path.join(DATASETS, "nab-kpi-anomalies/data/realTweets/Twitter_volume_AAPL.csv");
 

@@ -9,8 +9,9 @@ import { InputError } from "../runtime/errors.js";
 import { readPortfolioInput } from "../runtime/portfolio-input.js";
 import { fundamentalsCsvSource, kpiDirectorySource, openPortfolioSource, postgresSource } from "../runtime/portfolio-sources.js";
 import { useFreshDatabase } from "./support/database.js";
+import { dataset } from "./support/datasets.js";
 
-const FUNDAMENTALS = path.resolve(import.meta.dirname, "../../shared/datasets/portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
+const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
 const TWENTY = ["AAL", "AAPL", "MSFT", "XOM", "JPM", "WMT", "PFE", "KO", "BA", "DAL", "UAL", "LUV", "CVX", "T", "VZ", "HD", "MCD", "IBM", "INTC", "ANTM"];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-portfolio-"));

@@ -9,11 +9,12 @@ import { Schedules, submitThrough, type SubmitTick } from "../runtime/schedules.
 import { Worker } from "../runtime/worker.js";
 import { databaseUrl, runOpsgraph, ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
+import { dataset } from "./support/datasets.js";
 
 // Schedules on a fresh database, with a fixed "now" instead of waiting for real minutes; runs
 // submitted through the real PortfolioRunner on the real pg-boss queue.
 
-const FUNDAMENTALS = path.resolve(ROOT, "../shared/datasets/portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
+const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
 const PORTFOLIO: PortfolioInput = { name: "airlines", year: 2014, period: "week", companies: [{ ticker: "AAL" }, { ticker: "DAL" }], sources: { fundamentals: FUNDAMENTALS } };
 const WEEKLY = "0 6 * * MON";
 /** A Thursday: the weekly schedule's first tick is Monday 2026-01-05 06:00 UTC. */

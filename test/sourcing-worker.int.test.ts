@@ -6,13 +6,13 @@ import { databaseUrl, ROOT, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
 import { companyOf, MODEL, scriptSourcingModel, SOURCING_AGENTS } from "./support/scripted-sourcing.js";
 import { until } from "./support/until.js";
+import { dataset } from "./support/datasets.js";
 
 // The sourcing flow as a user runs it: `opsgraph sourcing ingest`, real `opsgraph worker`
 // processes against the scripted model server, one fresh database per test.
 
 const db = useFreshDatabase("opsgraph-sourcing-worker-");
-// shared/ sits beside the repository (../shared), in CI too
-const CSV = path.resolve(import.meta.dirname, "../../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv");
+const CSV = dataset("sourcing/yc-startups-2005-2014/Startups.csv");
 const THESIS = path.join(ROOT, "samples", "thesis.md");
 let server: ScriptedServer;
 const workers: ChildProcess[] = [];

@@ -10,13 +10,13 @@ import { openQueue } from "../runtime/queue.js";
 import { Sourcing } from "../runtime/sourcing-flow.js";
 import { ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
+import { dataset } from "./support/datasets.js";
 
 // The sourcing flow in process: the bus, the stages as subscribers, and their consumers
 // polled by hand, on a fresh database each test. No model: every stage on its rules tier.
 
 const db = useFreshDatabase("opsgraph-sourcing-");
-// shared/ sits beside the repository (../shared), in CI too
-const CSV = path.resolve(import.meta.dirname, "../../shared/datasets/sourcing/yc-startups-2005-2014/Startups.csv");
+const CSV = dataset("sourcing/yc-startups-2005-2014/Startups.csv");
 const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
 let boss: PgBoss | undefined;
 
