@@ -176,7 +176,8 @@ describe("opsgraph schedule", () => {
     expect(Date.parse(s.next_run_at)).toBeGreaterThan(Date.now());
     expect(new Date(s.next_run_at).getUTCDay()).toBe(1); // a Monday
     expect(s.input.companies).toHaveLength(20);
-    expect(s.input.sources.fundamentals).toBe(FUNDAMENTALS); // resolved from the file's folder
+    // resolved from the file's folder (samples/), wherever the data really is
+    expect(s.input.sources.fundamentals).toBe(path.resolve(ROOT, "samples", "../../shared/datasets/portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"));
 
     const listed = await runOpsgraph(["schedule", "list"], env);
     expect(listed.code, listed.stderr).toBe(0);
