@@ -94,10 +94,11 @@ describe("opsgraph worker --metrics-port", () => {
     });
     expect(status).toBe("completed");
 
-    // runEnded is told after the run row is written: scrape until the run's duration shows
-    const m = await until("the run in /metrics", async () => {
+    // runEnded is told after the run row is written, and the worker lets go of the run after
+    // that: scrape until the run's duration shows and it is no longer in flight (or time out)
+    const m = await until("the run in /metrics, and no run in flight", async () => {
       const s = samples(await (await fetch(url)).text());
-      return (s.get(key("opsgraph_run_duration_seconds_count", { flow: "contract-review", status: "completed" })) ?? 0) >= 1 ? s : undefined;
+      return (s.get(key("opsgraph_run_duration_seconds_count", { flow: "contract-review", status: "completed" })) ?? 0) >= 1 && s.get("opsgraph_runs_in_flight") === 0 ? s : undefined;
     });
     const flow = "contract-review";
     for (const agent of AGENTS) {
