@@ -147,7 +147,7 @@ export interface FlowGraph extends VersionedGraph {
   nodes: Record<string, unknown>;
   invoke(input: unknown, config: RunnableConfig): Promise<unknown>;
   stream(input: unknown, config: RunnableConfig & { streamMode: string[] }): Promise<AsyncIterable<unknown>>;
-  getState(config: RunnableConfig): Promise<{ values: unknown; next: readonly string[]; tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[] }>;
+  getState(config: RunnableConfig): Promise<{ values: unknown; next: readonly string[]; config?: { configurable?: { checkpoint_id?: string } }; tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[] }>;
 }
 
 /**
@@ -218,34 +218,41 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   /**
    * Runs a request here and now. The same request again answers from the stored run with no
    * model call; a run that stopped part-way (crash, failure) carries on from its last
-   * checkpoint. `prepare` runs before a new run starts (e.g. stores its document).
+   * checkpoint. `prepare` (e.g. storing its document) must be idempotent: it runs alongside the
+   * run row's insert, before any checkpoint, whether the request is new or not.
    */
   protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<RunRecord> {
     const thread_id = threadIdFor(this.flow, requestId);
-    // a new request's row in one statement; an existing one is read
-    const { rows: inserted } = await this.deps.pool.query<{ run_id: string }>(
-      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
-       ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
-      [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
-    );
+    // a new request's row in one statement, at the same time as what the run needs first; an existing one is read
+    const [{ rows: inserted }] = await Promise.all([
+      this.deps.pool.query<{ run_id: string }>(
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
+         ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+        [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
+      ),
+      prepare?.(),
+    ]);
     const existing = inserted[0] ? undefined : await this.get({ requestId });
     const run_id = inserted[0]?.run_id ?? existing!.run_id;
     if (existing && existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
     const config = this.config({ run_id, thread_id, input: existing?.input ?? input });
+    // the thread has no checkpoint: the run starts from its input (new, or its process died before the first checkpoint)
+    let fresh = existing === undefined;
     let resuming = false;
     if (existing) {
       // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
       // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
       if (existing.status === "failed" || existing.status === "running") {
         await this.ensureStateVersion(existing, config);
-        resuming = (await this.graph.getState(config)).next.length > 0;
+        const snapshot = await this.graph.getState(config);
+        fresh = snapshot.config?.configurable?.checkpoint_id === undefined;
+        resuming = !fresh && snapshot.next.length > 0;
       }
-      if (!resuming) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
+      if (!resuming && !fresh) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
       await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
     }
-    if (!resuming) await prepare?.();
     // a request with no run row has no checkpoint either: the row is written before the first one
-    return this.execute(run_id, thread_id, resuming ? null : this.graphInput(input), config, { fresh: existing === undefined });
+    return this.execute(run_id, thread_id, resuming ? null : this.graphInput(existing?.input ?? input), config, { fresh });
   }
 
   /**

@@ -28,6 +28,8 @@ export interface OutboxEntry {
   payload: ReportWritePayload | NotificationPayload;
 }
 
+const INSERT_DELIVERED = `INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at)`;
+
 /** The pool, or a client inside the caller's transaction. */
 export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
@@ -139,32 +141,48 @@ export class Outbox {
       );
       if (rowCount === 1) return { created: true, payload: entry.payload };
     } else {
-      const client = await this.pool.connect();
-      try {
-        await client.query("BEGIN");
-        const { rows } = await client.query<{ id: string }>(
-          `INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at) VALUES ($1, $2, $3, $4, $5, 'delivered', 1, now())
-           ON CONFLICT (key) DO NOTHING RETURNING id::text`,
-          params,
-        );
-        if (rows[0]) {
-          // marked delivered in the same transaction as the effect: a failed effect rolls the entry back with it
-          await this.effect(client, { key: entry.key, kind: entry.kind, run_id: entry.run_id ?? null, payload: entry.payload });
-          await client.query("COMMIT");
-          return { created: true, payload: entry.payload };
-        }
-        await client.query("COMMIT");
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw e;
-      } finally {
-        client.release();
-      }
+      const p = entry.payload as ReportWritePayload;
+      const { created } = await this.deliverReport({ key: entry.key, run_id: entry.run_id, thread_id: entry.thread_id, path: p.path, markdown: p.markdown });
+      if (created) return { created: true, payload: entry.payload };
     }
     // there already: delivered then, or left pending by an older build (deliver it now)
     await this.deliverOrThrow([entry.key]);
     const stored = await this.get(entry.key);
     return { created: false, payload: stored?.payload ?? entry.payload };
+  }
+
+  /**
+   * A report file and, optionally, the notification that tells of it, as one side effect: the
+   * file is written first (atomically), then its entry, the notification's entry and the
+   * notification row are recorded delivered in one statement. A report whose entry is there
+   * already (the step run again) is not written again, and its stored path is the one told.
+   * A crash between the file and the statement leaves no entry: the step run again writes the
+   * same file again and records it then. A failed write throws and records nothing.
+   */
+  async deliverReport(
+    report: { key: string; run_id?: string | null; thread_id?: string | null; path: string; markdown: string },
+    notification?: (path: string) => { key: string; kind: string; payload: object },
+  ): Promise<{ path: string; created: boolean }> {
+    const { rows } = await this.pool.query<{ status: "pending" | "delivered"; path: string }>(`SELECT status, payload->>'path' AS path FROM opsgraph_outbox WHERE key = $1`, [report.key]);
+    const stored = rows[0];
+    if (stored?.status === "pending") await this.deliverOrThrow([report.key]); // left pending by an older build
+    else if (!stored) await writeFileAtomic(report.path, report.markdown);
+    const at = stored?.path ?? report.path;
+    const note = notification?.(at);
+    const ids = [report.run_id ?? null, report.thread_id ?? null];
+    const reportPayload = JSON.stringify({ path: report.path, markdown: report.markdown });
+    if (!note) {
+      if (!stored) await this.pool.query(`${INSERT_DELIVERED} VALUES ($1, 'report.write', $2, $3, $4, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING`, [report.key, ...ids, reportPayload]);
+      return { path: at, created: !stored };
+    }
+    const { rowCount } = await this.pool.query(
+      `WITH r AS (${INSERT_DELIVERED} SELECT $1, 'report.write', $2, $3, $4, 'delivered', 1, now() WHERE $5::boolean ON CONFLICT (key) DO NOTHING),
+            e AS (${INSERT_DELIVERED} VALUES ($6, 'notification', $2, $3, $7, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING RETURNING key, run_id)
+       INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $8, run_id, $9 FROM e ON CONFLICT (key) DO NOTHING`,
+      [report.key, ...ids, reportPayload, !stored, note.key, JSON.stringify({ kind: note.kind, payload: note.payload }), note.kind, JSON.stringify(note.payload)],
+    );
+    if (rowCount === 0) await this.deliverOrThrow([note.key]); // told before: delivered then, or left pending by an older build
+    return { path: at, created: !stored };
   }
 
   /** Delivers the given keys; throws when one of them could not be delivered. */
@@ -210,11 +228,22 @@ export interface OutboxIds {
 export function outboxReportSink(outbox: Outbox, dir: string, ids: OutboxIds): ReportSink {
   return {
     async write(name, markdown) {
-      const key = `${ids.thread_id}:report:${name}`;
-      const target = path.resolve(dir, name);
-      const { payload } = await outbox.enqueueAndDeliver({ key, kind: "report.write", run_id: ids.run_id, thread_id: ids.thread_id, payload: { path: target, markdown } });
-      return (payload as ReportWritePayload).path;
+      const { path: at } = await outbox.deliverReport({ key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, path: path.resolve(dir, name), markdown });
+      return at;
     },
+  };
+}
+
+const reportKey = (ids: OutboxIds, name: string) => `${ids.thread_id}:report:${name}`;
+
+/**
+ * The flow's `publish` through the outbox: the report as outboxReportSink writes it, and its
+ * notification in the same statement (see Outbox.deliverReport).
+ */
+export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): NonNullable<ContractReviewContext["publish"]> {
+  return async ({ name, markdown }, event) => {
+    const report = { key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, path: path.resolve(dir, name), markdown };
+    return (await outbox.deliverReport(report, event)).path;
   };
 }
 

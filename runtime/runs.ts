@@ -11,7 +11,7 @@ import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrad
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { ContractDocument } from "./documents.js";
 import { FlowRunner, type FlowGraph, type RunnerDeps, type RunRecord, type RunRow, type RunStatus } from "./flow-runner.js";
-import { outboxNotifier, outboxReportSink } from "./outbox.js";
+import { outboxPublisher } from "./outbox.js";
 
 export { FlowRunner, isDatabaseUnavailable, ThreadBusyError } from "./flow-runner.js";
 export type { ResumeAnswer, RunnerDeps, RunRecord, RunStatus } from "./flow-runner.js";
@@ -62,8 +62,7 @@ export class ContractReviewRunner extends FlowRunner<ContractReviewState> {
       autoApprove: input.auto_approve ?? false,
       reviewThreshold: this.deps.reviewThreshold,
       // side effects go through the outbox: the report step run again repeats none of them
-      reports: outboxReportSink(this.outbox, this.deps.reportsDir, run),
-      notify: outboxNotifier(this.outbox, run),
+      publish: outboxPublisher(this.outbox, this.deps.reportsDir, run),
     };
   }
 

@@ -139,6 +139,24 @@ describe("contract review on PostgreSQL with a model tier", () => {
     expect(server.requests.length).toBe(before);
   });
 
+  it("runs a request whose process died after writing its row, before its first checkpoint, from its input when it comes again", async () => {
+    // as if the process died just after the run row's insert: the row says running, the thread has no checkpoint and the document is not stored
+    const d = doc(CONTRACT);
+    await runner({ models: false }).review({ document: d, autoApprove: true }); // the rules tier: only its row and thread are wanted
+    const row = (await db.pool.query<{ run_id: string; thread_id: string }>("SELECT run_id, thread_id FROM opsgraph_runs")).rows[0]!;
+    await db.pool.query("UPDATE opsgraph_runs SET status = 'running', result = NULL, model_calls = 0 WHERE run_id = $1", [row.run_id]);
+    for (const t of ["checkpoint_writes", "checkpoint_blobs", "checkpoints"]) await db.pool.query(`DELETE FROM ${t} WHERE thread_id = $1`, [row.thread_id]);
+    await db.pool.query("DELETE FROM store");
+    server.reset();
+    scriptHappyPath();
+
+    const again = await runner().review({ document: d, autoApprove: true });
+    expect(again).toMatchObject({ run_id: row.run_id, status: "completed", model_calls: 4 });
+    expect(again.cached).toBeUndefined();
+    expect(server.requests).toHaveLength(4);
+    expect((again.result as { summary: string }).summary).toBe(summaryAnswer.summary);
+  });
+
   it("asks for structured output through function calling when configured, for servers without response_format", async () => {
     scriptHappyPath();
     const run = await runner({ structuredOutput: "functionCalling" }).review({ document: doc(CONTRACT), autoApprove: true });

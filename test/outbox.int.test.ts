@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildContractReviewGraph, type ContractReviewContext, type ContractReviewState } from "../graphs/contract-review/index.js";
 import { createCheckpointer, createStore } from "../runtime/checkpointer.js";
-import { Outbox, outboxNotifier, outboxReportSink } from "../runtime/outbox.js";
+import { Outbox, outboxNotifier, outboxPublisher, outboxReportSink } from "../runtime/outbox.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 import { useFreshDatabase } from "./support/database.js";
 import { documentOf } from "./support/documents.js";
@@ -77,6 +77,35 @@ describe("the outbox", () => {
     expect(fs.readFileSync(file, "utf8")).toBe("# b\n");
   });
 
+  it("delivers a report and the notification that tells of it as one side effect: once, with the stored path, and nothing when the file cannot be written", async () => {
+    const outbox = new Outbox(db.pool);
+    const file = path.join(db.dir, "reports-c", "c.md");
+    const told = (p: string) => ({ key: "t3:contract.reviewed", kind: "contract.reviewed", payload: { report_path: p } });
+    const report = { key: "t3:report:c.md", run_id: null, thread_id: "t3", path: file, markdown: "# c\n" };
+
+    expect(await outbox.deliverReport(report, told)).toEqual({ path: file, created: true });
+    expect(fs.readFileSync(file, "utf8")).toBe("# c\n");
+    const written = version(file);
+    const notes = async () => (await db.pool.query(`SELECT key, kind, payload FROM opsgraph_notifications WHERE key LIKE 't3:%'`)).rows;
+    expect(await notes()).toEqual([{ key: "t3:contract.reviewed", kind: "contract.reviewed", payload: { report_path: file } }]);
+    expect(await count("opsgraph_outbox WHERE key LIKE 't3:%' AND status = 'delivered' AND attempts = 1")).toBe(2);
+
+    // the step again, with other content and another directory: nothing written or told again, the stored path answered
+    const elsewhere = path.join(db.dir, "reports-d", "c.md");
+    expect(await outbox.deliverReport({ ...report, path: elsewhere, markdown: "# other\n" }, told)).toEqual({ path: file, created: false });
+    expect(version(file)).toBe(written);
+    expect(fs.existsSync(elsewhere)).toBe(false);
+    expect(await notes()).toHaveLength(1);
+    expect(await count("opsgraph_outbox WHERE key LIKE 't3:%'")).toBe(2);
+
+    // a file that cannot be written: it throws and records nothing
+    fs.writeFileSync(path.join(db.dir, "not-a-dir"), "");
+    const bad = { key: "t4:report:x.md", thread_id: "t4", path: path.join(db.dir, "not-a-dir", "x.md"), markdown: "x" };
+    await expect(outbox.deliverReport(bad, () => ({ key: "t4:contract.reviewed", kind: "contract.reviewed", payload: {} }))).rejects.toThrow();
+    expect(await count("opsgraph_outbox WHERE key LIKE 't4:%'")).toBe(0);
+    expect(await count("opsgraph_notifications WHERE key LIKE 't4:%'")).toBe(0);
+  });
+
   it("keeps a failed delivery pending with its attempts counted, delivers the rest, and concurrent deliverers deliver each entry once", async () => {
     const outbox = new Outbox(db.pool);
     fs.writeFileSync(path.join(db.dir, "not-a-db.dir"), "");
@@ -117,7 +146,7 @@ describe("contract review through the outbox", () => {
     ]);
     expect(JSON.stringify(first)).not.toContain("MASTER SERVICES AGREEMENT"); // never the contract's text
     const outboxRows = async () =>
-      (await db.pool.query<{ key: string; kind: string; status: string }>(`SELECT key, kind, status FROM opsgraph_outbox WHERE thread_id = $1 ORDER BY id`, [run.thread_id])).rows;
+      (await db.pool.query<{ key: string; kind: string; status: string }>(`SELECT key, kind, status FROM opsgraph_outbox WHERE thread_id = $1 ORDER BY kind DESC`, [run.thread_id])).rows;
     const entries = await outboxRows();
     expect(entries).toEqual([
       { key: `${run.thread_id}:report:${path.basename(result.report_path)}`, kind: "report.write", status: "delivered" },
@@ -155,6 +184,20 @@ describe("contract review through the outbox", () => {
     expect(calls).toEqual({ write: 1, notify: 1 }); // the step did run again...
     expect(again.report_path).toBe(result.report_path);
     expect(await notifications()).toEqual(first); // ...and repeated nothing
+    expect(await outboxRows()).toEqual(entries);
+    expect(version(result.report_path)).toBe(written);
+
+    // and again through `publish`, as the runner wires it: the report and its notification as one side effect
+    const publish = outboxPublisher(outbox, reportsDir, ids);
+    let published = 0;
+    const viaPublish = (await graph.invoke(null, {
+      configurable: { thread_id: run.thread_id, checkpoint_id: beforeReport!.configurable!.checkpoint_id },
+      context: { tiers: [], autoApprove: true, runId: run.run_id, publish: (r, e) => (published++, publish(r, e)) } satisfies ContractReviewContext,
+      durability: "sync",
+    } as never)) as ContractReviewState;
+    expect(published).toBe(1);
+    expect(viaPublish.report_path).toBe(result.report_path);
+    expect(await notifications()).toEqual(first);
     expect(await outboxRows()).toEqual(entries);
     expect(version(result.report_path)).toBe(written);
   });

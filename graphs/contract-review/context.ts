@@ -14,6 +14,7 @@ export function contextOf(config: Config) {
     autoApprove: c.autoApprove ?? false,
     reports: c.reports,
     notify: c.notify,
+    publish: c.publish,
     runId: c.runId,
   };
 }

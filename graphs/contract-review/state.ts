@@ -84,6 +84,12 @@ export type ContractReviewContext = AgentStepContext & {
    * key again (the report step run again) must not repeat the side effect. Default: none.
    */
   notify?: (event: ContractReviewedEvent) => Promise<void>;
+  /**
+   * Writes the report and tells of it as one side effect, `event` built from the path written
+   * (the runtime's outbox: one statement for both). When set, the report step uses it instead of
+   * `reports` and `notify`. Returns where the report is.
+   */
+  publish?: (report: { name: string; markdown: string }, event: (report_path: string) => ContractReviewedEvent) => Promise<string>;
 };
 
 /** What `notify` receives when a review is done: never the contract's text. */
