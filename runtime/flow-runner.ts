@@ -142,6 +142,37 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
   return rec;
 }
 
+/** The advisory lock key of a thread, its id being parameter `$n`. */
+const lockKey = (n = 1) => `hashtext('opsgraph:thread'), hashtext($${n})`;
+
+/** A thread's advisory lock, held on `client` (a session lock: it outlives transactions). */
+export class ThreadLock {
+  released = false;
+  constructor(
+    readonly client: pg.PoolClient,
+    readonly thread_id: string,
+  ) {}
+
+  /**
+   * Runs a write returning its rows (`sql` with `values`) and lets go of the lock
+   * in the same round trip, once the write is committed: the statement also takes the lock for
+   * its own transaction (the same session holds it already) and drops the session's, so the lock
+   * is free only when that transaction ends. No row written: the lock is kept (withThreadLock
+   * lets go of it).
+   */
+  async releaseWith<R extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<R[]> {
+    const key = lockKey(values.length + 1);
+    const { rows } = await this.client.query<R & { released__: boolean }>(
+      `WITH w AS (${sql}), held AS (SELECT pg_advisory_xact_lock(${key}) FROM w LIMIT 1)
+       SELECT w.*, pg_advisory_unlock(${key}) AS released__ FROM w, held`,
+      [...values, this.thread_id],
+    );
+    if (rows.length === 0) return rows;
+    this.released = rows[0]!.released__;
+    return rows.map(({ released__: _, ...r }) => r as unknown as R);
+  }
+}
+
 /** A compiled flow graph, as the runner drives it. */
 export interface FlowGraph extends VersionedGraph {
   nodes: Record<string, unknown>;
@@ -298,7 +329,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
     const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
-    return this.withThreadLock(row.thread_id, async () => {
+    return this.withThreadLock(row.thread_id, async (lock) => {
       await this.ensureStateVersion(row, config, { locked: true });
       // claim it: a queued run, or a running one whose worker stopped renewing its lease
       const { rowCount } = await this.deps.pool.query(
@@ -308,7 +339,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       );
       if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
       const started = (await this.graph.getState(config)).next.length > 0;
-      return this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config);
+      return this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config, { lock });
     });
   }
 
@@ -359,29 +390,32 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     return { dead_letter: settled, run: await this.execute(row.run_id, row.thread_id, null, config) };
   }
 
-  /** Holds the thread's advisory lock for the duration of `fn`: one execution per thread, across processes. */
-  protected async withThreadLock<T>(thread_id: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Holds the thread's advisory lock for the duration of `fn`: one execution per thread, across
+   * processes. `fn` may let go of it early with its last statement (ThreadLock.releaseWith).
+   */
+  protected async withThreadLock<T>(thread_id: string, fn: (lock: ThreadLock) => Promise<T>): Promise<T> {
     const client = await this.deps.pool.connect();
-    let locked = false;
+    let lock: ThreadLock | undefined;
     try {
-      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('opsgraph:thread'), hashtext($1)) AS ok", [thread_id]);
-      locked = rows[0]!.ok;
-      if (!locked) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
-      return await fn();
+      const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${lockKey()}) AS ok`, [thread_id]);
+      if (!rows[0]!.ok) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
+      lock = new ThreadLock(client, thread_id);
+      return await fn(lock);
     } finally {
       // if the connection died, PostgreSQL released the lock with it
-      if (locked) await client.query("SELECT pg_advisory_unlock(hashtext('opsgraph:thread'), hashtext($1))", [thread_id]).catch(() => {});
+      if (lock && !lock.released) await client.query(`SELECT pg_advisory_unlock(${lockKey()})`, [thread_id]).catch(() => {});
       client.release();
     }
   }
 
   /** Runs the graph holding the thread's lock. The caller has set the run's row to `running`. */
   private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
-    return this.withThreadLock(thread_id, () => this.executeLocked(run_id, thread_id, input, config, opts));
+    return this.withThreadLock(thread_id, (lock) => this.executeLocked(run_id, thread_id, input, config, { ...opts, lock }));
   }
 
-  /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). */
-  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
+  /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). `lock`: let go of with the run row's last update. */
+  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean; lock: ThreadLock }): Promise<RunRecord> {
     const t0 = Date.now();
     const observers = this.deps.observers ?? [];
     const callbacks = observers.flatMap((o) => o.callbacks?.({ flow: this.flow, run_id, thread_id }) ?? []);
@@ -421,7 +455,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       log?.warn({ node: a.agent, agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
     }
     const duration_ms = Date.now() - t0;
-    const { rows } = await this.deps.pool.query<RunRow>(
+    const rows = await opts.lock.releaseWith<RunRow>(
       `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
          result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`,
       [
