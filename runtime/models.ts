@@ -1,3 +1,4 @@
+import { toJsonSchema } from "@langchain/core/utils/json_schema";
 import { ChatOpenAI } from "@langchain/openai";
 import type { ModelTier, StructuredCall, TokenUsage } from "../nodes/agent.js";
 import { CircuitBreaker, type CircuitBreakerOptions } from "../nodes/circuit-breaker.js";
@@ -29,13 +30,23 @@ export function createModelTiers(
       configuration: { baseURL: config.openai.baseURL, logLevel: "off" },
     });
     const breaker = new CircuitBreaker(clock, config.breaker);
-    // one structured-output runnable per (schema, name): building it converts the schema to JSON Schema
+    // One structured-output runnable per (schema, name). Given a zod schema, ChatOpenAI's
+    // jsonSchema method converts it to JSON Schema again on every call (twice: for the request
+    // and for its tracing params); it gets the JSON Schema it would send, converted here once,
+    // and the answer is checked against the zod schema below as before. Function calling
+    // converts once by itself.
     const structuredFor = new WeakMap<object, Map<string, ReturnType<typeof chat.withStructuredOutput>>>();
     const structuredOf = (schema: StructuredCall<unknown>["schema"], name: string) => {
       let byName = structuredFor.get(schema);
       if (!byName) structuredFor.set(schema, (byName = new Map()));
       let r = byName.get(name);
-      if (!r) byName.set(name, (r = chat.withStructuredOutput(schema, { name, method: config.openai.structuredOutput, includeRaw: true }) as never));
+      if (!r) {
+        r =
+          config.openai.structuredOutput === "jsonSchema"
+            ? chat.withStructuredOutput(responseSchema(schema, name), { name, method: "jsonSchema", strict: true, includeRaw: true })
+            : chat.withStructuredOutput(schema, { name, method: config.openai.structuredOutput, includeRaw: true });
+        byName.set(name, r as never);
+      }
       return r!;
     };
     return {
@@ -74,4 +85,20 @@ export function createModelTiers(
       },
     };
   });
+}
+
+/**
+ * The JSON Schema ChatOpenAI sends as `response_format.json_schema.schema` for a zod schema
+ * (@langchain/openai's interopZodResponseFormat: refs for cycles and reuse, titled by name).
+ */
+export function responseSchema(schema: StructuredCall<unknown>["schema"], name: string): Record<string, unknown> {
+  const converted = toJsonSchema(schema as never, {
+    cycles: "ref",
+    reused: "ref",
+    override(ctx) {
+      ctx.jsonSchema.title = name;
+    },
+  });
+  // plain data: zod's result also answers to `~standard`, which ChatOpenAI would convert again (to draft-07)
+  return JSON.parse(JSON.stringify(converted)) as Record<string, unknown>;
 }

@@ -3,6 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type pg from "pg";
+import { ChatOpenAI } from "@langchain/openai";
+import type { z } from "zod";
+import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
+import { summarizer } from "../agents/contract-review/summarizer.js";
 import { createModelTiers } from "../runtime/models.js";
 import type { Database } from "../runtime/postgres.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
@@ -166,6 +170,28 @@ describe("contract review on PostgreSQL with a model tier", () => {
     expect(req.body.tools[0].function.name).toBe("clause_extractor");
     expect(req.body.response_format).toBeUndefined();
     expect((run.result as { summary: string }).summary).toBe(summaryAnswer.summary);
+  });
+
+  it("sends each agent's call exactly as ChatOpenAI.withStructuredOutput(zod schema, jsonSchema) does, and answers with the zod-checked output", async () => {
+    const tier = createModelTiers({
+      modelTiers: [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }],
+      openai: { apiKey: "sk-test", baseURL: server.url, structuredOutput: "jsonSchema" },
+      modelTimeoutMs: 2_000,
+    })[0]!;
+    const direct = new ChatOpenAI({ model: "gpt-4.1-mini", apiKey: "sk-test", maxRetries: 0, temperature: 0, configuration: { baseURL: server.url } });
+    for (const [agent, answer] of [[riskAnalyst, riskAnswer], [summarizer, summaryAnswer]] as const) {
+      server.script(agent.name, { json: answer }, { json: answer });
+      const call = { agent: agent.name, schema: agent.modelOutput as z.ZodType<unknown>, system: "You review contracts.", user: "The contract." };
+      const { output } = await tier.invoke(call);
+      expect(output).toEqual(agent.modelOutput.parse(answer));
+      await direct.withStructuredOutput(agent.modelOutput as z.ZodType<unknown>, { name: agent.name, method: "jsonSchema" }).invoke([
+        { role: "system", content: call.system },
+        { role: "user", content: call.user },
+      ]);
+      const [ours, theirs] = server.requestsFor(agent.name);
+      expect(ours!.body.response_format.json_schema.strict).toBe(true);
+      expect(ours!.body).toEqual(theirs!.body);
+    }
   });
 
   it("rejects an excerpt that is not in the contract, repairs once, and keeps the repaired answer", async () => {
