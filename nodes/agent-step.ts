@@ -1,4 +1,5 @@
 import { Annotation, END, interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import type { BaseStore } from "@langchain/langgraph-checkpoint";
 import type { z } from "zod";
 import type { Agent, Attempt, ModelTier, TokenUsage } from "./agent.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -74,7 +75,14 @@ export type AgentStepContext = {
   flow?: string;
   /** Replaces an agent's implementation for this run, by name (a company's own rules, a test's failing one). */
   agents?: Record<string, Agent<unknown, unknown, unknown>>;
+  /**
+   * The Store, handed to the nodes directly (the runtime's runs). A graph compiled with a store
+   * gets it wrapped in LangGraph's batcher, which answers on its next poll (a 0 ms timer, 1 ms
+   * in Node) and holds every run's end until its last one. Default: the compiled-in store.
+   */
+  store?: BaseStore;
 };
+
 
 // A structural view of StateGraph: agent steps add nodes whose names are built at runtime.
 type NodeFn = (state: never, config: LangGraphRunnableConfig) => Promise<unknown>;
@@ -108,6 +116,9 @@ export interface AgentStepSpec<S extends AgentStepState, I, M, O> {
 export const freshCursor = (): StepCursor => ({ tier: 0, attempt: 1, waited_ms: 0, repaired: false, route: "call", wait_ms: 0, repair_note: null });
 
 const contextOf = (config: LangGraphRunnableConfig) => (config.context ?? {}) as AgentStepContext;
+
+/** The Store a node reads and writes: the run's context's, else the one the graph was compiled with (Studio). */
+export const storeOfRun = (config: LangGraphRunnableConfig): BaseStore | undefined => contextOf(config).store ?? config.store;
 
 /** The node names of an agent step: the attempt node, then its resilience edges' targets. */
 export const stepNodes = (name: string) => ({
@@ -259,7 +270,7 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
       errors: state.attempts.filter((a) => a.agent === name),
     };
     if (ctx.deadLetters) await ctx.deadLetters.put(entry);
-    else if (config.store) await config.store.put(["opsgraph", "dead_letters"], `${entry.thread_id}:${name}:${entry.errors.length}`, entry);
+    else if (storeOfRun(config)) await storeOfRun(config)!.put(["opsgraph", "dead_letters"], `${entry.thread_id}:${name}:${entry.errors.length}`, entry);
     return { halted: { reason: "dead_lettered", agent: name, note: null } };
   }
 

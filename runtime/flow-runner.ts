@@ -234,6 +234,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       context: {
         tiers: this.deps.tiers,
         deadLetters: this.deadLetters,
+        // the nodes get the Store itself, not through the graph (see AgentStepContext.store)
+        store: this.store,
         runId: run.run_id,
         flow: this.flow,
         ...(clock ? { clock } : {}),
@@ -257,8 +259,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     // a new request's row in one statement, at the same time as what the run needs first; an existing one is read
     const [{ rows: inserted }] = await Promise.all([
       this.deps.pool.query<{ run_id: string }>(
+        // any conflict: request_id's or thread_id's (the same request, see enqueue)
         `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
-         ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+         ON CONFLICT DO NOTHING RETURNING run_id`,
         [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
       ),
       prepare?.(),
@@ -300,8 +303,10 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     try {
       await client.query("BEGIN");
       const { rows } = await client.query<{ run_id: string }>(
-        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
-         ON CONFLICT (request_id) DO NOTHING RETURNING run_id`,
+        // any conflict, not only request_id's: the thread id is unique too, and two inserts of the same request at
+      // once may meet first on its index, which would be an error under ON CONFLICT (request_id)
+      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
+         ON CONFLICT DO NOTHING RETURNING run_id`,
         [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
       );
       if (rows[0]) {

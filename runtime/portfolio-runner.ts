@@ -46,7 +46,7 @@ export class PortfolioRunner extends FlowRunner<PortfolioMonitoringState> {
 
   constructor(deps: ConstructorParameters<typeof FlowRunner>[0]) {
     super(deps, createCheckpointer(deps.pool), createStore(deps.pool));
-    this.graph = buildPortfolioMonitoringGraph().compile({ checkpointer: this.checkpointer, store: this.store }) as unknown as FlowGraph;
+    this.graph = buildPortfolioMonitoringGraph().compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 
   protected flowContext(run: { run_id: string; thread_id: string; input: RunRow["input"] }) {

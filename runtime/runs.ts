@@ -52,7 +52,7 @@ export class ContractReviewRunner extends FlowRunner<ContractReviewState> {
   constructor(protected override readonly deps: ContractReviewRunnerDeps) {
     // a document's key is its sha256: its Store items never change, so they are cached
     super(deps, createCheckpointer(deps.pool), createStore(deps.pool, { immutable: [DOCUMENTS_NAMESPACE] }));
-    this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer, store: this.store }) as unknown as FlowGraph;
+    this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 
   protected flowContext(run: { run_id: string; thread_id: string; input: RunRow["input"] }) {

@@ -34,7 +34,7 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     this.subscribes = stage.subscribes;
     this.agentNames = [stage.name];
     this.versions = { current: SOURCING_STATE_VERSION, oldest: SOURCING_STATE_VERSION, upgrade: () => ({}), asNode: stage.name };
-    this.graph = buildStageGraph(stage).compile({ checkpointer: this.checkpointer, store: this.store }) as unknown as FlowGraph;
+    this.graph = buildStageGraph(stage).compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 
   /** Its consumer, for a worker to poll (runtime/worker.ts picks it up from the runners). */

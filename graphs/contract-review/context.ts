@@ -1,6 +1,7 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import type { BaseStore } from "@langchain/langgraph-checkpoint";
 import { DEFAULT_PLAYBOOK } from "../../agents/contract-review/playbook.js";
+import { storeOfRun } from "../../nodes/agent-step.js";
 import { DEFAULT_REVIEW_THRESHOLD, type ContractReviewContext } from "./state.js";
 
 export type Config = LangGraphRunnableConfig<ContractReviewContext>;
@@ -20,6 +21,7 @@ export function contextOf(config: Config) {
 }
 
 export function storeOf(config: Config): BaseStore {
-  if (!config.store) throw new Error("contract-review needs a Store for the contract's text (compile the graph with a store)");
-  return config.store;
+  const store = storeOfRun(config);
+  if (!store) throw new Error("contract-review needs a Store for the contract's text (compile the graph with a store, or give one in the context)");
+  return store;
 }

@@ -2,6 +2,7 @@ import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import type { CompanyMetrics, CompanyResult } from "../../../agents/portfolio-monitoring/company.js";
 import type { KpiAnalysis } from "../../../agents/portfolio-monitoring/kpi-analyst.js";
 import { ANALYSE, COLLECT } from "../../../agents/portfolio-monitoring/router.js";
+import { storeOfRun } from "../../../nodes/agent-step.js";
 import { taskKey } from "../../../nodes/supervisor.js";
 import { renderPortfolioReport } from "../report.js";
 import { REPORTS_NAMESPACE, type PortfolioMonitoringContext, type PortfolioMonitoringState, type PortfolioMonitoringUpdate } from "../state.js";
@@ -42,8 +43,9 @@ export async function report(state: PortfolioMonitoringState, config: LangGraphR
   const base = `portfolio-${(thread.split(":").pop() ?? thread).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 16)}`;
   const write = async (name: string, content: string) => {
     if (ctx.reports) return ctx.reports.write(name, content);
-    if (!config.store) throw new Error("portfolio-monitoring needs a report sink or a Store");
-    await config.store.put(REPORTS_NAMESPACE, name, { content });
+    const store = storeOfRun(config);
+    if (!store) throw new Error("portfolio-monitoring needs a report sink or a Store");
+    await store.put(REPORTS_NAMESPACE, name, { content });
     return `store:${REPORTS_NAMESPACE.join("/")}/${name}`;
   };
   const report_path = await write(`${base}.md`, markdown);
