@@ -1,10 +1,10 @@
 // The baseline of step_overhead_ratio: a bare LangGraph StateGraph with contract review's four
 // agents as four plain nodes, in the same shape (clause_extractor → risk_analyst ‖ terms_analyst
-// → summarizer), compiled with the same PostgresSaver (runtime/checkpointer.ts) and invoked with
-// `durability: "sync"`. Each node does the agent's own work, exactly as opsgraph's agent step
-// does on a model tier that answers: `agent.prompt(input)`, the same ChatOpenAI structured call
-// (same model options, `withStructuredOutput(agent.modelOutput, { name, method: "jsonSchema",
-// includeRaw: true })`, same messages), `modelOutput.parse`, `agent.finish`. What it does not
+// → summarizer), compiled with a PostgresSaver (the bench gives LangGraph's own; the default is
+// opsgraph's, runtime/checkpointer.ts) and invoked with `durability: "sync"`. Each node does the
+// agent's own work as a plain LangGraph user writes it: `agent.prompt(input)`, the same HTTP
+// request as opsgraph's tier (same model options, `withStructuredOutput(agent.modelOutput, { name,
+// method: "jsonSchema", includeRaw: true })`, same messages), `modelOutput.parse`, `agent.finish`. What it does not
 // have is what opsgraph adds: no Store (the text is in state), no tiers, breakers, timeouts,
 // attempt ledger, step cursors or resilience edges, no ingest/decide/report nodes, no run row,
 // thread lock or getState.
