@@ -259,8 +259,8 @@ export async function measureWritesPerRun(opts: { app: App; server: ModelServer;
   const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency: 8 });
   await worker.start();
   let per: ProbeSnapshot;
+  const ids: string[] = [];
   try {
-    const ids: string[] = [];
     for (let i = 0; i < runs; i++) ids.push((await app.contractReview.submit({ document: scriptedDocument(), autoApprove: true })).run_id);
     await awaitRuns(app.db.pool, ids, 60_000);
     await sleep(100); // the worker completes the jobs after the runs' rows
@@ -275,5 +275,19 @@ export async function measureWritesPerRun(opts: { app: App; server: ModelServer;
     if (group === "opsgraph_workers") continue; // the worker's own start and stop, not the runs'
     rows[group] = (rows[group] ?? 0) + n / runs;
   }
+  // A statement's row count is its main INSERT's: rows written by its CTEs (opsgraph's saver puts
+  // a checkpoint's blobs and its row in one statement; the report's outbox entries and the
+  // notification are one statement) go uncounted. These tables only gain rows in a run, so they
+  // are counted where they are instead.
+  const { rows: counted } = await app.db.pool.query<{ t: string; n: number }>(
+    `WITH r AS (SELECT run_id, thread_id FROM opsgraph_runs WHERE run_id = ANY($1::uuid[]))
+     SELECT 'checkpoints' AS t, count(*)::int AS n FROM checkpoints WHERE thread_id IN (SELECT thread_id FROM r)
+     UNION ALL SELECT 'checkpoint_blobs', count(*)::int FROM checkpoint_blobs WHERE thread_id IN (SELECT thread_id FROM r)
+     UNION ALL SELECT 'checkpoint_writes', count(*)::int FROM checkpoint_writes WHERE thread_id IN (SELECT thread_id FROM r)
+     UNION ALL SELECT 'opsgraph_outbox', count(*)::int FROM opsgraph_outbox WHERE thread_id IN (SELECT thread_id FROM r)
+     UNION ALL SELECT 'opsgraph_notifications', count(*)::int FROM opsgraph_notifications WHERE run_id IN (SELECT run_id FROM r)`,
+    [ids],
+  );
+  for (const { t, n } of counted) rows[t] = n / runs;
   return { runs, rowsByTable: rows, rows: Object.values(rows).reduce((a, b) => a + b, 0), commits: per.commits / runs };
 }

@@ -148,10 +148,21 @@ const lockKey = (n = 1) => `hashtext('opsgraph:thread'), hashtext($${n})`;
 /** A thread's advisory lock, held on `client` (a session lock: it outlives transactions). */
 export class ThreadLock {
   released = false;
+  private returned = false;
   constructor(
     readonly client: pg.PoolClient,
     readonly thread_id: string,
   ) {}
+
+  /** Lets go of the lock (unless a write did already) and gives the connection back. */
+  async release(): Promise<void> {
+    if (this.returned) return;
+    this.returned = true;
+    // if the connection died, PostgreSQL released the lock with it
+    if (!this.released) await this.client.query(`SELECT pg_advisory_unlock(${lockKey()})`, [this.thread_id]).catch(() => {});
+    this.released = true;
+    this.client.release();
+  }
 
   /**
    * Runs a write returning its rows (`sql` with `values`) and lets go of the lock
@@ -256,8 +267,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    */
   protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<RunRecord> {
     const thread_id = threadIdFor(this.flow, requestId);
-    // a new request's row in one statement, at the same time as what the run needs first; an existing one is read
-    const [{ rows: inserted }] = await Promise.all([
+    // A new request's row in one statement, at the same time as what the run needs first and
+    // the thread's lock (a new run executes under it); an existing request's row is read.
+    const [insert, prepared, locking] = await Promise.allSettled([
       this.deps.pool.query<{ run_id: string }>(
         // any conflict: request_id's or thread_id's (the same request, see enqueue)
         `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
@@ -265,28 +277,44 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
         [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
       ),
       prepare?.(),
+      this.tryThreadLock(thread_id),
     ]);
-    const existing = inserted[0] ? undefined : await this.get({ requestId });
-    const run_id = inserted[0]?.run_id ?? existing!.run_id;
-    if (existing && existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
-    const config = this.config({ run_id, thread_id, input: existing?.input ?? input });
-    // the thread has no checkpoint: the run starts from its input (new, or its process died before the first checkpoint)
-    let fresh = existing === undefined;
-    let resuming = false;
-    if (existing) {
-      // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
-      // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
-      if (existing.status === "failed" || existing.status === "running") {
-        await this.ensureStateVersion(existing, config);
-        const snapshot = await this.graph.getState(config);
-        fresh = snapshot.config?.configurable?.checkpoint_id === undefined;
-        resuming = !fresh && snapshot.next.length > 0;
-      }
-      if (!resuming && !fresh) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
-      await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
+    const lock = locking.status === "fulfilled" ? locking.value : null;
+    const failed = [insert, prepared, locking].find((r) => r.status === "rejected");
+    if (failed || insert.status !== "fulfilled") {
+      await lock?.release();
+      throw (failed as PromiseRejectedResult).reason;
     }
-    // a request with no run row has no checkpoint either: the row is written before the first one
-    return this.execute(run_id, thread_id, resuming ? null : this.graphInput(existing?.input ?? input), config, { fresh });
+    const inserted = insert.value.rows;
+    if (inserted[0]) {
+      // a request with no run row has no checkpoint either: the row is written before the first one
+      if (!lock) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
+      const config = this.config({ run_id: inserted[0].run_id, thread_id, input });
+      try {
+        return await this.executeLocked(inserted[0].run_id, thread_id, this.graphInput(input), config, { fresh: true, lock });
+      } finally {
+        await lock.release();
+      }
+    }
+    await lock?.release(); // the request has a run: what to do with it is decided below, under the lock when it runs
+    const existing = (await this.get({ requestId }))!;
+    const run_id = existing.run_id;
+    if (existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
+    const config = this.config({ run_id, thread_id, input: existing.input });
+    // the thread has no checkpoint: the run starts from its input (its process died before the first checkpoint)
+    let fresh = false;
+    let resuming = false;
+    // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
+    // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
+    if (existing.status === "failed" || existing.status === "running") {
+      await this.ensureStateVersion(existing, config);
+      const snapshot = await this.graph.getState(config);
+      fresh = snapshot.config?.configurable?.checkpoint_id === undefined;
+      resuming = !fresh && snapshot.next.length > 0;
+    }
+    if (!resuming && !fresh) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
+    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
+    return this.execute(run_id, thread_id, resuming ? null : this.graphInput(existing.input), config, { fresh });
   }
 
   /**
@@ -400,18 +428,27 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * processes. `fn` may let go of it early with its last statement (ThreadLock.releaseWith).
    */
   protected async withThreadLock<T>(thread_id: string, fn: (lock: ThreadLock) => Promise<T>): Promise<T> {
-    const client = await this.deps.pool.connect();
-    let lock: ThreadLock | undefined;
+    const lock = await this.tryThreadLock(thread_id);
+    if (!lock) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
     try {
-      const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${lockKey()}) AS ok`, [thread_id]);
-      if (!rows[0]!.ok) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
-      lock = new ThreadLock(client, thread_id);
       return await fn(lock);
     } finally {
-      // if the connection died, PostgreSQL released the lock with it
-      if (lock && !lock.released) await client.query(`SELECT pg_advisory_unlock(${lockKey()})`, [thread_id]).catch(() => {});
-      client.release();
+      await lock.release();
     }
+  }
+
+  /** The thread's lock on a connection of the pool, or null when another session holds it. */
+  protected async tryThreadLock(thread_id: string): Promise<ThreadLock | null> {
+    const client = await this.deps.pool.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${lockKey()}) AS ok`, [thread_id]);
+      if (rows[0]!.ok) return new ThreadLock(client, thread_id);
+    } catch (e) {
+      client.release();
+      throw e;
+    }
+    client.release();
+    return null;
   }
 
   /** Runs the graph holding the thread's lock. The caller has set the run's row to `running`. */

@@ -40,15 +40,34 @@ export interface DeliveryReport {
 
 /** Writes a file atomically (temp file in the same directory, then rename): never half-written. */
 export async function writeFileAtomic(target: string, content: string): Promise<void> {
+  await (await stageFile(target, content)).commit();
+}
+
+/**
+ * A file's content written beside it under a temporary name: `commit` renames it into place
+ * (atomic: the file is never half-written), `discard` removes it. A failed write leaves nothing.
+ */
+export async function stageFile(target: string, content: string): Promise<{ commit(): Promise<void>; discard(): Promise<void> }> {
   await fs.mkdir(path.dirname(target), { recursive: true });
   const tmp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const discard = () => fs.rm(tmp, { force: true }).catch(() => {});
   try {
     await fs.writeFile(tmp, content);
-    await fs.rename(tmp, target);
   } catch (e) {
-    await fs.rm(tmp, { force: true }).catch(() => {});
+    await discard();
     throw e;
   }
+  return {
+    async commit() {
+      try {
+        await fs.rename(tmp, target);
+      } catch (e) {
+        await discard();
+        throw e;
+      }
+    },
+    discard,
+  };
 }
 
 /**
@@ -163,10 +182,19 @@ export class Outbox {
     report: { key: string; run_id?: string | null; thread_id?: string | null; path: string; markdown: string },
     notification?: (path: string) => { key: string; kind: string; payload: object },
   ): Promise<{ path: string; created: boolean }> {
-    const { rows } = await this.pool.query<{ status: "pending" | "delivered"; path: string }>(`SELECT status, payload->>'path' AS path FROM opsgraph_outbox WHERE key = $1`, [report.key]);
-    const stored = rows[0];
+    // the file is written beside its place while the entry is looked up; it goes into place only if the entry is new
+    const [looked, staged] = await Promise.allSettled([
+      this.pool.query<{ status: "pending" | "delivered"; path: string }>(`SELECT status, payload->>'path' AS path FROM opsgraph_outbox WHERE key = $1`, [report.key]),
+      stageFile(report.path, report.markdown),
+    ]);
+    const stored = looked.status === "fulfilled" ? looked.value.rows[0] : undefined;
+    if (looked.status === "rejected" || stored) await (staged.status === "fulfilled" ? staged.value.discard() : undefined);
+    if (looked.status === "rejected") throw looked.reason;
     if (stored?.status === "pending") await this.deliverOrThrow([report.key]); // left pending by an older build
-    else if (!stored) await writeFileAtomic(report.path, report.markdown);
+    else if (!stored) {
+      if (staged.status === "rejected") throw staged.reason;
+      await staged.value.commit();
+    }
     const at = stored?.path ?? report.path;
     const note = notification?.(at);
     const ids = [report.run_id ?? null, report.thread_id ?? null];

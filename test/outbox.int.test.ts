@@ -95,6 +95,9 @@ describe("the outbox", () => {
     expect(await outbox.deliverReport({ ...report, path: elsewhere, markdown: "# other\n" }, told)).toEqual({ path: file, created: false });
     expect(version(file)).toBe(written);
     expect(fs.existsSync(elsewhere)).toBe(false);
+    expect(await outbox.deliverReport({ ...report, markdown: "# other\n" }, told)).toEqual({ path: file, created: false });
+    expect(fs.readdirSync(path.dirname(file))).toEqual(["c.md"]); // what was written aside is gone
+    expect(version(file)).toBe(written);
     expect(await notes()).toHaveLength(1);
     expect(await count("opsgraph_outbox WHERE key LIKE 't3:%'")).toBe(2);
 
