@@ -29,7 +29,7 @@ const { values } = parseArgs({
     data: { type: "string", default: "../shared/datasets/cuad/dev" },
     repeat: { type: "string", default: "5" },
     runs: { type: "string", default: "80" },
-    "overhead-runs": { type: "string", default: "30" },
+    "overhead-runs": { type: "string", default: "60" },
     "latency-ms": { type: "string", default: "200" },
     "pg-clients": { type: "string", default: "16" },
     "pg-seconds": { type: "string", default: "10" },
