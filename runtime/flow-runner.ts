@@ -149,19 +149,26 @@ const lockKey = (n = 1) => `hashtext('opsgraph:thread'), hashtext($${n})`;
 export class ThreadLock {
   released = false;
   private returned = false;
+  /** Set when the connection fails while the lock is held (a PostgreSQL restart): the lock went with it. */
+  private lost: Error | undefined;
+  private readonly onError = (e: Error) => (this.lost = e);
   constructor(
     readonly client: pg.PoolClient,
     readonly thread_id: string,
-  ) {}
+  ) {
+    // held across a whole run, mostly idle: a connection that dies meanwhile must not be an unhandled error
+    client.on("error", this.onError);
+  }
 
   /** Lets go of the lock (unless a write did already) and gives the connection back. */
   async release(): Promise<void> {
     if (this.returned) return;
     this.returned = true;
     // if the connection died, PostgreSQL released the lock with it
-    if (!this.released) await this.client.query(`SELECT pg_advisory_unlock(${lockKey()})`, [this.thread_id]).catch(() => {});
+    if (!this.released && !this.lost) await this.client.query(`SELECT pg_advisory_unlock(${lockKey()})`, [this.thread_id]).catch(() => {});
     this.released = true;
-    this.client.release();
+    this.client.removeListener("error", this.onError);
+    this.client.release(this.lost ?? undefined);
   }
 
   /**
@@ -310,7 +317,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       await this.ensureStateVersion(existing, config);
       const snapshot = await this.graph.getState(config);
       fresh = snapshot.config?.configurable?.checkpoint_id === undefined;
-      resuming = !fresh && snapshot.next.length > 0;
+      // a running row whose graph has ended lost its last update (its process died just before it): it is written now, with no step run
+      resuming = !fresh && (snapshot.next.length > 0 || existing.status === "running");
     }
     if (!resuming && !fresh) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
     await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
@@ -331,9 +339,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     try {
       await client.query("BEGIN");
       const { rows } = await client.query<{ run_id: string }>(
-        // any conflict, not only request_id's: the thread id is unique too, and two inserts of the same request at
-      // once may meet first on its index, which would be an error under ON CONFLICT (request_id)
-      `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
+        // any conflict, not only request_id's: the thread id is unique too, and two inserts of the same
+        // request at once may meet first on its index, which would be an error under ON CONFLICT (request_id)
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'queued', $5)
          ON CONFLICT DO NOTHING RETURNING run_id`,
         [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
       );
@@ -371,7 +379,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
         [row.run_id, opts.workerId, opts.claim.leaseMs],
       );
       if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
-      const started = (await this.graph.getState(config)).next.length > 0;
+      // a thread with a checkpoint goes on from it (to its end, or only its row's when the graph had finished)
+      const started = (await this.graph.getState(config)).config?.configurable?.checkpoint_id !== undefined;
       return this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config, { lock });
     });
   }
@@ -444,7 +453,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${lockKey()}) AS ok`, [thread_id]);
       if (rows[0]!.ok) return new ThreadLock(client, thread_id);
     } catch (e) {
-      client.release();
+      client.release(true);
       throw e;
     }
     client.release();
@@ -497,20 +506,26 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       log?.warn({ node: a.agent, agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
     }
     const duration_ms = Date.now() - t0;
-    const rows = await opts.lock.releaseWith<RunRow>(
-      `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
-         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`,
-      [
-        run_id,
-        status,
-        calls,
-        JSON.stringify(tiersUsed(attempts)),
-        duration_ms,
-        status === "completed" || status === "awaiting_review" ? JSON.stringify(this.result(state)) : null,
-        error,
-        JSON.stringify(tokenTotals(attempts)),
-      ],
-    );
+    const endedSql = `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
+         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`;
+    const endedValues = [
+      run_id,
+      status,
+      calls,
+      JSON.stringify(tiersUsed(attempts)),
+      duration_ms,
+      status === "completed" || status === "awaiting_review" ? JSON.stringify(this.result(state)) : null,
+      error,
+      JSON.stringify(tokenTotals(attempts)),
+    ];
+    let rows: RunRow[];
+    try {
+      rows = await opts.lock.releaseWith<RunRow>(endedSql, endedValues);
+    } catch (e) {
+      // the lock's connection died during the run (a PostgreSQL restart): its lock went with it; the row is written on another
+      if (!isDatabaseUnavailable(e)) throw e;
+      rows = (await this.deps.pool.query<RunRow>(endedSql, endedValues)).rows;
+    }
     log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
     for (const o of observers) {
       try {
@@ -602,7 +617,7 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   const err = e as { code?: string; message?: string; cause?: unknown };
   // 57P0x: shutdown; 08xxx: connection exceptions; 53300: too many connections
   if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|53300|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
-  if (/Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|too many clients/i.test(String(err?.message ?? ""))) return true;
+  if (/Connection terminated|connection timeout|Client has encountered a connection error|Client was closed and is not queryable|terminating connection|too many clients/i.test(String(err?.message ?? ""))) return true;
   return err?.cause !== undefined && err.cause !== e && isDatabaseUnavailable(err.cause);
 }
 

@@ -172,6 +172,46 @@ describe("contract review on PostgreSQL with a model tier", () => {
     expect((run.result as { summary: string }).summary).toBe(summaryAnswer.summary);
   });
 
+  it("finishes a run whose graph ended but whose row was never updated (its process died in between) from its checkpoint, with no model call", async () => {
+    scriptHappyPath();
+    const d = doc(CONTRACT);
+    const first = await runner().review({ document: d, autoApprove: true });
+    expect(first.status).toBe("completed");
+    const lostUpdate = () => db.pool.query("UPDATE opsgraph_runs SET status = 'running', result = NULL, heartbeat_at = NULL WHERE run_id = $1", [first.run_id]);
+
+    // the same request again
+    await lostUpdate();
+    const again = await runner().review({ document: d, autoApprove: true });
+    expect(again).toMatchObject({ run_id: first.run_id, status: "completed", model_calls: 0 });
+    expect(again.result).toEqual(first.result);
+
+    // a worker claiming it after its lease
+    await lostUpdate();
+    const claimed = await runner().runQueued(first.run_id, { workerId: "test", claim: { leaseMs: 0 } });
+    expect(claimed).toMatchObject({ run_id: first.run_id, status: "completed", model_calls: 0 });
+    expect(claimed.result).toEqual(first.result);
+    expect(server.requests).toHaveLength(4); // the first run's, no more
+  });
+
+  it("finishes and records a run whose connection holding the thread's lock is cut mid-run", async () => {
+    server.script("clause_extractor", { json: clauseAnswer() });
+    server.script("risk_analyst", { fault: { kind: "latency", ms: 1_000, then: { json: riskAnswer } } });
+    server.script("terms_analyst", { json: termsAnswer });
+    server.script("summarizer", { json: summaryAnswer });
+    const running = runner().review({ document: doc(CONTRACT), autoApprove: true });
+    const deadline = Date.now() + 10_000;
+    while (server.requestsFor("risk_analyst").length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // the session holding the thread's advisory lock, cut as a restart or a network failure would
+    const { rows } = await db.pool.query<{ cut: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS cut FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    expect(rows.map((r) => r.cut)).toEqual([true]);
+    const run = await running;
+    expect(run.status).toBe("completed");
+    expect(run.model_calls).toBe(4);
+    expect((await db.pool.query("SELECT status FROM opsgraph_runs WHERE run_id = $1", [run.run_id])).rows[0].status).toBe("completed");
+  });
+
   it("sends each agent's call exactly as ChatOpenAI.withStructuredOutput(zod schema, jsonSchema) does, and answers with the zod-checked output", async () => {
     const tier = createModelTiers({
       modelTiers: [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }],
