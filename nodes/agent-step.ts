@@ -269,8 +269,9 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
       input_ref: spec.inputRef?.(state) ?? null,
       errors: state.attempts.filter((a) => a.agent === name),
     };
+    const store = storeOfRun(config);
     if (ctx.deadLetters) await ctx.deadLetters.put(entry);
-    else if (storeOfRun(config)) await storeOfRun(config)!.put(["opsgraph", "dead_letters"], `${entry.thread_id}:${name}:${entry.errors.length}`, entry);
+    else if (store) await store.put(["opsgraph", "dead_letters"], `${entry.thread_id}:${name}:${entry.errors.length}`, entry);
     return { halted: { reason: "dead_lettered", agent: name, note: null } };
   }
 

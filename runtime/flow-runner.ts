@@ -142,6 +142,9 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
   return rec;
 }
 
+/** Whether a thread's state snapshot comes from a checkpoint (a thread with none answers an empty one). */
+const hasCheckpoint = (snapshot: { config?: { configurable?: { checkpoint_id?: string } } }) => snapshot.config?.configurable?.checkpoint_id !== undefined;
+
 /** The advisory lock key of a thread, its id being parameter `$n`. */
 const lockKey = (n = 1) => `hashtext('opsgraph:thread'), hashtext($${n})`;
 
@@ -316,7 +319,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     if (existing.status === "failed" || existing.status === "running") {
       await this.ensureStateVersion(existing, config);
       const snapshot = await this.graph.getState(config);
-      fresh = snapshot.config?.configurable?.checkpoint_id === undefined;
+      fresh = !hasCheckpoint(snapshot);
       // a running row whose graph has ended lost its last update (its process died just before it): it is written now, with no step run
       resuming = !fresh && (snapshot.next.length > 0 || existing.status === "running");
     }
@@ -380,7 +383,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       );
       if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
       // a thread with a checkpoint goes on from it (to its end, or only its row's when the graph had finished)
-      const started = (await this.graph.getState(config)).config?.configurable?.checkpoint_id !== undefined;
+      const started = hasCheckpoint(await this.graph.getState(config));
       return this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config, { lock });
     });
   }

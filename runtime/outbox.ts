@@ -30,6 +30,23 @@ export interface OutboxEntry {
 
 const INSERT_DELIVERED = `INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at)`;
 
+/**
+ * A notification's entry and its row, delivered, in one statement's CTEs (after `WITH`):
+ * $1 key, $2 run_id, $3 thread_id, $4 the entry's payload, $5 the row's kind, $6 the row's payload.
+ * It inserts the row (its rowCount is 1) only when the entry is new.
+ */
+const TELL = `e AS (${INSERT_DELIVERED} VALUES ($1, 'notification', $2, $3, $4, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING RETURNING key, run_id)
+  INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $5, run_id, $6 FROM e ON CONFLICT (key) DO NOTHING`;
+
+const tellParams = (n: { key: string; run_id?: string | null; thread_id?: string | null; kind: string; payload: object }) => [
+  n.key,
+  n.run_id ?? null,
+  n.thread_id ?? null,
+  JSON.stringify({ kind: n.kind, payload: n.payload }),
+  n.kind,
+  JSON.stringify(n.payload),
+];
+
 /** The pool, or a client inside the caller's transaction. */
 export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
@@ -142,28 +159,14 @@ export class Outbox {
   }
 
   /**
-   * Enqueues an entry and delivers it in one transaction (a step's side effect, done as the
+   * Enqueues a notification and delivers it in one statement (a step's side effect, done as the
    * step runs). Its key there already: nothing is done again, and the stored entry is returned
-   * (delivered, or delivered now if an earlier attempt left it pending). A failed side effect
-   * throws and leaves nothing: the step fails, and runs again from its checkpoint.
+   * (delivered, or delivered now if an earlier attempt left it pending). Reports go through
+   * deliverReport.
    */
-  async enqueueAndDeliver(entry: OutboxEntry): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
-    const params = [entry.key, entry.kind, entry.run_id ?? null, entry.thread_id ?? null, JSON.stringify(entry.payload)];
-    if (entry.kind === "notification") {
-      // the entry and its notification row in one statement: one round trip, atomic
-      const p = entry.payload as NotificationPayload;
-      const { rowCount } = await this.pool.query(
-        `WITH e AS (INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at) VALUES ($1, $2, $3, $4, $5, 'delivered', 1, now())
-                    ON CONFLICT (key) DO NOTHING RETURNING key, run_id)
-         INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $6, run_id, $7 FROM e ON CONFLICT (key) DO NOTHING`,
-        [...params, p.kind, JSON.stringify(p.payload)],
-      );
-      if (rowCount === 1) return { created: true, payload: entry.payload };
-    } else {
-      const p = entry.payload as ReportWritePayload;
-      const { created } = await this.deliverReport({ key: entry.key, run_id: entry.run_id, thread_id: entry.thread_id, path: p.path, markdown: p.markdown });
-      if (created) return { created: true, payload: entry.payload };
-    }
+  async enqueueAndDeliver(entry: OutboxEntry & { kind: "notification"; payload: NotificationPayload }): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
+    const { rowCount } = await this.pool.query(`WITH ${TELL}`, tellParams({ ...entry, kind: entry.payload.kind, payload: entry.payload.payload }));
+    if (rowCount === 1) return { created: true, payload: entry.payload };
     // there already: delivered then, or left pending by an older build (deliver it now)
     await this.deliverOrThrow([entry.key]);
     const stored = await this.get(entry.key);
@@ -203,11 +206,10 @@ export class Outbox {
       if (!stored) await this.pool.query(`${INSERT_DELIVERED} VALUES ($1, 'report.write', $2, $3, $4, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING`, [report.key, ...ids, reportPayload]);
       return { path: at, created: !stored };
     }
+    // the report's entry (when new) beside the notification's: $7-$9 after TELL's six
     const { rowCount } = await this.pool.query(
-      `WITH r AS (${INSERT_DELIVERED} SELECT $1, 'report.write', $2, $3, $4, 'delivered', 1, now() WHERE $5::boolean ON CONFLICT (key) DO NOTHING),
-            e AS (${INSERT_DELIVERED} VALUES ($6, 'notification', $2, $3, $7, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING RETURNING key, run_id)
-       INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $8, run_id, $9 FROM e ON CONFLICT (key) DO NOTHING`,
-      [report.key, ...ids, reportPayload, !stored, note.key, JSON.stringify({ kind: note.kind, payload: note.payload }), note.kind, JSON.stringify(note.payload)],
+      `WITH r AS (${INSERT_DELIVERED} SELECT $7, 'report.write', $2, $3, $8, 'delivered', 1, now() WHERE $9::boolean ON CONFLICT (key) DO NOTHING), ${TELL}`,
+      [...tellParams({ ...note, run_id: report.run_id, thread_id: report.thread_id }), report.key, reportPayload, !stored],
     );
     if (rowCount === 0) await this.deliverOrThrow([note.key]); // told before: delivered then, or left pending by an older build
     return { path: at, created: !stored };
