@@ -4,6 +4,7 @@ import type { z } from "zod";
 import type { Agent, Attempt, ModelTier, TokenUsage } from "./agent.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { DeadLetterSink } from "./dead-letter.js";
+import { budgetOf, type BudgetContext } from "./budget.js";
 import { classifyError, DEFAULT_BACKOFF, nextDelay, type BackoffPolicy } from "./errors.js";
 
 /** The name of the deterministic last tier. */
@@ -30,6 +31,8 @@ export interface StepCursor {
   wait_ms: number;
   /** Shown to the model on a repair attempt: what was wrong with its answer. */
   repair_note: string | null;
+  /** Time lost to failed calls in this step, across tiers (ms); with waited_ms, what its time budget counts. Absent in older checkpoints. */
+  failed_ms?: number;
 }
 
 /** Why a run stopped before its end. */
@@ -61,7 +64,7 @@ export interface AgentStepState {
 }
 
 /** What agent steps take from the run's context. Every field is optional: defaults are rules only, real time. */
-export type AgentStepContext = {
+export type AgentStepContext = BudgetContext & {
   /** Model tiers in order; rules always runs after them. */
   tiers?: ModelTier[];
   clock?: Clock;
@@ -81,6 +84,8 @@ export type AgentStepContext = {
    * in Node) and holds every run's end until its last one. Default: the compiled-in store.
    */
   store?: BaseStore;
+  /** What a model call cost in US$ (the price table), for the run's `maxCostUsd`. Default: nothing costs. */
+  costOf?(attempt: Attempt): number;
 };
 
 
@@ -150,30 +155,40 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     const agent = agentOf(config);
     const clock = ctx.clock ?? systemClock;
     const tiers = ctx.tiers ?? [];
+    const budget = budgetOf(ctx);
     const cur = state.steps[name] ?? freshCursor();
     const input = await spec.input(state, config);
     const t0 = clock.now();
     const record = (a: Omit<Attempt, "agent" | "attempt" | "ms">): Attempt => ({ agent: name, attempt: cur.attempt, ms: clock.now() - t0, ...a });
+    // the run's budget spent: the model tiers are passed over, rules answers
+    const spent = cur.tier < tiers.length ? budgetSpent(state.attempts, budget, ctx.costOf) : null;
 
-    if (cur.tier >= tiers.length) {
+    if (cur.tier >= tiers.length || spent) {
+      const passedOver = spent ? [record({ tier: tiers[cur.tier]!.id, outcome: "skipped", error_class: "budget", error: spent })] : [];
       try {
         const output = agent.rules(input);
         return {
           ...spec.output(output, state),
           steps: { [name]: { ...cur, tier: tiers.length, route: "ok" } },
-          attempts: [record({ tier: RULES_TIER, outcome: "ok" })],
+          attempts: [...passedOver, record({ tier: RULES_TIER, outcome: "ok" })],
           produced_by: { [name]: RULES_TIER },
         };
       } catch (e) {
         const c = classifyError(e);
         return {
-          steps: { [name]: { ...cur, route: "exhausted" } },
-          attempts: [record({ tier: RULES_TIER, outcome: "error", error_class: "fatal", error: c.message })],
+          steps: { [name]: { ...cur, tier: tiers.length, route: "exhausted" } },
+          attempts: [...passedOver, record({ tier: RULES_TIER, outcome: "error", error_class: "fatal", error: c.message })],
         };
       }
     }
 
     const tier = tiers[cur.tier]!;
+    if (cur.attempt === 1 && abandonedBy(state, name, cur.tier, tier.id) >= 2) {
+      return {
+        steps: { [name]: { ...cur, route: "fallback" } },
+        attempts: [record({ tier: tier.id, outcome: "skipped", error_class: "abandoned", error: `${tier.id} failed two other agents of this run, which moved on` })],
+      };
+    }
     const parts = agent.split && agent.merge ? agent.split(input) : [input];
     const calls: Attempt[] = [];
     let answered: TokenUsage | undefined; // usage of a call that answered, until its answer passed its checks
@@ -198,12 +213,18 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     } catch (e) {
       if (config.signal?.aborted) throw e;
       const c = classifyError(e, clock.now());
+      // what this step has lost to failures so far, this call included: its time budget counts that, across tiers
+      const failed_ms = (cur.failed_ms ?? 0) + (clock.now() - t0);
       let step: StepCursor;
       if (c.class === "invalid" && !cur.repaired) {
         step = { ...cur, route: "retry", wait_ms: 0, repaired: true, repair_note: `Your previous answer was rejected: ${c.message}. Answer again, quoting the text exactly.` };
       } else if (c.class === "transient") {
-        const wait = nextDelay(ctx.backoff ?? DEFAULT_BACKOFF, cur.attempt, cur.waited_ms, c.retryAfterMs);
-        step = wait === null ? { ...cur, route: "fallback" } : { ...cur, route: "retry", wait_ms: wait };
+        // another agent of this run gave up on this tier last time it tried: no backoff here, the next tier at once
+        const abandoned = abandonedBy(state, name, cur.tier, tier.id) > 0;
+        const wait = abandoned ? null : nextDelay(ctx.backoff ?? DEFAULT_BACKOFF, cur.attempt, cur.waited_ms, c.retryAfterMs);
+        // a wait that would take the step past its time budget is not waited: the next tier is tried once instead
+        const fits = wait !== null && failed_ms + cur.waited_ms + wait <= budget.stepBudgetMs;
+        step = fits ? { ...cur, route: "retry", wait_ms: wait } : { ...cur, route: "fallback" };
       } else {
         step = { ...cur, route: "fallback" };
       }
@@ -216,7 +237,7 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
         ...(c.status ? { status: c.status } : {}),
         ...(answered ? { tokens: answered } : {}),
       });
-      return { steps: { [name]: step }, attempts: [...calls, failed] };
+      return { steps: { [name]: { ...step, failed_ms } }, attempts: [...calls, failed] };
     }
   }
 
@@ -312,4 +333,36 @@ export function countModelCalls(attempts: readonly Attempt[]): number {
 /** The tiers that produced an output, in the order they first did. */
 export function tiersUsed(attempts: readonly Attempt[]): string[] {
   return [...new Set(attempts.filter((a) => a.outcome === "ok").map((a) => a.tier))];
+}
+
+/** Why the model tiers are passed over now (the run's model calls or its cost cap spent), or null. */
+function budgetSpent(attempts: readonly Attempt[], budget: ReturnType<typeof budgetOf>, costOf: AgentStepContext["costOf"]): string | null {
+  const calls = countModelCalls(attempts);
+  if (calls >= budget.maxModelCalls) return `the run's model-call budget of ${budget.maxModelCalls} is spent`;
+  if (budget.maxCostUsd !== null && costOf) {
+    const cost = attempts.reduce((sum, a) => sum + (a.tokens ? costOf(a) : 0), 0);
+    if (cost >= budget.maxCostUsd) return `the run's cost cap of $${budget.maxCostUsd} is reached ($${cost.toFixed(4)})`;
+  }
+  return null;
+}
+
+/**
+ * How many other agents of this run gave up on a tier after a transient error since it last
+ * answered: their latest call to it failed so, and their step moved past it. (An agent still
+ * retrying the tier, in a parallel branch, has not given up.) One: this step tries the tier once,
+ * with no backoff. Two: this step passes it over (the run has learned the tier is down, whatever
+ * its breaker's threshold).
+ */
+export function abandonedBy(state: AgentStepState, agent: string, tierIndex: number, tier: string): number {
+  const seen = new Set<string>();
+  let gaveUp = 0;
+  for (let i = state.attempts.length - 1; i >= 0; i--) {
+    const a = state.attempts[i]!;
+    if (a.tier !== tier || a.outcome === "skipped") continue;
+    if (a.outcome === "ok") break; // it answered since
+    if (a.agent === agent || seen.has(a.agent)) continue;
+    seen.add(a.agent);
+    if (a.outcome === "error" && a.error_class === "transient" && (state.steps[a.agent]?.tier ?? -1) > tierIndex) gaveUp++;
+  }
+  return gaveUp;
 }

@@ -1,7 +1,8 @@
 import { Annotation, END, isGraphBubbleUp, Send, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import type { Agent, Attempt } from "./agent.js";
-import { addAgentStep, countModelCalls, freshCursor, type AgentStepState, type ExhaustedPolicy, type GraphBuilder } from "./agent-step.js";
+import { addAgentStep, countModelCalls, freshCursor, type AgentStepContext, type AgentStepState, type ExhaustedPolicy, type GraphBuilder } from "./agent-step.js";
+import { budgetOf } from "./budget.js";
 
 /** What a worker did with one task; the task board (`tasks`) keeps one per key. */
 export interface TaskRecord {
@@ -190,9 +191,9 @@ export interface SupervisorSpec<S extends SupervisorState, C, M> {
   workers: SupervisorWorker[];
   /** The flow's own facts the router sees (e.g. the tickers). */
   context?(state: S): C;
-  /** Rounds (router decisions) at most; the next one stops the loop with "max_rounds". */
+  /** Rounds (router decisions) at most; the next one stops the loop with "max_rounds". The run's context's `maxRounds` wins; default: nodes/budget.ts. */
   maxRounds?: number;
-  /** Model calls of the whole run (workers' included) at which no more rounds start ("budget"). */
+  /** Model calls of the whole run (workers' included) at which no more rounds start ("budget"). The run's context's `maxModelCalls` wins; default: nodes/budget.ts. */
   maxModelCalls?: number;
   /** Dispatches of one task at most, the first included: a failed task is re-run until then. */
   maxDispatches?: number;
@@ -216,11 +217,17 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
  *      limits)             dead letter)
  */
 export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuilder, spec: SupervisorSpec<S, C, M>): GraphBuilder {
-  const { name = "supervisor", router, workers, context, maxRounds = 8, maxModelCalls = 100, maxDispatches = 2, policy, next } = spec;
+  const { name = "supervisor", router, workers, context, maxDispatches = 2, policy, next } = spec;
   const nodes = supervisorNodes(name);
+  // the run's context, then the flow's own setting, then the one default
+  const limitsOf = (config: LangGraphRunnableConfig) => {
+    const own = (config.context ?? {}) as AgentStepContext;
+    return budgetOf({ maxRounds: own.maxRounds ?? spec.maxRounds, maxModelCalls: own.maxModelCalls ?? spec.maxModelCalls });
+  };
 
-  async function round(state: S): Promise<Partial<SupervisorState>> {
+  async function round(state: S, config: LangGraphRunnableConfig): Promise<Partial<SupervisorState>> {
     if (state.halted) return {};
+    const { maxRounds, maxModelCalls } = limitsOf(config);
     if (state.rounds >= maxRounds) return { supervisor_stop: { reason: "max_rounds", note: `${state.rounds} rounds run, the limit is ${maxRounds}` } };
     const calls = countModelCalls(state.attempts);
     if (calls >= maxModelCalls) return { supervisor_stop: { reason: "budget", note: `${calls} model calls made, the budget is ${maxModelCalls}` } };

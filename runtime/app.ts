@@ -68,9 +68,10 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     onExhausted: config.onExhausted,
     queue,
     observers,
+    prices: config.prices,
   });
-  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers });
-  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers });
+  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices });
+  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices });
   return {
     config,
     db,

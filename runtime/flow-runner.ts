@@ -8,7 +8,10 @@ import type pg from "pg";
 import type PgBoss from "pg-boss";
 import type { Attempt, ModelTier } from "../nodes/agent.js";
 import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type AgentStepState, type ExhaustedPolicy } from "../nodes/agent-step.js";
+import { budgetOf, type BudgetContext, type LimitInputs } from "../nodes/budget.js";
 import type { Clock } from "../nodes/clock.js";
+import { DEFAULT_BACKOFF } from "../nodes/errors.js";
+import { costOf, type PriceTable } from "./prices.js";
 import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
 import { InputError } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -103,6 +106,10 @@ export interface RunnerDeps {
   queue?: PgBoss;
   /** Metrics, traces: told of every invocation. */
   observers?: RunObserver[];
+  /** What each run may spend (a run's own context wins); unset: nodes/budget.ts's defaults. */
+  budget?: BudgetContext;
+  /** Prices of the model tiers, for the runs' cost cap. Default: runtime/prices.ts's table. */
+  prices?: PriceTable;
 }
 
 /** What `resume` answers: a human review's decision, or an escalated agent's output. */
@@ -121,7 +128,15 @@ export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | 
   worker_id: string | null;
 }
 
-export type RunConfig = { configurable: { thread_id: string }; context: AgentStepContext & Record<string, unknown>; durability: "sync"; control?: RunControl; callbacks?: BaseCallbackHandler[] };
+export type RunConfig = {
+  configurable: { thread_id: string };
+  context: AgentStepContext & Record<string, unknown>;
+  durability: "sync";
+  /** The flow's own worst case (see recursionLimit): LangGraph's default of 25 never stops a run. */
+  recursionLimit: number;
+  control?: RunControl;
+  callbacks?: BaseCallbackHandler[];
+};
 
 export const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
 
@@ -231,6 +246,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   protected abstract graphInput(input: RunRow["input"]): unknown;
   /** What the run row keeps as the result of a completed or paused run. */
   protected abstract result(state: S): unknown;
+  /** The flow's worst case in supersteps (graphs/<flow>/limits.ts), for these tiers and this budget. */
+  protected abstract recursionLimit(inputs: LimitInputs): number;
 
   /**
    * Before a run goes on: refuses a state this code cannot read (StateVersionError, nothing
@@ -249,10 +266,10 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   }
 
   protected config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
-    const { onExhausted, agents, clock, backoff } = this.deps;
-    return {
-      configurable: { thread_id: run.thread_id },
-      context: {
+    const { onExhausted, agents, clock, backoff, prices } = this.deps;
+    const context: RunConfig["context"] = {
+        ...this.deps.budget,
+        costOf: (a) => costOf(a.tier, a.tokens, prices),
         tiers: this.deps.tiers,
         deadLetters: this.deadLetters,
         // the nodes get the Store itself, not through the graph (see AgentStepContext.store)
@@ -264,9 +281,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
         ...(agents ? { agents } : {}),
         ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
         ...this.flowContext(run),
-      },
-      durability: "sync",
     };
+    const recursionLimit = this.recursionLimit({ tiers: this.deps.tiers.length, backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
+    return { configurable: { thread_id: run.thread_id }, context, durability: "sync", recursionLimit };
   }
 
   /**
@@ -494,7 +511,12 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     } catch (e) {
       if (isGraphDrained(e)) status = "queued"; // handed back at a checkpoint: another worker goes on
       else if (isDatabaseUnavailable(e)) throw e; // not the run's fault: its lease runs out and it is picked up again
-      else {
+      else if ((e as Error).name === "GraphRecursionError") {
+        // a loop past the flow's own worst case (a replaced agent or router that never settles): halted, with a dead letter to look at
+        status = "dead_lettered";
+        error = `runaway: the run passed its flow's limit of ${config.recursionLimit} steps without ending; see opsgraph dlq list`;
+        await this.deadLetters.put({ run_id, thread_id, flow: this.flow, node: "(graph)", agent: "(graph)", input_ref: null, errors: [] });
+      } else {
         status = "failed";
         error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
       }

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { portfolioRecursionLimit } from "../graphs/portfolio-monitoring/limits.js";
+import type { LimitInputs } from "../nodes/budget.js";
 import fs from "node:fs/promises";
 import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
 import { buildPortfolioMonitoringGraph, PORTFOLIO_MONITORING_STATE_VERSION, type PortfolioMonitoringState } from "../graphs/portfolio-monitoring/index.js";
@@ -43,6 +45,9 @@ export class PortfolioRunner extends FlowRunner<PortfolioMonitoringState> {
   protected readonly graph: FlowGraph;
   protected readonly versions = VERSIONS;
   protected readonly agentNames = ["supervisor", "analyse_kpis", "issue_flagger"];
+  protected recursionLimit(inputs: LimitInputs) {
+    return portfolioRecursionLimit(inputs);
+  }
 
   constructor(deps: ConstructorParameters<typeof FlowRunner>[0]) {
     super(deps, createCheckpointer(deps.pool), createStore(deps.pool));

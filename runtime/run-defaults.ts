@@ -5,7 +5,7 @@ export type RunContext = Record<string, unknown>;
 type StreamOptions = { context?: RunContext; runId?: string } & Record<string, unknown>;
 
 /** What the graphs' nodes take from the context as objects: the server wires them, a JSON context cannot. */
-export const WIRED_CONTEXT_KEYS = ["tiers", "clock", "deadLetters", "agents", "reports", "notify", "publish", "store", "source"] as const;
+export const WIRED_CONTEXT_KEYS = ["tiers", "clock", "deadLetters", "agents", "reports", "notify", "publish", "store", "source", "costOf"] as const;
 
 /**
  * Gives every run of a compiled graph a context built from its own: `contextOf(own, runId)`.
@@ -16,9 +16,18 @@ export const WIRED_CONTEXT_KEYS = ["tiers", "clock", "deadLetters", "agents", "r
  * (`invoke`, `stream`, `streamEvents` of both versions), and the dev server keeps the instance
  * (it sets the checkpointer and store on it), so wrapping it there is enough.
  */
-export function withRunContext<G extends { stream(input: never, options?: never): unknown }>(graph: G, contextOf: (own: RunContext, runId: string | undefined) => RunContext): G {
+export function withRunContext<G extends { stream(input: never, options?: never): unknown }>(
+  graph: G,
+  contextOf: (own: RunContext, runId: string | undefined) => RunContext,
+  /** The flow's worst case in supersteps for a run's context: the run's recursion limit, unless it asked for more. */
+  limitOf?: (context: RunContext) => number,
+): G {
   const stream = (graph.stream as (input: unknown, options?: StreamOptions) => unknown).bind(graph);
-  const wrapped = (input: unknown, options?: StreamOptions) => stream(input, { ...options, context: contextOf(options?.context ?? {}, options?.runId) });
+  const wrapped = (input: unknown, options?: StreamOptions) => {
+    const context = contextOf(options?.context ?? {}, options?.runId);
+    const asked = typeof options?.["recursionLimit"] === "number" ? (options["recursionLimit"] as number) : 0;
+    return stream(input, { ...options, context, ...(limitOf ? { recursionLimit: Math.max(asked, limitOf(context)) } : {}) });
+  };
   Object.defineProperty(graph, "stream", { value: wrapped, configurable: true, writable: true });
   return graph;
 }

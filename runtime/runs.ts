@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { contractReviewRecursionLimit } from "../graphs/contract-review/limits.js";
+import type { LimitInputs } from "../nodes/budget.js";
 import { DEFAULT_PLAYBOOK, type Playbook } from "../agents/contract-review/playbook.js";
 import {
   buildContractReviewGraph,
@@ -48,6 +50,9 @@ export class ContractReviewRunner extends FlowRunner<ContractReviewState> {
   protected readonly graph: FlowGraph;
   protected readonly versions = CONTRACT_REVIEW_STATE_VERSIONS;
   protected readonly agentNames = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
+  protected recursionLimit(inputs: LimitInputs) {
+    return contractReviewRecursionLimit(inputs);
+  }
 
   constructor(protected override readonly deps: ContractReviewRunnerDeps) {
     // a document's key is its sha256: its Store items never change, so they are cached

@@ -1,4 +1,6 @@
 import type pg from "pg";
+import { sourcingStageRecursionLimit } from "../graphs/sourcing/limits.js";
+import type { LimitInputs } from "../nodes/budget.js";
 import { buildStageGraph, SOURCING_STATE_VERSION, type SourcingEvent, type SourcingStage, type SourcingState } from "../graphs/sourcing/index.js";
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { EventBus, EventConsumer, Handled, Subscriber } from "./event-bus.js";
@@ -21,6 +23,9 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
   protected readonly graph: FlowGraph;
   protected readonly versions: FlowStateVersions;
   protected readonly agentNames: readonly string[];
+  protected recursionLimit(inputs: LimitInputs) {
+    return sourcingStageRecursionLimit(inputs);
+  }
 
   constructor(
     deps: RunnerDeps,

@@ -8,8 +8,15 @@
 import { buildContractReviewGraph } from "../graphs/contract-review/index.js";
 import { buildPortfolioMonitoringGraph } from "../graphs/portfolio-monitoring/index.js";
 import { buildSourcingGraph, buildStageGraph, fitStage, outreachStage, profilerStage, type SourcingStage } from "../graphs/sourcing/index.js";
+import { contractReviewRecursionLimit } from "../graphs/contract-review/limits.js";
+import { portfolioRecursionLimit } from "../graphs/portfolio-monitoring/limits.js";
+import { sourcingRecursionLimit, sourcingStageRecursionLimit } from "../graphs/sourcing/limits.js";
 import type { ExhaustedPolicy } from "../nodes/agent-step.js";
+import { budgetOf, type LimitInputs } from "../nodes/budget.js";
+import { DEFAULT_BACKOFF } from "../nodes/errors.js";
+import type { Attempt } from "../nodes/agent.js";
 import { loadConfig } from "./config.js";
+import { costOf } from "./prices.js";
 import { InputError } from "./errors.js";
 import { createModelTiers } from "./models.js";
 import { PortfolioSources } from "./portfolio-input.js";
@@ -22,30 +29,45 @@ const config = loadConfig();
 // once per process: every run shares the circuit breakers, as in a worker
 const tiers = createModelTiers(config);
 
+// a run's recursion limit: its flow's worst case for these tiers and the run's own budget
+const limitFor = (limit: (inputs: LimitInputs) => number) => (context: RunContext) =>
+  limit({ tiers: tiers.length, backoff: DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
+const priced = { costOf: (a: Attempt) => costOf(a.tier, a.tokens, config.prices) };
+
 const policiesFor = (agents: string[]): { policies?: Record<string, ExhaustedPolicy> } =>
   config.onExhausted ? { policies: Object.fromEntries(agents.map((a) => [a, config.onExhausted!])) } : {};
 
 const contractReview = buildContractReviewGraph().compile();
 contractReview.name = "contract_review";
-export const contract_review = withRunContext(contractReview, (own, runId) => ({
-  tiers,
-  flow: CONTRACT_REVIEW,
-  runId,
-  reviewThreshold: config.reviewThreshold,
-  ...policiesFor(agentStepsOf(contractReview)),
-  ...plainSettings(own),
-}));
+export const contract_review = withRunContext(
+  contractReview,
+  (own, runId) => ({
+    tiers,
+    ...priced,
+    flow: CONTRACT_REVIEW,
+    runId,
+    reviewThreshold: config.reviewThreshold,
+    ...policiesFor(agentStepsOf(contractReview)),
+    ...plainSettings(own),
+  }),
+  limitFor(contractReviewRecursionLimit),
+);
 
 const portfolioMonitoring = buildPortfolioMonitoringGraph().compile();
 portfolioMonitoring.name = "portfolio_monitoring";
-export const portfolio_monitoring = withRunContext(portfolioMonitoring, (own, runId) => ({
-  tiers,
-  flow: PORTFOLIO_MONITORING,
-  runId,
-  ...policiesFor(agentStepsOf(portfolioMonitoring)),
-  ...plainSettings(own),
-  ...portfolioSource(own),
-}));
+export const portfolio_monitoring = withRunContext(
+  portfolioMonitoring,
+  (own, runId) => ({
+    tiers,
+    ...priced,
+    flow: PORTFOLIO_MONITORING,
+    runId,
+    ...policiesFor(agentStepsOf(portfolioMonitoring)),
+    ...plainSettings(own),
+    ...portfolioSource(own),
+  }),
+  limitFor(portfolioRecursionLimit),
+);
 
 /**
  * A run's data: its context may name `sources` as a portfolio file does (fundamentals, companies,
@@ -66,13 +88,13 @@ function portfolioSource(own: RunContext) {
 // Sourcing: every stage chained for one company (Studio's view of the flow), and each stage
 // alone, as the event bus runs it for one event.
 // (flows named as the sourcing runner names them in dead letters: sourcing, sourcing.<stage>)
-function sourcingGraph(compiled: ReturnType<ReturnType<typeof buildSourcingGraph>["compile"]>, name: string, flow: string) {
+function sourcingGraph(compiled: ReturnType<ReturnType<typeof buildSourcingGraph>["compile"]>, name: string, flow: string, limit: (inputs: LimitInputs) => number) {
   compiled.name = name;
-  return withRunContext(compiled, (own, runId) => ({ tiers, flow, runId, ...policiesFor(agentStepsOf(compiled)), ...plainSettings(own) }));
+  return withRunContext(compiled, (own, runId) => ({ tiers, ...priced, flow, runId, ...policiesFor(agentStepsOf(compiled)), ...plainSettings(own) }), limitFor(limit));
 }
-const stageGraph = (stage: SourcingStage) => sourcingGraph(buildStageGraph(stage).compile(), `sourcing_${stage.name}`, `sourcing.${stage.name}`);
+const stageGraph = (stage: SourcingStage) => sourcingGraph(buildStageGraph(stage).compile(), `sourcing_${stage.name}`, `sourcing.${stage.name}`, sourcingStageRecursionLimit);
 
-export const sourcing = sourcingGraph(buildSourcingGraph().compile(), "sourcing", "sourcing");
+export const sourcing = sourcingGraph(buildSourcingGraph().compile(), "sourcing", "sourcing", sourcingRecursionLimit);
 export const sourcing_company_profiler = stageGraph(profilerStage as SourcingStage);
 export const sourcing_fit_analyst = stageGraph(fitStage as SourcingStage);
 export const sourcing_outreach_writer = stageGraph(outreachStage as SourcingStage);

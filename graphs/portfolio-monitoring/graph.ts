@@ -21,9 +21,9 @@ export function buildPortfolioMonitoringGraph(opts: { maxRounds?: number; maxMod
     router: portfolioRouter as never,
     workers: [collectWorker, analyseWorker] as never,
     context: (s: PortfolioMonitoringState) => ({ tickers: s.companies.map((c) => c.ticker) }),
-    maxRounds: opts.maxRounds ?? 8,
-    // a router call a round, two agents per company and their retries
-    maxModelCalls: opts.maxModelCalls ?? 500,
+    // the run's context (maxRounds, maxModelCalls) wins over these; unset, nodes/budget.ts's defaults
+    ...(opts.maxRounds ? { maxRounds: opts.maxRounds } : {}),
+    ...(opts.maxModelCalls ? { maxModelCalls: opts.maxModelCalls } : {}),
     next: "flag_dispatch",
   });
   g.addNode("flag_dispatch", flagDispatch as never)

@@ -68,9 +68,6 @@ export type PortfolioMonitoringContext = AgentStepContext & {
   since?: string;
   /** Default: the report is kept in the Store under ["opsgraph", "reports"]. */
   reports?: PortfolioReportSink;
-  /** Rounds and model calls the supervisor may spend. */
-  maxRounds?: number;
-  maxModelCalls?: number;
 };
 
 export type { KpiPoint };
