@@ -222,8 +222,9 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
         // another agent of this run gave up on this tier last time it tried: no backoff here, the next tier at once
         const abandoned = abandonedBy(state, name, cur.tier, tier.id) > 0;
         const wait = abandoned ? null : nextDelay(ctx.backoff ?? DEFAULT_BACKOFF, cur.attempt, cur.waited_ms, c.retryAfterMs);
-        // a wait that would take the step past its time budget is not waited: the next tier is tried once instead
-        const fits = wait !== null && failed_ms + cur.waited_ms + wait <= budget.stepBudgetMs;
+        // a wait, and the call after it (taking as long as this one did: a timeout takes its whole
+        // length again), that would take the step past its time budget is not waited: the next tier is tried once instead
+        const fits = wait !== null && failed_ms + cur.waited_ms + wait + (clock.now() - t0) <= budget.stepBudgetMs;
         step = fits ? { ...cur, route: "retry", wait_ms: wait } : { ...cur, route: "fallback" };
       } else {
         step = { ...cur, route: "fallback" };
