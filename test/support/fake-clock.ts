@@ -20,3 +20,14 @@ export class FakeClock implements Clock {
     return this.slept.reduce((a, b) => a + b, 0);
   }
 }
+
+/**
+ * A fake clock whose time also runs with real time: sleeps return at once and move it on, and a
+ * call that really takes 150 ms (a timeout) moves it 150 ms. For budgets that count both.
+ */
+export class FakeWaitsClock extends FakeClock {
+  private readonly t0 = performance.now();
+  override now() {
+    return super.now() + (performance.now() - this.t0);
+  }
+}
