@@ -51,7 +51,7 @@ export function parseSince(value: string, now = new Date()): Date {
 }
 
 /** The waiting dead letters a replay would retry (a `--flow` filter checked against the known flows). */
-export function selectDeadLetters(registry: FlowRegistry, filter: ReplayFilter): Promise<DeadLetter[]> {
+export async function selectDeadLetters(registry: FlowRegistry, filter: ReplayFilter): Promise<DeadLetter[]> {
   return registry.deadLetters.waiting({ ...filter, ...(filter.flow !== undefined ? { flow: registry.checkFlowFilter(filter.flow) } : {}) });
 }
 

@@ -58,9 +58,9 @@ export class FlowRegistry {
   }
 
   /** Runs of every flow, or of `flow` (and its stages); newest first. */
-  list(opts: { status?: RunStatus; flow?: string; limit?: number } = {}): Promise<RunRecord[]> {
+  async list(opts: { status?: RunStatus; flow?: string; limit?: number } = {}): Promise<RunRecord[]> {
     const any = this.byFlow.values().next().value;
-    if (!any) return Promise.resolve([]);
+    if (!any) return [];
     return any.list(opts.status, opts.limit ?? 100, opts.flow === undefined ? undefined : this.checkFlowFilter(opts.flow));
   }
 
