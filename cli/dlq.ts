@@ -128,7 +128,7 @@ export function addDeadLetterCommands(program: Command, withApp: WithApp) {
     .command("retry")
     .description("Retry the failed step from the run's last checkpoint (finished steps do not run again); --all: every waiting letter the filters select")
     .argument("[id]", "the dead letter (or --all)")
-    .option("--all", "retry every waiting dead letter the filters select, each once", false)
+    .option("--all", "retry every waiting dead letter the filters select, each once; exit 1 if a retry errored or its run failed or was dead-lettered again", false)
     .option("--flow <flow>", "with --all: only letters of this flow: contract-review, portfolio-monitoring, sourcing (every stage) or sourcing.<stage>")
     .option("--agent <agent>", "with --all: only letters of this agent (e.g. risk_analyst)")
     .option("--since <time>", "with --all: only letters created since an ISO time (2024-05-01T08:00:00Z) or a duration ago (2h, 30m, 7d)")
