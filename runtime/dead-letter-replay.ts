@@ -67,7 +67,10 @@ export async function replayDeadLetters(
   const { filter = {}, concurrency = 4, onLetter } = opts;
   const letters = await selectDeadLetters(registry, filter);
   const byRun = new Map<string, DeadLetter[]>();
-  for (const l of letters) byRun.set(l.run_id ?? `letter:${l.id}`, [...(byRun.get(l.run_id ?? `letter:${l.id}`) ?? []), l]);
+  for (const l of letters) {
+    const key = l.run_id ?? `letter:${l.id}`;
+    byRun.set(key, [...(byRun.get(key) ?? []), l]);
+  }
   const limit = pLimit(concurrency);
   const done: ReplayedLetter[] = [];
   const retryOne = async (l: DeadLetter): Promise<ReplayedLetter> => {
