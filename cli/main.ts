@@ -48,9 +48,10 @@ function config(): Config {
   return loadConfig(process.env);
 }
 
-async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+/** `opts`: the job queue too (a sourcing stage's run carried on publishes its next event); runs at once. */
+async function withApp<T>(fn: (app: App) => Promise<T>, opts: { queue?: boolean; concurrency?: number } = {}): Promise<T> {
   const cfg = config();
-  const app = await openApp(cfg);
+  const app = await openApp(cfg, opts);
   try {
     return await fn(app);
   } finally {
@@ -109,7 +110,8 @@ export function buildProgram(): Command {
     .action(async (runId: string, opts: { decision?: "approve" | "reject"; output?: string; note?: string; json: boolean }) => {
       if (!opts.decision && !opts.output) throw new InputError("resume: give --decision approve|reject, or --output FILE for an escalated agent");
       const output = opts.output ? await readJsonFile(opts.output) : undefined;
-      const run = await withApp((app) => app.contractReview.resume(runId, { decision: opts.decision, note: opts.note, output }));
+      // the run's own flow's graph goes on (a sourcing stage then publishes its next event: the queue is open)
+      const run = await withApp((app) => app.registry.resume(runId, { decision: opts.decision, note: opts.note, output }), { queue: true });
       printRun(run, opts.json);
       process.exitCode = run.status === "failed" || run.status === "dead_lettered" ? EXIT.runFailed : EXIT.ok;
     });
@@ -126,12 +128,13 @@ export function buildProgram(): Command {
   const runs = program.command("runs").description("List and show runs");
   runs
     .command("list")
-    .description("List runs, newest first")
+    .description("List runs of every flow, newest first")
     .addOption(new Option("--status <status>", "only runs with this status").choices(STATUSES))
+    .option("--flow <flow>", "only runs of this flow: contract-review, portfolio-monitoring, sourcing (every stage) or sourcing.<stage>")
     .option("--limit <n>", "at most this many runs", positiveInt, 100)
     .option("--json", 'print { "runs": [...] } as one JSON object', false)
-    .action(async (opts: { status?: RunStatus; limit: number; json: boolean }) => {
-      const list = await withApp((app) => app.contractReview.list(opts.status, opts.limit));
+    .action(async (opts: { status?: RunStatus; flow?: string; limit: number; json: boolean }) => {
+      const list = await withApp((app) => app.registry.list({ status: opts.status, flow: opts.flow, limit: opts.limit }));
       printRuns(list, opts.json);
     });
   runs
@@ -140,7 +143,7 @@ export function buildProgram(): Command {
     .argument("<run_id>", "the run")
     .option("--json", "print the run as one JSON object", false)
     .action(async (runId: string, opts: { json: boolean }) => {
-      const run = await withApp((app) => app.contractReview.show(runId));
+      const run = await withApp((app) => app.registry.show(runId));
       printRun(run, opts.json);
     });
 

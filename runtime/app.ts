@@ -7,6 +7,7 @@ import { openDatabase, type Database } from "./postgres.js";
 import type PgBoss from "pg-boss";
 import { openQueue } from "./queue.js";
 import type { FlowRunner } from "./flow-runner.js";
+import { FlowRegistry } from "./flow-registry.js";
 import { PortfolioRunner } from "./portfolio-runner.js";
 import { ContractReviewRunner } from "./runs.js";
 import { Sourcing } from "./sourcing-flow.js";
@@ -26,6 +27,10 @@ export interface App {
   sourcing: Sourcing;
   /** Every flow's runner (a worker executes runs of all of them). */
   runners: FlowRunner[];
+  /** The runners by flow: a run, or a dead letter, goes on on its own flow's graph only. */
+  registry: FlowRegistry;
+  /** The runner of `flow`; an unknown flow is an InputError naming the known ones. */
+  runnerFor(flow: string): FlowRunner;
   /** This process's Prometheus metrics (served by `opsgraph worker --metrics-port`). */
   metrics: Metrics;
   /** Breaker states and agent call counts written for `opsgraph alerts check`. */
@@ -72,6 +77,8 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   });
   const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices });
   const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices });
+  const runners = [contractReview, portfolio, ...sourcing.stages];
+  const registry = new FlowRegistry(db.pool, runners);
   return {
     config,
     db,
@@ -80,7 +87,9 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     contractReview,
     portfolio,
     sourcing,
-    runners: [contractReview, portfolio, ...sourcing.stages],
+    runners,
+    registry,
+    runnerFor: (flow) => registry.runnerFor(flow),
     queue,
     metrics,
     alertSignals,

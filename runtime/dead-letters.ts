@@ -33,6 +33,20 @@ export class DeadLetterQueue implements DeadLetterSink {
     return rows;
   }
 
+  /**
+   * Waiting dead letters, oldest first: of `flow` (or of its stages, `flow.*`), of `agent`,
+   * created at or after `since`.
+   */
+  async waiting(filter: { flow?: string; agent?: string; since?: Date } = {}): Promise<DeadLetter[]> {
+    const { rows } = await this.pool.query<DeadLetter>(
+      `SELECT id::text, run_id, thread_id, flow, node, agent, input_ref, errors, attempts, status, created_at, updated_at FROM opsgraph_dead_letters
+       WHERE status = 'waiting' AND ($1::text IS NULL OR flow = $1 OR flow LIKE $1 || '.%') AND ($2::text IS NULL OR agent = $2) AND ($3::timestamptz IS NULL OR created_at >= $3)
+       ORDER BY id`,
+      [filter.flow ?? null, filter.agent ?? null, filter.since ?? null],
+    );
+    return rows;
+  }
+
   async get(id: string): Promise<DeadLetter> {
     if (!/^\d+$/.test(id)) throw new InputError(`dead letter ${id}: not a dead letter id (a number, see opsgraph dlq list)`);
     const { rows } = await this.pool.query<DeadLetter>(

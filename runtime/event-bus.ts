@@ -193,13 +193,31 @@ export class EventBus {
     return (rowCount ?? 0) > 0;
   }
 
-  /** The consumption record, what it publishes and its own writes: all or nothing. False when another got there first. */
-  private async commit(event: SourcingEvent, consumer: string, handled: Handled, workerId: string): Promise<boolean> {
+  /**
+   * A stage's run that stopped at its event (dead-lettered, paused for a person) and was then
+   * carried on to its end (`dlq retry`, `resume`): its consumption becomes `handled` and what it
+   * publishes is published, in one transaction, as if it had been handled the first time. False
+   * when it was handled already (nothing published twice).
+   */
+  settleLater(event: SourcingEvent, consumer: string, handled: Handled, by: string): Promise<boolean> {
+    return this.commit(event, consumer, handled, by, { replaceUnhandled: true });
+  }
+
+  /**
+   * The consumption record, what it publishes and its own writes: all or nothing. False when
+   * another got there first. `replaceUnhandled`: a record of a dead-lettered or failed handling
+   * is replaced (see settleLater).
+   */
+  private async commit(event: SourcingEvent, consumer: string, handled: Handled, workerId: string, opts: { replaceUnhandled?: boolean } = {}): Promise<boolean> {
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
+      const conflict = opts.replaceUnhandled
+        ? `ON CONFLICT (event_id, consumer) DO UPDATE SET outcome = EXCLUDED.outcome, run_id = EXCLUDED.run_id, worker_id = EXCLUDED.worker_id, handled_at = clock_timestamp()
+           WHERE opsgraph_event_consumptions.outcome IN ('dead_lettered', 'failed')`
+        : "ON CONFLICT DO NOTHING";
       const { rowCount } = await client.query(
-        `INSERT INTO opsgraph_event_consumptions (event_id, consumer, outcome, run_id, worker_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        `INSERT INTO opsgraph_event_consumptions (event_id, consumer, outcome, run_id, worker_id) VALUES ($1, $2, $3, $4, $5) ${conflict}`,
         [event.id, consumer, handled.outcome, handled.run_id ?? null, workerId],
       );
       if (!rowCount) {

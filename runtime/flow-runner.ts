@@ -26,6 +26,11 @@ export class ThreadBusyError extends Error {
   override name = "ThreadBusyError";
 }
 
+/** A dead letter its run cannot be retried in place from (a worker task's, or a refused event's with no run). */
+export class NotRetryableError extends InputError {
+  override name = "NotRetryableError";
+}
+
 /** A run as the CLI prints it (`--json`): one object per run. */
 export interface RunRecord {
   run_id: string;
@@ -413,6 +418,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   async resume(runId: string, answer: ResumeAnswer): Promise<RunRecord> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
+    this.assertOwn(row);
     if (row.status !== "awaiting_review") throw new InputError(`run ${runId}: is ${row.status}, not awaiting_review`);
     const config = this.config(row);
     const pending = (await this.graph.getState(config)).tasks.flatMap((t) => t.interrupts.map((i) => i.value as { kind?: string; agent?: string }))[0];
@@ -438,11 +444,12 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const letter = await this.deadLetters.get(id);
     if (letter.status !== "waiting") throw new InputError(`dead letter ${id}: already ${letter.status}`);
     const row = letter.run_id ? await this.get({ runId: letter.run_id }) : undefined;
-    if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id ?? "(none)"} is gone`);
+    if (!letter.run_id) throw new NotRetryableError(`dead letter ${id}: ${letter.agent} refused an event, which has no run to go on with; discard the letter`);
+    if (!row) throw new InputError(`dead letter ${id}: its run ${letter.run_id} is gone`);
     if (row.flow !== this.flow) throw new InputError(`dead letter ${id}: belongs to a ${row.flow} run, not ${this.flow}`);
     if (!(stepNodes(letter.agent).retry in this.graph.nodes)) {
       // a worker's agent step (a supervisor's task): its task was marked failed and the run went on without it
-      throw new InputError(`dead letter ${id}: ${letter.agent} failed inside a worker task of ${row.flow} run ${row.run_id}, which went on without it; run the flow again for it, or discard the letter`);
+      throw new NotRetryableError(`dead letter ${id}: ${letter.agent} failed inside a worker task of ${row.flow} run ${row.run_id}, which went on without it; run the flow again for it, or discard the letter`);
     }
     const config = this.config(row);
     await this.ensureStateVersion(row, config);
@@ -610,15 +617,25 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   async show(runId: string): Promise<RunRecord> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
+    this.assertOwn(row);
     const state = (await this.graph.getState(this.config(row))).values as Partial<S>;
     return { ...toRecord(row), attempts: state.attempts ?? [] };
   }
 
-  /** Runs of every flow, newest first. */
-  async list(status?: RunStatus, limit = 100): Promise<RunRecord[]> {
+  /**
+   * Refuses a run of another flow: this runner's graph, context and state upgrader would run on
+   * that flow's thread (runtime/flow-registry.ts finds a run's own runner).
+   */
+  protected assertOwn(row: RunRow): void {
+    if (row.flow !== this.flow) throw new InputError(`run ${row.run_id}: is a ${row.flow} run, not ${this.flow}; its own runner must handle it`);
+  }
+
+  /** Runs of every flow (or of `flow`, and of its stages `flow.*`), newest first. */
+  async list(status?: RunStatus, limit = 100, flow?: string): Promise<RunRecord[]> {
     const { rows } = await this.deps.pool.query<RunRow>(
-      `SELECT * FROM opsgraph_runs WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2`,
-      [status ?? null, limit],
+      `SELECT * FROM opsgraph_runs WHERE ($1::text IS NULL OR status = $1) AND ($3::text IS NULL OR flow = $3 OR flow LIKE $3 || '.%')
+       ORDER BY created_at DESC LIMIT $2`,
+      [status ?? null, limit, flow ?? null],
     );
     return rows.map((r) => toRecord(r, false));
   }

@@ -4,7 +4,8 @@ import type { LimitInputs } from "../nodes/budget.js";
 import { buildStageGraph, SOURCING_STATE_VERSION, type SourcingEvent, type SourcingStage, type SourcingState } from "../graphs/sourcing/index.js";
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { EventBus, EventConsumer, Handled, Subscriber } from "./event-bus.js";
-import { FlowRunner, type FlowGraph, type RunnerDeps, type RunRow } from "./flow-runner.js";
+import type { DeadLetter } from "./dead-letters.js";
+import { FlowRunner, type FlowGraph, type ResumeAnswer, type RunnerDeps, type RunRecord, type RunRow } from "./flow-runner.js";
 import type { FlowStateVersions } from "./state-version.js";
 
 /** The flow name of a stage's runs: `sourcing.<stage>`; its threads are `sourcing.<stage>:<event id>`. */
@@ -61,12 +62,42 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
 
   async handle(event: SourcingEvent): Promise<Handled> {
     if (!this.stage.accepts(event as never)) return { outcome: "ignored" };
-    const run = await this.start(event.id, { event });
+    return this.handled(event, await this.start(event.id, { event }));
+  }
+
+  private handled(event: SourcingEvent, run: RunRecord): Handled {
     if (run.status === "dead_lettered") return { outcome: "dead_lettered", run_id: run.run_id };
     if (run.status !== "completed") return { outcome: "failed", run_id: run.run_id };
     const state = { ...this.stage.input(event as never), ...(run.result as Partial<SourcingState>) } as SourcingState;
     const publish = this.stage.emits(state, event as never);
     return { outcome: "handled", run_id: run.run_id, publish, commit: (tx) => this.keepDrafts(tx, publish) };
+  }
+
+  /**
+   * A stage's run stopped at its event is consumed, publishing nothing; carried on to its end
+   * later, it publishes then what it would have, so the company's chain goes on. Needs the bus.
+   */
+  override async resume(runId: string, answer: ResumeAnswer): Promise<RunRecord> {
+    const bus = this.requireBus();
+    return this.publishFinished(bus, await super.resume(runId, answer), "resume");
+  }
+
+  override async retryDeadLetter(id: string): Promise<{ dead_letter: DeadLetter; run: RunRecord }> {
+    const bus = this.requireBus();
+    const retried = await super.retryDeadLetter(id);
+    return { ...retried, run: await this.publishFinished(bus, retried.run, "dlq-retry") };
+  }
+
+  private requireBus(): EventBus {
+    if (!this.bus) throw new Error(`${this.flow}: carrying a stage's run on needs the event bus, to publish its next event (openApp({ queue: true }))`);
+    return this.bus;
+  }
+
+  private async publishFinished(bus: EventBus, run: RunRecord, by: string): Promise<RunRecord> {
+    if (run.status !== "completed") return run;
+    const event = (await this.get({ runId: run.run_id }))!.input["event"] as SourcingEvent;
+    await bus.settleLater(event, this.name, this.handled(event, run), by);
+    return run;
   }
 
   /** Outreach drafts wait for a person in their own table: never sent before `opsgraph sourcing approve`. */

@@ -2,12 +2,18 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
+import { portfolioRouter } from "../agents/portfolio-monitoring/router.js";
 import type { Agent } from "../nodes/agent.js";
+import { createCheckpointer } from "../runtime/checkpointer.js";
+import { portfolioInputFromFlags } from "../runtime/portfolio-input.js";
+import { PortfolioRunner } from "../runtime/portfolio-runner.js";
 import { openDatabase } from "../runtime/postgres.js";
+import { checkpointStateVersion } from "../runtime/state-version.js";
 import { readContract } from "../runtime/documents.js";
 import { ContractReviewRunner } from "../runtime/runs.js";
 import { startScriptedOpenAI } from "./scripted-openai.js";
 import { ROOT, runOpsgraph, type CliResult } from "./support/cli.js";
+import { dataset } from "./support/datasets.js";
 
 // The CLI as a user runs it: a real process per command, the embedded PostgreSQL under a
 // temp data dir, no model configured (rules tier only).
@@ -273,4 +279,86 @@ describe("the dead letter queue, from the CLI", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toBe("opsgraph: dead letter 999: no such dead letter");
   }, 60_000);
+});
+
+describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dispatch by the run's flow", () => {
+  it("resumes an escalated portfolio run on the portfolio graph (its report written, its state_version untouched); runs list --flow and show find it", async () => {
+    const dataDir = tempDir("opsgraph-cli-registry-");
+    // escalate the supervisor in this process: its rules crash (there is no model)
+    const db = await openDatabase({ databaseUrl: undefined, dataDir });
+    const broken = { ...portfolioRouter, rules: () => { throw new Error("router crashed"); } } as Agent<unknown, unknown, unknown>;
+    const runner = new PortfolioRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), onExhausted: "escalate", agents: { supervisor: broken } });
+    const portfolio = portfolioInputFromFlags({ fundamentals: dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers: "AAL,DAL", year: 2014 }, ROOT);
+    const paused = await runner.review({ portfolio, requestId: "cli-registry-portfolio" });
+    expect(paused.status).toBe("awaiting_review");
+    const versions = async () => {
+      const v: (number | string)[] = [];
+      for await (const t of createCheckpointer(db.pool).list({ configurable: { thread_id: paused.thread_id, checkpoint_ns: "" } })) v.push(checkpointStateVersion(t.checkpoint));
+      return new Set(v);
+    };
+    try {
+      const plan = path.join(dataDir, "plan.json");
+      fs.writeFileSync(plan, JSON.stringify({ finish: false, reason: "a person's plan", tasks: [{ worker: "collect_metrics", payload: { ticker: "AAL" } }, { worker: "collect_metrics", payload: { ticker: "DAL" } }] }));
+      const resumed = await opsgraph(["resume", paused.run_id, "--output", plan, "--json"], { dataDir });
+      expect(resumed.code, show(resumed)).toBe(0);
+      const run = JSON.parse(resumed.stdout) as { flow: string; status: string; result: { companies: { ticker: string }[]; report_path: string; report_html_path: string; categories?: unknown } };
+      expect(run).toMatchObject({ flow: "portfolio-monitoring", status: "completed" });
+      expect(run.result.companies.map((c) => c.ticker).sort()).toEqual(["AAL", "DAL"]);
+      expect(run.result.categories).toBeUndefined();
+      expect(fs.existsSync(run.result.report_path)).toBe(true);
+      expect(fs.existsSync(run.result.report_html_path)).toBe(true);
+      expect(await versions()).toEqual(new Set([1]));
+
+      const listed = await opsgraph(["runs", "list", "--flow", "portfolio-monitoring", "--json"], { dataDir });
+      expect(listed.code, show(listed)).toBe(0);
+      expect((JSON.parse(listed.stdout) as { runs: { run_id: string; flow: string; status: string }[] }).runs).toEqual([expect.objectContaining({ run_id: paused.run_id, flow: "portfolio-monitoring", status: "completed" })]);
+      const none = await opsgraph(["runs", "list", "--flow", "contract-review", "--json"], { dataDir });
+      expect(JSON.parse(none.stdout)).toEqual({ runs: [] });
+      const unknown = await opsgraph(["runs", "list", "--flow", "nope"], { dataDir });
+      expect(unknown.code, show(unknown)).toBe(2);
+      expect(unknown.stderr.trim()).toBe('opsgraph: --flow: unknown flow "nope" (known: contract-review, portfolio-monitoring, sourcing.company_profiler, sourcing.fit_analyst, sourcing.outreach_writer, sourcing)');
+      const shown = await opsgraph(["runs", "show", paused.run_id, "--json"], { dataDir });
+      expect(shown.code, show(shown)).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ flow: "portfolio-monitoring", attempts: expect.arrayContaining([expect.objectContaining({ agent: "supervisor", tier: "person" })]) });
+    } finally {
+      await db.close();
+    }
+  }, 90_000);
+
+  it("dlq retry --all: usage errors in one line, a dry run by filter, then every selected letter retried once with one summary line", async () => {
+    const dataDir = tempDir("opsgraph-cli-replay-");
+    const db = await openDatabase({ databaseUrl: undefined, dataDir });
+    const brokenRisk = { ...riskAnalyst, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
+    const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), reviewThreshold: 60, agents: { risk_analyst: brokenRisk } });
+    const document = await readContract(path.join(ROOT, "samples/contracts/harbor-consulting-services.txt"));
+    const dead: string[] = [];
+    for (let i = 0; i < 3; i++) dead.push((await runner.review({ document, requestId: `cli-replay-${i}`, autoApprove: true })).run_id);
+    await db.close();
+
+    const both = await opsgraph(["dlq", "retry", "1", "--all"], { dataDir });
+    expect(both.code, show(both)).toBe(2);
+    expect(both.stderr).toBe("opsgraph: dlq retry: give a dead letter id or --all, not both\n");
+    const badSince = await opsgraph(["dlq", "retry", "--all", "--since", "yesterday"], { dataDir });
+    expect(badSince.code, show(badSince)).toBe(2);
+    expect(badSince.stderr.trim()).toBe('opsgraph: --since: "yesterday" is neither an ISO time (2024-05-01T08:00:00Z) nor a duration (2h, 30m, 7d)');
+
+    const dry = await opsgraph(["dlq", "retry", "--all", "--flow", "contract-review", "--agent", "risk_analyst", "--since", "1h", "--dry-run", "--json"], { dataDir });
+    expect(dry.code, show(dry)).toBe(0);
+    const listed = JSON.parse(dry.stdout) as { dry_run: boolean; count: number; dead_letters: { run_id: string; status: string }[] };
+    expect(listed).toMatchObject({ dry_run: true, count: 3 });
+    expect(listed.dead_letters.map((d) => d.run_id).sort()).toEqual([...dead].sort());
+    const dryOther = await opsgraph(["dlq", "retry", "--all", "--flow", "portfolio-monitoring", "--dry-run"], { dataDir });
+    expect(dryOther.stdout).toBe("would retry 0 dead letters (dry run: none retried)\n");
+
+    const all = await opsgraph(["dlq", "retry", "--all", "--flow", "contract-review", "--concurrency", "2"], { dataDir });
+    expect(all.code, show(all)).toBe(0);
+    expect(all.stdout).toBe("retried 3: 3 completed, 0 dead_lettered again, 0 failed, 0 errors (worker-task and refused-event letters cannot be retried in place: 0)\n");
+    // not a terminal: one line per letter on stderr
+    expect(all.stderr.split("\n").filter((l) => /^dead letter \d+ \(contract-review \/ risk_analyst, run [0-9a-f-]+\): completed$/.test(l))).toHaveLength(3);
+    const after = await opsgraph(["dlq", "list", "--status", "retried", "--json"], { dataDir });
+    expect((JSON.parse(after.stdout) as { dead_letters: unknown[] }).dead_letters).toHaveLength(3);
+    for (const id of dead) expect(JSON.parse((await opsgraph(["runs", "show", id, "--json"], { dataDir })).stdout)).toMatchObject({ status: "completed" });
+    const again = await opsgraph(["dlq", "retry", "--all", "--json"], { dataDir });
+    expect(JSON.parse(again.stdout)).toMatchObject({ selected: 0, retried: 0, errors: 0 });
+  }, 120_000);
 });
