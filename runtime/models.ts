@@ -102,8 +102,10 @@ export function createModelTiers(
           const c = classifyError(timeout.aborted && !(e as { status?: number }).status ? Object.assign(new Error("model call timed out"), { name: "TimeoutError" }) : e);
           // unavailable, rate-limited, out of quota or refusing our key: the provider is unhealthy.
           // A bad request (400/404/422) or an answer that fails its schema says nothing about that.
-          if (c.class === "transient" || c.status === 401 || c.status === 403 || c.code === "insufficient_quota") link?.failed(spec.id, probe, breaker.failure());
-          else {
+          if (c.class === "transient" || c.status === 401 || c.status === 403 || c.code === "insufficient_quota") {
+            const outcome = breaker.failure(); // counted here whether or not a link tells the fleet
+            link?.failed(spec.id, probe, outcome);
+          } else {
             breaker.release();
             if (probe) link?.released(spec.id);
           }
