@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { formatStatus } from "../cli/status.js";
 import { CircuitOpenError } from "../nodes/errors.js";
 import { createModelTiers, type BreakerTier } from "../runtime/models.js";
 import { SharedBreakers } from "../runtime/shared-breakers.js";
@@ -214,6 +215,10 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     s = await readStatus(db.pool, { leaseMs: 30_000 });
     expect(s.breakers[0]).toMatchObject({ state: "half_open", probe_owner: b.shared.owner });
     expect(s.breakers[0]!.probe_left_ms).toBeGreaterThan(5_000);
+    const text = formatStatus(s).split("\n");
+    expect(text.find((l) => l.startsWith("breakers"))).toMatch(/^breakers +openai:gpt-4\.1-mini half-open for \d/);
+    expect(text.find((l) => l.includes("failures in a row"))).toMatch(/^ +model +state +since +failures in a row +failure rate +probe$/);
+    expect(text.find((l) => l.startsWith("  openai:"))).toMatch(new RegExp(`^  openai:gpt-4\\.1-mini +half-open +[\\d.]+s ago +3 +100% +${b.shared.owner}, [\\d.]+s left$`));
     expect(await probing).toBe("ok");
   });
 });
