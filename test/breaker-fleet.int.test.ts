@@ -7,7 +7,7 @@ import { databaseUrl } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
 import { AGENTS, MODEL } from "./support/scripted-contract.js";
 import { until } from "./support/until.js";
-import { startWorkers, submitContracts, waitFinished, type WorkerFleet } from "./support/worker-fleet.js";
+import { runCaller, startWorkers, submitContracts, waitFinished, type WorkerFleet } from "./support/worker-fleet.js";
 
 // The breaker across real `opsgraph worker` processes on one (fresh) database, the real
 // ChatOpenAI against a scripted model that answers every request with a 500.
@@ -89,4 +89,21 @@ describe("one circuit breaker for every worker process", () => {
     const { rows } = await db.pool.query("SELECT status, (result->'produced_by') AS produced_by FROM opsgraph_runs WHERE run_id = ANY($1)", [[...first, ...second]]);
     expect(rows.map((r) => r.status)).toEqual(["completed", "completed"]);
   }, 180_000);
+
+  it("in half-open exactly one probe crosses the processes: three processes calling every 10 ms make one call per cooldown", async () => {
+    const COOLDOWN_MS = 1_500;
+    const PROBE_MS = 600;
+    // the model stays dead; each probe takes 600 ms to fail, and opens the breaker again
+    server.setResponder("risk_analyst", () => ({ fault: { kind: "latency", ms: PROBE_MS, then: { fault: { kind: "status", status: 500 } } } }));
+    // opened by some process just now (as the first test's workers would)
+    await db.pool.query(`INSERT INTO opsgraph_circuit_breakers (breaker_key, state, opened_at, since, generation) VALUES ($1, 'open', now(), now(), 1)`, [MODEL]);
+    const results = await Promise.all(Array.from({ length: 3 }, () => runCaller({ ...env(), OPSGRAPH_BREAKER_COOLDOWN_MS: String(COOLDOWN_MS), OPSGRAPH_TEST_CALL_FOR_MS: "8000" })));
+    const arrivals = server.requests.map((r) => r.at).sort((a, b) => a - b);
+    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!);
+    // every probe waits for the one before it to fail (600 ms) and a cooldown (1.5 s) after that
+    expect(arrivals.length).toBeGreaterThanOrEqual(2);
+    for (const g of gaps) expect(g).toBeGreaterThanOrEqual(COOLDOWN_MS + PROBE_MS - 200);
+    expect(results.reduce((n, r) => n + r.error, 0)).toBe(arrivals.length);
+    expect(results.every((r) => r.skipped > 100)).toBe(true);
+  }, 120_000);
 });

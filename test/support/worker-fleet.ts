@@ -16,13 +16,30 @@ export interface WorkerFleet {
   stop(): Promise<void>;
 }
 
+/** This process's environment without opsgraph's, OpenAI's or LangSmith's settings, and `env`. */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_|LANGCHAIN_)/.test(k) && k !== "DATABASE_URL" && k !== "LOG_LEVEL") e[k] = v;
+  return Object.assign(e, { LOG_LEVEL: "warn", ...env });
+}
+
+/** Runs test/support/breaker-caller.ts in a process of its own: what its calls did. */
+export function runCaller(env: Record<string, string>): Promise<{ ok: number; error: number; skipped: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "test", "support", "breaker-caller.ts")], { cwd: ROOT, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as { ok: number; error: number; skipped: number }) : reject(new Error(`breaker-caller exited ${code}: ${err.slice(-500)}`))));
+  });
+}
+
 /** Starts `n` workers with only the settings in `env` (none of the caller's opsgraph or OpenAI ones). */
 export function startWorkers(n: number, env: Record<string, string>, { concurrency = 1, leaseMs = 5_000 } = {}): WorkerFleet {
-  const childEnv: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_|LANGCHAIN_)/.test(k) && k !== "DATABASE_URL" && k !== "LOG_LEVEL") childEnv[k] = v;
-  Object.assign(childEnv, { LOG_LEVEL: "warn", ...env });
   const workers = Array.from({ length: n }, () => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(concurrency), "--lease-ms", String(leaseMs)], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(concurrency), "--lease-ms", String(leaseMs)], { cwd: ROOT, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
