@@ -2,6 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { formatStatus } from "../cli/status.js";
 import { CircuitOpenError } from "../nodes/errors.js";
+import { AlertSignals } from "../runtime/alert-signals.js";
+import { createMetrics } from "../runtime/metrics.js";
 import { createModelTiers, type BreakerTier } from "../runtime/models.js";
 import { SharedBreakers } from "../runtime/shared-breakers.js";
 import { readStatus } from "../runtime/status.js";
@@ -89,6 +91,23 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     const t0 = Date.now();
     await until("b's breaker to open", () => b.tier.breaker.current === "open", 1_500, 5);
     expect(Date.now() - t0).toBeLessThan(1_200); // one poll, and its query
+  });
+
+  it("another process's metrics and alert signals show the breaker it did not open itself", async () => {
+    dead();
+    const a = await processOf();
+    const b = await processOf();
+    const metrics = createMetrics({ tiers: [b.tier] });
+    const gauge = async () => (await metrics.registry.getSingleMetric("opsgraph_circuit_open")!.get()).values.find((v) => v.labels.model === MODEL)?.value;
+    expect(await gauge()).toBe(0);
+    await openIn(a.tier);
+    await until("b's breaker to open", () => b.tier.breaker.current === "open", 1_000, 5);
+    expect(await gauge()).toBe(1);
+    const signals = new AlertSignals({ pool: db.pool, tiers: [b.tier] });
+    await signals.flush();
+    const { rows } = await db.pool.query("SELECT model, state FROM opsgraph_breakers WHERE process_id = $1", [signals.processId]);
+    expect(rows).toEqual([{ model: MODEL, state: "open" }]);
+    await signals.close();
   });
 
   it("failures in a row are counted across processes: two processes failing by turns open it at the threshold, not twice it", async () => {
