@@ -60,8 +60,8 @@ export class SharedBreakers implements BreakerLink {
   /** This process, as the owner of a probe. */
   readonly owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly breakers = new Map<string, CircuitBreaker>();
-  /** Per key, the fleet's last state applied: its generation, and its failures in a row. */
-  private readonly seen = new Map<string, { generation: number; failures: number }>();
+  /** Per key, the fleet's last state applied: its generation, its failures in a row, the state on this clock. */
+  private readonly seen = new Map<string, { generation: number; failures: number; fleet: FleetCircuit }>();
   /** Writes per key, in order. */
   private readonly writes = new Map<string, Promise<void>>();
   private pool: pg.Pool | undefined;
@@ -173,6 +173,11 @@ export class SharedBreakers implements BreakerLink {
 
   succeeded(key: string, probe: boolean): void {
     const seen = this.seen.get(key);
+    if (!probe && seen && seen.fleet.state !== "closed") {
+      // a call made before the fleet's breaker opened answered late: the fleet's probe decides, not it
+      this.breakers.get(key)?.adopt(seen.fleet);
+      return;
+    }
     if (probe) {
       // the provider answered the probe: closed everywhere
       this.write(key, `state = 'closed', failures = 0, failure_rate = 0, opened_at = NULL, since = now(), probe_owner = NULL, probe_deadline = NULL, generation = b.generation + 1`, `b.state <> 'closed' AND (b.probe_owner IS NULL OR b.probe_owner = $2 OR b.probe_deadline <= now())`, [this.owner]);
@@ -244,16 +249,17 @@ export class SharedBreakers implements BreakerLink {
     const generation = Number(r.generation);
     const seen = this.seen.get(r.breaker_key);
     if (seen && generation < seen.generation) return; // an older read, overtaken
-    this.seen.set(r.breaker_key, { generation, failures: r.failures });
+    const fleet = this.fleetCircuit(r);
+    this.seen.set(r.breaker_key, { generation, failures: r.failures, fleet });
     const breaker = this.breakers.get(r.breaker_key);
     if (!breaker) return;
     if (seen && generation === seen.generation && !force) {
       // its run of failures only; not while this process's own failures are on their way to the row
-      if (r.state === "closed" && breaker.current === "closed" && !this.writes.has(r.breaker_key)) breaker.adopt(this.fleetCircuit(r));
+      if (r.state === "closed" && breaker.current === "closed" && !this.writes.has(r.breaker_key)) breaker.adopt(fleet);
       return;
     }
     if (r.state === "half_open" && r.probe_owner === this.owner && !force) return; // this process's probe is out
-    breaker.adopt(this.fleetCircuit(r));
+    breaker.adopt(fleet);
   }
 
   private fleetCircuit(r: Row): FleetCircuit {

@@ -110,6 +110,20 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     await signals.close();
   });
 
+  it("a call made before the fleet's breaker opened that answers late does not close it in its process", async () => {
+    server.script(AGENT, { fault: { kind: "latency", ms: 600, then: { json: { ok: true } } } }, { fault: { kind: "status", status: 500 } }, { fault: { kind: "status", status: 500 } }, { fault: { kind: "status", status: 500 } });
+    const a = await processOf();
+    const b = await processOf();
+    const late = call(b.tier);
+    await until("b's call to be out", () => modelCalls() === 1, 2_000, 5);
+    await openIn(a.tier);
+    await until("b's breaker to open", () => b.tier.breaker.current === "open", 1_000, 5);
+    expect(await late).toBe("ok");
+    expect(b.tier.breaker.current).toBe("open");
+    expect(await call(b.tier)).toBe("skipped");
+    expect(modelCalls()).toBe(4);
+  });
+
   it("failures in a row are counted across processes: two processes failing by turns open it at the threshold, not twice it", async () => {
     dead();
     const a = await processOf();
