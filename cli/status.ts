@@ -34,17 +34,22 @@ export function formatStatus(s: Status): string {
   lines.push(`queue         ${s.queue.depth} waiting${s.queue.lag_ms === null ? "" : `, oldest ${age(s.queue.lag_ms)}`}`);
   lines.push(`runs          ${Object.entries(s.runs).map(([status, n]) => `${status} ${n}`).join("  ")}`);
   lines.push(`dead letters  ${s.dead_letters.waiting} waiting${s.dead_letters.waiting ? " (opsgraph dlq list)" : ""}`);
-  lines.push(`breakers      ${s.breakers.length ? s.breakers.map((b) => `${b.model} ${b.state.replace("_", "-")} for ${age(b.open_ms)}${b.processes > 1 ? ` in ${b.processes} processes` : ""}`).join("; ") : "all closed"}`);
+  const notClosed = s.breakers.filter((b) => b.state !== "closed");
+  lines.push(`breakers      ${notClosed.length ? notClosed.map((b) => `${b.model} ${b.state.replace("_", "-")} for ${age(b.since_ms)}${b.processes > 1 ? ` in ${b.processes} processes` : ""}`).join("; ") : "all closed"}`);
+  if (s.breakers.length) {
+    const probe = (b: Status["breakers"][number]) => (b.probe_owner === null ? (b.state === "half_open" ? "not claimed yet" : "") : b.probe_left_ms ? `${b.probe_owner}, ${age(b.probe_left_ms)} left` : `${b.probe_owner}, expired (claimable)`);
+    lines.push(indented([["model", "state", "since", "failures in a row", "failure rate", "probe"], ...s.breakers.map((b) => [b.model, b.state.replace("_", "-"), `${age(b.since_ms)} ago`, String(b.failures), `${Math.round(b.failure_rate * 100)}%`, probe(b)])]));
+  }
   const models = Object.entries(s.spend_today.by_model).filter(([, m]) => m.input_tokens + m.output_tokens > 0);
   lines.push(`spend today   ${usd(s.spend_today.usd)}${models.length ? `  (${models.map(([model, m]) => `${model} ${usd(m.usd)}, ${m.input_tokens + m.output_tokens} tokens`).join("; ")})` : ""}`);
   return lines.join("\n");
 }
 
-/** `opsgraph status [--json]`: workers alive, queue depth and lag, runs by status, dead letters waiting, breakers, spend today. */
+/** `opsgraph status [--json]`: workers alive, queue depth and lag, runs by status, dead letters waiting, every model's breaker, spend today. */
 export function addStatusCommand(program: Command, withApp: WithApp) {
   program
     .command("status")
-    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, breakers open, spend today")
+    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, every model's circuit breaker (state, since, failure rate, half-open probe), spend today")
     .option("--json", "print one JSON object", false)
     .action(async (opts: { json: boolean }) => {
       const status = await withApp((app) => readStatus(app.db.pool, { leaseMs: app.config.leaseMs, prices: app.config.prices }));

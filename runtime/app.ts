@@ -14,6 +14,7 @@ import { Sourcing } from "./sourcing-flow.js";
 import { createTracing } from "./tracing.js";
 import { AlertSignals } from "./alert-signals.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { SharedBreakers } from "./shared-breakers.js";
 
 /** What a CLI command works with: the database, the model tiers and the flows' runners. */
 export interface App {
@@ -35,6 +36,8 @@ export interface App {
   metrics: Metrics;
   /** Breaker states and agent call counts written for `opsgraph alerts check`. */
   alertSignals: AlertSignals;
+  /** The model tiers' circuit breakers as the fleet shares them (opsgraph_circuit_breakers). */
+  breakers: SharedBreakers;
   /** The job queue, when opened with `{ queue: true }` (submit, worker). */
   queue?: PgBoss;
   close(): Promise<void>;
@@ -50,8 +53,11 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   // each executing run holds its thread's lock on a connection; the rest of a run's queries are brief
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, concurrency + Math.max(4, Math.ceil(concurrency / 4))) });
   const queue = opts.queue ? await openQueue(db.pool) : undefined;
-  const tiers = createModelTiers(config);
   const log = createLogger(config.logLevel);
+  const breakers = new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log });
+  const tiers = createModelTiers(config, undefined, breakers);
+  // before any call: a breaker open in the fleet (or before a restart) is open here from the start
+  await breakers.start(db.pool);
   log.debug({ database: db.where, tiers: tiers.map((t) => t.id) }, "runtime ready");
   const tracing = createTracing({
     pool: db.pool,
@@ -93,10 +99,12 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     queue,
     metrics,
     alertSignals,
+    breakers,
     close: async () => {
       await queue?.stop({ graceful: false, wait: true, close: false }).catch(() => {});
       await tracing.close();
       await alertSignals.close();
+      await breakers.close();
       await db.close();
     },
   };

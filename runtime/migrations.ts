@@ -192,6 +192,30 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         approved_at  timestamptz
       );`,
   },
+  {
+    version: 9,
+    name: "circuit breakers shared by every process",
+    // One row per breaker (the tier id, provider:model), the fleet's state of it: the per-process
+    // rows of opsgraph_breakers (version 6) say which live processes see it open, for alerts.
+    sql: `
+      CREATE TABLE opsgraph_circuit_breakers (
+        breaker_key     text PRIMARY KEY,
+        state           text NOT NULL DEFAULT 'closed' CHECK (state IN ('closed','open','half_open')),
+        generation      bigint NOT NULL DEFAULT 0,
+        failures        integer NOT NULL DEFAULT 0,
+        failure_rate    real NOT NULL DEFAULT 0,
+        cooldown_ms     integer NOT NULL DEFAULT 30000,
+        opened_at       timestamptz,
+        since           timestamptz NOT NULL DEFAULT now(),
+        probe_owner     text,
+        probe_deadline  timestamptz,
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+      COMMENT ON COLUMN opsgraph_circuit_breakers.generation IS 'one more per change of state or probe: a process applies only newer ones';
+      COMMENT ON COLUMN opsgraph_circuit_breakers.failures IS 'failures in a row, every process''s calls counted; a success sets it back to 0';
+      COMMENT ON COLUMN opsgraph_circuit_breakers.opened_at IS 'when it last (re)opened: the cooldown counts from it';
+      COMMENT ON COLUMN opsgraph_circuit_breakers.since IS 'in its state since (open: since the outage began, failed probes included)';`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { CircuitState } from "../nodes/circuit-breaker.js";
 import { costOf, DEFAULT_PRICES, type PriceTable } from "./prices.js";
 import { RUNS_QUEUE } from "./queue.js";
 import type { RunStatus } from "./runs.js";
@@ -14,6 +15,26 @@ export interface LiveWorker {
   heartbeat_at: string;
   /** Since its last heartbeat (ms), on the database's clock. */
   heartbeat_age_ms: number;
+}
+
+/** One model's circuit breaker, shared by every process. */
+export interface BreakerStatus {
+  /** The breaker's key: the tier id, provider:model. */
+  model: string;
+  /** half_open: past its cooldown, its probe out or about to be. */
+  state: CircuitState;
+  /** Failures in a row, every process's calls counted. */
+  failures: number;
+  /** The share of failures over the recent calls of the process that failed or answered last. */
+  failure_rate: number;
+  /** In this state since (open, half_open: since the outage began); ms ago on the database's clock. */
+  since: string;
+  since_ms: number;
+  /** half_open: the process whose probe is out, and how long it has left (0: its worker is gone, claimable). */
+  probe_owner: string | null;
+  probe_left_ms: number | null;
+  /** Live processes that see it open (written by runtime/alert-signals.ts every few seconds). */
+  processes: number;
 }
 
 /** The whole deployment on one screen (`opsgraph status`). */
@@ -36,8 +57,8 @@ export interface Status {
   /** Every run status with its count, zeros included. */
   runs: Record<RunStatus, number>;
   dead_letters: { waiting: number };
-  /** Circuit breakers not closed in a live process (written by runtime/alert-signals.ts), by model. */
-  breakers: { model: string; state: "open" | "half_open"; open_ms: number; processes: number }[];
+  /** Every model's circuit breaker as the fleet shares it (opsgraph_circuit_breakers), by model. */
+  breakers: BreakerStatus[];
   /** Model spend of the runs that ran today (the database's day), from their token counts and the price table. */
   spend_today: { usd: number; by_model: Record<string, { usd: number; input_tokens: number; output_tokens: number }> };
 }
@@ -81,12 +102,20 @@ export async function readStatus(pool: pg.Pool, { leaseMs, prices = DEFAULT_PRIC
     const runs = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
     for (const r of runRows) runs[r.status] = r.n;
     const { rows: letters } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'");
-    // a process refreshes its breakers' rows every few seconds; older rows are from a process gone
-    const { rows: breakers } = await client.query<Status["breakers"][number]>(
-      `SELECT model, CASE WHEN bool_or(state = 'open') THEN 'open' ELSE 'half_open' END AS state,
-              GREATEST(0, round(EXTRACT(EPOCH FROM now() - min(opened_at)) * 1000))::float8 AS open_ms, count(*)::int AS processes
-       FROM opsgraph_breakers WHERE seen_at >= now() - interval '60 seconds' GROUP BY model ORDER BY model`,
+    // an open breaker past its cooldown is half-open, its probe claimed or not yet; a process
+    // refreshes its opsgraph_breakers rows every few seconds: older rows are from a process gone
+    type BreakerRow = Omit<BreakerStatus, "since"> & { since: Date };
+    const { rows: breakerRows } = await client.query<BreakerRow>(
+      `SELECT c.breaker_key AS model,
+              CASE WHEN c.state = 'open' AND c.opened_at <= now() - make_interval(secs => c.cooldown_ms / 1000.0) THEN 'half_open' ELSE c.state END AS state,
+              c.failures, c.failure_rate::float8 AS failure_rate, c.since,
+              GREATEST(0, round(EXTRACT(EPOCH FROM now() - c.since) * 1000))::float8 AS since_ms,
+              CASE WHEN c.state = 'half_open' THEN c.probe_owner END AS probe_owner,
+              CASE WHEN c.state = 'half_open' AND c.probe_owner IS NOT NULL THEN GREATEST(0, round(EXTRACT(EPOCH FROM c.probe_deadline - now()) * 1000))::float8 END AS probe_left_ms,
+              (SELECT count(*)::int FROM opsgraph_breakers p WHERE p.model = c.breaker_key AND p.seen_at >= now() - interval '60 seconds') AS processes
+       FROM opsgraph_circuit_breakers c ORDER BY c.breaker_key`,
     );
+    const breakers = breakerRows.map((b) => ({ ...b, since: b.since.toISOString() }));
     const { rows: spent } = await client.query<{ model: string; input_tokens: string; output_tokens: string }>(
       `SELECT t.key AS model, sum((t.value->>'input_tokens')::bigint) AS input_tokens, sum((t.value->>'output_tokens')::bigint) AS output_tokens
        FROM opsgraph_runs r, jsonb_each(r.tokens) t WHERE r.updated_at >= date_trunc('day', now()) GROUP BY t.key ORDER BY t.key`,

@@ -18,16 +18,27 @@ import type { Attempt } from "../nodes/agent.js";
 import { loadConfig } from "./config.js";
 import { costOf } from "./prices.js";
 import { InputError } from "./errors.js";
+import { createLogger } from "./log.js";
 import { createModelTiers } from "./models.js";
+import { openDatabase } from "./postgres.js";
 import { PortfolioSources } from "./portfolio-input.js";
 import { PORTFOLIO_MONITORING } from "./portfolio-runner.js";
 import { openPortfolioSource } from "./portfolio-sources.js";
 import { agentStepsOf, plainSettings, withRunContext, type RunContext } from "./run-defaults.js";
 import { CONTRACT_REVIEW } from "./runs.js";
+import { SharedBreakers } from "./shared-breakers.js";
 
 const config = loadConfig();
-// once per process: every run shares the circuit breakers, as in a worker
-const tiers = createModelTiers(config);
+// once per process: every run shares the circuit breakers, as in a worker; with DATABASE_URL, the
+// workers' breakers too (the server's own store is not opsgraph's database: without it, the
+// breakers stay this process's)
+const breakers = config.databaseUrl ? new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log: createLogger(config.logLevel) }) : undefined;
+const tiers = createModelTiers(config, undefined, breakers);
+if (breakers) {
+  void openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 3 })
+    .then((db) => breakers.start(db.pool))
+    .catch((e: unknown) => createLogger(config.logLevel).warn({ err: String(e) }, "shared circuit breakers unavailable; this server's breakers decide alone"));
+}
 
 // a run's recursion limit: its flow's worst case for these tiers and the run's own budget
 const limitFor = (limit: (inputs: LimitInputs) => number) => (context: RunContext) =>
