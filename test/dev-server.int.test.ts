@@ -39,6 +39,10 @@ const CUREBIT = {
   website: "",
 };
 const SOURCING_AGENTS = ["company_profiler", "fit_analyst", "outreach_writer"];
+// the server's second model tier (the fallback model), on the same scripted server
+const FALLBACK_MODEL = "openai:gpt-4.1-nano";
+/** While set, every contract-review call answers 500: the provider is down for both tiers. */
+let providerDown = false;
 
 let model: ScriptedServer;
 let dev: ChildProcess;
@@ -103,12 +107,13 @@ async function stopDevServer(): Promise<void> {
 beforeAll(async () => {
   stateDirExisted = fs.existsSync(STATE_DIR);
   model = await startScriptedOpenAI();
-  for (const agent of AGENTS) model.setResponder(agent, () => ok(agent));
-  model.setResponder("clause_extractor", (r) => (userPrompt(r).includes(HANGS) ? { fault: { kind: "hang" } } : ok("clause_extractor")));
+  const down = { fault: { kind: "status", status: 500 } } as const;
+  for (const agent of AGENTS) model.setResponder(agent, () => (providerDown ? down : ok(agent)));
+  model.setResponder("clause_extractor", (r) => (providerDown ? down : userPrompt(r).includes(HANGS) ? { fault: { kind: "hang" } } : ok("clause_extractor")));
   scriptPortfolioModel(model);
   // the sourcing agents' model refuses (a bad request is not retried): their steps fall back to rules
   for (const agent of SOURCING_AGENTS) model.setResponder(agent, () => ({ fault: { kind: "status", status: 400, message: "model refuses in this test" } }));
-  const url = await startDevServer({ OPSGRAPH_MODELS: MODEL, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_REVIEW_THRESHOLD: "0", LOG_LEVEL: "warn" });
+  const url = await startDevServer({ OPSGRAPH_MODELS: `${MODEL},${FALLBACK_MODEL}`, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_REVIEW_THRESHOLD: "0", LOG_LEVEL: "warn" });
   // the server extracts a graph's schemas with the TypeScript compiler on first request: slow on a loaded machine
   client = new Client({ apiUrl: url, timeoutMs: 120_000 });
 }, STARTUP_MS + 10_000);
@@ -221,4 +226,31 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
     expect(values.clauses).toBeNull();
     expect(values.report_path).toBeNull();
   }, 60_000);
+  // last: it opens the server's breakers for both models
+  it("a provider down for both model tiers: the contract review ends on rules, never on LangGraph's recursion limit", async () => {
+    providerDown = true;
+    try {
+      const before = model.requests.length;
+      const thread = await client.threads.create();
+      // a fast backoff through the run's context, so the outage takes milliseconds, not the 30 s of the default
+      const backoff = { delaysMs: [1, 1, 1, 1], maxAttempts: 5, maxWaitMs: 1000, jitter: 0 };
+      const values = (await client.runs.wait(thread.thread_id, "contract_review", { input: { text: CONTRACT, source: "down.txt" }, context: { autoApprove: true, backoff } })) as {
+        produced_by: Record<string, string>;
+        attempts: { tier: string; outcome: string }[];
+        report_path: string | null;
+        __error__?: unknown;
+      };
+      expect(values.__error__).toBeUndefined();
+      expect((await client.threads.get(thread.thread_id)).status).toBe("idle");
+      expect(values.produced_by).toEqual(Object.fromEntries(AGENTS.map((a) => [a, "rules"])));
+      expect(values.report_path).toMatch(/\w/);
+      // both tiers were tried and failed, each attempt a step of its own: far past LangGraph's default of 25 steps
+      const failed = values.attempts.filter((a) => a.outcome !== "ok");
+      expect(new Set(failed.map((a) => a.tier))).toEqual(new Set([MODEL, FALLBACK_MODEL]));
+      expect(failed.length).toBeGreaterThanOrEqual(10);
+      expect(model.requests.length - before).toBeGreaterThanOrEqual(10);
+    } finally {
+      providerDown = false;
+    }
+  }, 120_000);
 });
