@@ -192,6 +192,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         approved_at  timestamptz
       );`,
   },
+  {
+    // 9 and 11 are other branches' (a version is a name: each is applied once, in order)
+    version: 10,
+    name: "fencing tokens of runs",
+    sql: `
+      -- fence: raised by every claim or start of an execution; each write of an execution carries it
+      -- and is refused once it is lower. lock_pid: the backend holding the thread's lock for a worker's
+      -- execution; lease_ms: that worker's lease (a taker ends a holder only once its own lease ran out)
+      ALTER TABLE opsgraph_runs ADD COLUMN fence bigint NOT NULL DEFAULT 0, ADD COLUMN lock_pid integer, ADD COLUMN lease_ms integer;`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";
