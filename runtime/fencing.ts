@@ -102,7 +102,7 @@ export class RunLease {
   guard<T extends ModelTier>(tier: T): T {
     return {
       ...tier,
-      invoke: (call) => {
+      invoke: async (call) => {
         this.check();
         return tier.invoke({ ...call, signal: call.signal ? AbortSignal.any([call.signal, this.signal]) : this.signal });
       },
