@@ -3,28 +3,50 @@ import type { ChannelVersions, Checkpoint, CheckpointMetadata, Item, PendingWrit
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/store";
 import pg from "pg";
+import { FENCE_KEY, fencedError, ownerOfThread } from "./fencing.js";
 
 // PostgresSaver's own statements, made set-based: every blob of a checkpoint and the checkpoint
 // row in one statement, every write of a task in one. A statement is atomic on its own, so
 // each save is one round trip and one commit instead of BEGIN, one INSERT per blob or write,
 // and COMMIT: what LangGraph stores and how it reads it back are unchanged (the
 // checkpoint-validation suite runs against this class).
-const PUT_SQL = `
-WITH blobs AS (
+//
+// A run's execution passes its fencing token (configurable FENCE_KEY): the same statement then
+// writes only while the run's fence is that token (runtime/fencing.ts), and says whether it was.
+/** The owner check: always true with no token, else the run row of thread $1 with the token in parameter `$n`. */
+const owner = (fenced: boolean, n: number) => (fenced ? ownerOfThread(1, n) : "SELECT 1");
+
+const putSql = (fence: number | null) => `
+WITH owner AS (${owner(fence !== null, 11)}),
+blobs AS (
   INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
   SELECT $1, $2, x.channel, x.version, x.type, x.blob
   FROM unnest($7::text[], $8::text[], $9::text[], $10::bytea[]) AS x(channel, version, type, blob)
+  WHERE EXISTS (SELECT 1 FROM owner)
   ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+), cp AS (
+  INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+  SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::jsonb WHERE EXISTS (SELECT 1 FROM owner)
+  ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
 )
-INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`;
+SELECT EXISTS (SELECT 1 FROM owner) AS owned`;
 
-const writesSql = (upsert: boolean) => `
-INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
-SELECT $1, $2, $3, $4, x.idx, x.channel, x.type, x.blob
-FROM unnest($5::int[], $6::text[], $7::text[], $8::bytea[]) AS x(idx, channel, type, blob)
-ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO ${upsert ? "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob" : "NOTHING"}`;
+const writesSql = (upsert: boolean, fence: number | null) => `
+WITH owner AS (${owner(fence !== null, 9)}),
+w AS (
+  INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
+  SELECT $1, $2, $3, $4, x.idx, x.channel, x.type, x.blob
+  FROM unnest($5::int[], $6::text[], $7::text[], $8::bytea[]) AS x(idx, channel, type, blob)
+  WHERE EXISTS (SELECT 1 FROM owner)
+  ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO ${upsert ? "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob" : "NOTHING"}
+)
+SELECT EXISTS (SELECT 1 FROM owner) AS owned`;
+
+/** The fencing token a write's config carries, if any. */
+const fenceOf = (config: RunnableConfig): number | null => {
+  const f = (config.configurable as Record<string, unknown> | undefined)?.[FENCE_KEY];
+  return typeof f === "number" ? f : null;
+};
 
 const bytes = (b: Uint8Array | undefined) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : null);
 
@@ -45,7 +67,8 @@ export class OpsgraphSaver extends PostgresSaver {
       _dumpMetadata(m: CheckpointMetadata): Promise<unknown>;
     };
     const [blobs, meta] = await Promise.all([self._dumpBlobs(thread_id, checkpoint_ns, checkpoint.channel_values, newVersions), self._dumpMetadata(metadata)]);
-    await this.db.query(PUT_SQL, [
+    const fence = fenceOf(config);
+    const { rows } = await this.db.query<{ owned: boolean }>(putSql(fence), [
       thread_id,
       checkpoint_ns,
       checkpoint.id,
@@ -56,7 +79,9 @@ export class OpsgraphSaver extends PostgresSaver {
       blobs.map((r) => r[3] as string),
       blobs.map((r) => r[4] as string),
       blobs.map((r) => bytes(r[5] as Uint8Array | undefined)),
+      ...(fence === null ? [] : [fence]),
     ]);
+    if (!rows[0]!.owned) throw await fencedError(this.db, { thread_id }, fence!);
     return { configurable: { thread_id, checkpoint_ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -71,7 +96,8 @@ export class OpsgraphSaver extends PostgresSaver {
     const byIdx = new Map<number, Row>();
     for (const r of dumped) byIdx.set(r[4] as number, r);
     const rows = [...byIdx.values()];
-    await this.db.query(writesSql(upsert), [
+    const fence = fenceOf(config);
+    const { rows: result } = await this.db.query<{ owned: boolean }>(writesSql(upsert, fence), [
       c?.thread_id,
       c?.checkpoint_ns,
       c?.checkpoint_id,
@@ -80,7 +106,9 @@ export class OpsgraphSaver extends PostgresSaver {
       rows.map((r) => r[5] as string),
       rows.map((r) => r[6] as string),
       rows.map((r) => bytes(r[7] as Uint8Array)),
+      ...(fence === null ? [] : [fence]),
     ]);
+    if (!result[0]!.owned) throw await fencedError(this.db, { thread_id: c?.thread_id }, fence!);
   }
 }
 

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { DeadLetterEntry, DeadLetterSink } from "../nodes/dead-letter.js";
 import { InputError } from "./errors.js";
+import { fencedError, ownerOfThread } from "./fencing.js";
 
 export type DeadLetterStatus = "waiting" | "retried" | "discarded";
 
@@ -16,12 +17,21 @@ export interface DeadLetter extends DeadLetterEntry {
 export class DeadLetterQueue implements DeadLetterSink {
   constructor(private readonly pool: pg.Pool) {}
 
-  async put(entry: DeadLetterEntry): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO opsgraph_dead_letters (run_id, thread_id, flow, node, agent, input_ref, errors, attempts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (thread_id, agent, attempts) DO NOTHING`,
-      [entry.run_id, entry.thread_id, entry.flow, entry.node, entry.agent, JSON.stringify(entry.input_ref), JSON.stringify(entry.errors), entry.errors.length],
+  async put(entry: DeadLetterEntry, fence?: number): Promise<void> {
+    const fenced = fence !== undefined;
+    const { rows } = await this.pool.query<{ owned: boolean }>(
+      `WITH owner AS (${fenced ? ownerOfThread(2, 9) : "SELECT 1"}),
+       d AS (INSERT INTO opsgraph_dead_letters (run_id, thread_id, flow, node, agent, input_ref, errors, attempts)
+             SELECT $1::uuid, $2::text, $3, $4, $5, $6::jsonb, $7::jsonb, $8 WHERE EXISTS (SELECT 1 FROM owner) ON CONFLICT (thread_id, agent, attempts) DO NOTHING)
+       SELECT EXISTS (SELECT 1 FROM owner) AS owned`,
+      [entry.run_id, entry.thread_id, entry.flow, entry.node, entry.agent, JSON.stringify(entry.input_ref), JSON.stringify(entry.errors), entry.errors.length, ...(fenced ? [fence] : [])],
     );
+    if (!rows[0]!.owned) throw await fencedError(this.pool, entry, fence!);
+  }
+
+  /** The sink of one execution: its letters are written only while it holds its run (`fence`). */
+  fenced(fence: number): DeadLetterSink {
+    return { put: (entry) => this.put(entry, fence) };
   }
 
   async list(status: DeadLetterStatus | "all" = "waiting", limit = 100): Promise<DeadLetter[]> {

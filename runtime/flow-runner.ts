@@ -14,6 +14,7 @@ import { DEFAULT_BACKOFF } from "../nodes/errors.js";
 import { costOf, type PriceTable } from "./prices.js";
 import { DeadLetterQueue, type DeadLetter } from "./dead-letters.js";
 import { InputError } from "./errors.js";
+import { FENCE_KEY, FencedError, fencedError, RunLease } from "./fencing.js";
 import type { Logger } from "./log.js";
 import { Outbox } from "./outbox.js";
 import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "./queue.js";
@@ -134,14 +135,30 @@ export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | 
 }
 
 export type RunConfig = {
-  configurable: { thread_id: string };
+  /** FENCE_KEY: the execution's fencing token, which the checkpointer's writes carry. */
+  configurable: { thread_id: string; [FENCE_KEY]?: number };
   context: AgentStepContext & Record<string, unknown>;
   durability: "sync";
   /** The flow's own worst case (see recursionLimit): LangGraph's default of 25 never stops a run. */
   recursionLimit: number;
   control?: RunControl;
   callbacks?: BaseCallbackHandler[];
+  /** Aborted when the execution loses its lease. */
+  signal?: AbortSignal;
 };
+
+/** A run as an execution's config is built from it. */
+type RunRef = { run_id: string; thread_id: string; input: RunRow["input"] };
+
+/** What an execution of `opsgraph run`, resume or a dead letter's retry sets when it takes its run (no lease: the thread's lock). */
+const IN_PROCESS = `status = 'running', error = NULL, worker_id = NULL, heartbeat_at = NULL, lock_pid = NULL, lease_ms = NULL`;
+/** A worker's claim ($2 worker, $3 lease ms), on the lock's connection (lock_pid: a taker can end it once the lease ran out). */
+const BY_WORKER = `status = 'running', worker_id = $2, heartbeat_at = now(), lock_pid = pg_backend_pid(), lease_ms = $3`;
+/** A queued run, or a running one whose worker stopped renewing its lease ($3 ms). */
+const CLAIMABLE = `status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3 / 1000.0)))`;
+
+/** Whether `e` (or its cause) is a FencedError: a write refused, or a lease lost. */
+export const isFenced = (e: unknown): boolean => e instanceof FencedError || (e as Error)?.name === "FencedError" || ((e as Error)?.cause !== undefined && (e as Error).cause !== e && isFenced((e as Error).cause));
 
 export const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
 
@@ -246,7 +263,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   }
 
   /** The flow's own context for a run (besides the agent-step context every flow gets). */
-  protected abstract flowContext(run: { run_id: string; thread_id: string; input: RunRow["input"] }): Record<string, unknown>;
+  protected abstract flowContext(run: RunRef & { fence?: number }): Record<string, unknown>;
   /** The graph input a run starts with, from its row's input (a queued run, or a new one). */
   protected abstract graphInput(input: RunRow["input"]): unknown;
   /** What the run row keeps as the result of a completed or paused run. */
@@ -256,39 +273,65 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
 
   /**
    * Before a run goes on: refuses a state this code cannot read (StateVersionError, nothing
-   * written), upgrades an older one in place (runtime/state-version.ts). `locked`: the caller
-   * holds the thread's lock already.
+   * written), upgrades an older one in place (runtime/state-version.ts), as an execution of its
+   * own: on the thread's lock, its run taken (fenced). `hold`: the caller holds the lock, and
+   * takes the run for the upgrade when one is needed.
    */
-  protected ensureStateVersion(run: { run_id: string; thread_id: string }, config: RunConfig, opts: { locked?: boolean } = {}) {
-    return ensureStateVersion({
-      runId: run.run_id,
-      config,
-      graph: this.graph,
-      checkpointer: this.checkpointer,
-      versions: this.versions,
-      ...(opts.locked ? {} : { lock: <T>(fn: () => Promise<T>) => this.withThreadLock(run.thread_id, fn) }),
-    });
+  protected ensureStateVersion(run: RunRef, config: RunConfig, opts: { hold?: <T>(fn: (config: RunConfig) => Promise<T>) => Promise<T> } = {}) {
+    const hold =
+      opts.hold ??
+      (<T>(fn: (config: RunConfig) => Promise<T>) =>
+        this.withThreadLock(run.thread_id, async (lock) => fn(this.config(run, await this.take(lock, run.run_id, new RunLease(run.run_id))))));
+    return ensureStateVersion({ runId: run.run_id, config, graph: this.graph, checkpointer: this.checkpointer, versions: this.versions, lock: hold });
   }
 
-  protected config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
+  /**
+   * Takes the run for one execution, on the thread's lock: its fence goes up, so every write of
+   * an earlier execution is refused from now on (runtime/fencing.ts). `set`: the columns the
+   * execution sets; `where`: the condition of the claim, with `values` from $2. Returns the
+   * lease, with its token; throws RunNotClaimable when `where` does not hold.
+   */
+  private async take(lock: ThreadLock, run_id: string, lease: RunLease, o: { set?: string; where?: string; values?: unknown[] } = {}): Promise<RunLease> {
+    const sentAt = lease.now();
+    const { rows } = await lock.client.query<{ fence: string }>(
+      `UPDATE opsgraph_runs SET fence = fence + 1, updated_at = now()${o.set ? `, ${o.set}` : ""} WHERE run_id = $1 AND (${o.where ?? "TRUE"}) RETURNING fence::text`,
+      [run_id, ...(o.values ?? [])],
+    );
+    if (!rows[0]) throw Object.assign(new Error(`run ${run_id}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
+    lease.claimed(Number(rows[0].fence), sentAt);
+    return lease;
+  }
+
+  /**
+   * A run's config: to read its thread, or, with `lease`, for an execution: its writes carry the
+   * lease's fencing token, its model calls check the lease first, and losing it aborts the run.
+   */
+  protected config(run: RunRef, lease?: RunLease): RunConfig {
     const { onExhausted, agents, clock, backoff, prices } = this.deps;
+    const fence = lease?.fence;
     const context: RunConfig["context"] = {
-        ...this.deps.budget,
-        costOf: (a) => costOf(a.tier, a.tokens, prices),
-        tiers: this.deps.tiers,
-        deadLetters: this.deadLetters,
-        // the nodes get the Store itself, not through the graph (see AgentStepContext.store)
-        store: this.store,
-        runId: run.run_id,
-        flow: this.flow,
-        ...(clock ? { clock } : {}),
-        ...(backoff ? { backoff } : {}),
-        ...(agents ? { agents } : {}),
-        ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
-        ...this.flowContext(run),
+      ...this.deps.budget,
+      costOf: (a) => costOf(a.tier, a.tokens, prices),
+      tiers: lease ? this.deps.tiers.map((t) => lease.guard(t)) : this.deps.tiers,
+      deadLetters: fence !== undefined ? this.deadLetters.fenced(fence) : this.deadLetters,
+      // the nodes get the Store itself, not through the graph (see AgentStepContext.store)
+      store: this.store,
+      runId: run.run_id,
+      flow: this.flow,
+      ...(clock ? { clock } : {}),
+      ...(backoff ? { backoff } : {}),
+      ...(agents ? { agents } : {}),
+      ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
+      ...this.flowContext(fence !== undefined ? { ...run, fence } : run),
     };
     const recursionLimit = this.recursionLimit({ tiers: this.deps.tiers.length, backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
-    return { configurable: { thread_id: run.thread_id }, context, durability: "sync", recursionLimit };
+    return {
+      configurable: { thread_id: run.thread_id, ...(fence !== undefined ? { [FENCE_KEY]: fence } : {}) },
+      ...(lease ? { signal: lease.signal } : {}),
+      context,
+      durability: "sync",
+      recursionLimit,
+    };
   }
 
   /**
@@ -304,7 +347,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const [insert, prepared, locking] = await Promise.allSettled([
       this.deps.pool.query<{ run_id: string }>(
         // any conflict: request_id's or thread_id's (the same request, see enqueue)
-        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
+        // its first execution holds fence 1
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence) VALUES ($1, $2, $3, $4, 'running', $5, 1)
          ON CONFLICT DO NOTHING RETURNING run_id`,
         [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
       ),
@@ -321,9 +365,11 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     if (inserted[0]) {
       // a request with no run row has no checkpoint either: the row is written before the first one
       if (!lock) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
-      const config = this.config({ run_id: inserted[0].run_id, thread_id, input });
+      const lease = new RunLease(inserted[0].run_id);
+      lease.claimed(1);
+      const config = this.config({ run_id: inserted[0].run_id, thread_id, input }, lease);
       try {
-        return await this.executeLocked(inserted[0].run_id, thread_id, this.graphInput(input), config, { fresh: true, lock });
+        return await this.executeLocked(inserted[0].run_id, thread_id, this.graphInput(input), config, { fresh: true, lock, lease });
       } finally {
         await lock.release();
       }
@@ -346,8 +392,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       resuming = !fresh && (snapshot.next.length > 0 || existing.status === "running");
     }
     if (!resuming && !fresh) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
-    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [run_id]);
-    return this.execute(run_id, thread_id, resuming ? null : this.graphInput(existing.input), config, { fresh });
+    return this.execute(existing, resuming ? null : this.graphInput(existing.input), { fresh });
   }
 
   /**
@@ -391,23 +436,49 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * checkpoint: a step that finished before a crash is not run again. With `control`, a
    * drain stops it at the next superstep; it is then `queued` again (the caller re-enqueues).
    */
-  async runQueued(runId: string, opts: { workerId: string; control?: RunControl; claim: { leaseMs: number } }): Promise<RunRecord> {
+  async runQueued(runId: string, opts: { workerId: string; control?: RunControl; claim: { leaseMs: number }; lease?: RunLease }): Promise<RunRecord> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
-    const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
-    return this.withThreadLock(row.thread_id, async (lock) => {
-      await this.ensureStateVersion(row, config, { locked: true });
-      // claim it: a queued run, or a running one whose worker stopped renewing its lease
-      const { rowCount } = await this.deps.pool.query(
-        `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now()
-         WHERE run_id = $1 AND (status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3 / 1000.0))))`,
-        [row.run_id, opts.workerId, opts.claim.leaseMs],
-      );
-      if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
+    // a lease nobody renews (no worker: a test, a tool) cannot run out here
+    const lease = opts.lease ?? new RunLease(row.run_id);
+    const lock = (await this.tryThreadLock(row.thread_id)) ?? (await this.takeFromStaleHolder(row));
+    if (!lock) throw new ThreadBusyError(`thread ${row.thread_id}: another process is executing it`);
+    try {
+      // claim it (once: for the state's upgrade, if one is needed, or for the run)
+      const claim = async () => {
+        if (lease.fence === undefined) await this.take(lock, row.run_id, lease, { set: BY_WORKER, where: CLAIMABLE, values: [opts.workerId, opts.claim.leaseMs] });
+        return { ...this.config(row, lease), ...(opts.control ? { control: opts.control } : {}) };
+      };
+      await this.ensureStateVersion(row, this.config(row), { hold: async (fn) => fn(await claim()) });
+      const config = await claim();
       // a thread with a checkpoint goes on from it (to its end, or only its row's when the graph had finished)
       const started = hasCheckpoint(await this.graph.getState(config));
-      return this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config, { lock });
-    });
+      return await this.executeLocked(row.run_id, row.thread_id, started ? null : this.graphInput(row.input), config, { lock, lease });
+    } finally {
+      lease.end();
+      await lock.release();
+    }
+  }
+
+  /**
+   * The thread's lock, when a worker's execution holds it past its own lease (its process
+   * frozen, or cut off from the database while its connection lives): that backend is ended,
+   * which frees the lock, and the lock is taken. Whatever the old holder does next is refused:
+   * the claim that follows raises the run's fence above its token. Null: the holder is no such
+   * execution (a live one, or `opsgraph run`, which holds no lease), or another took the lock first.
+   */
+  private async takeFromStaleHolder(row: RunRow): Promise<ThreadLock | null> {
+    const { rows } = await this.deps.pool.query<{ pid: number; ended: boolean }>(
+      `SELECT l.pid, pg_terminate_backend(l.pid, 5000) AS ended
+       FROM opsgraph_runs r JOIN pg_locks l ON l.pid = r.lock_pid
+       WHERE r.run_id = $1 AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+         AND l.classid = hashtext('opsgraph:thread')::oid AND l.objid = hashtext($2)::oid
+         AND (r.status = 'queued' OR (r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => r.lease_ms / 1000.0)))`,
+      [row.run_id, row.thread_id],
+    );
+    if (!rows.some((r) => r.ended)) return null;
+    this.deps.log?.warn({ run_id: row.run_id, thread_id: row.thread_id, backend: rows[0]!.pid }, "ended the connection of a worker that held the thread past its lease");
+    return this.tryThreadLock(row.thread_id);
   }
 
   /**
@@ -432,8 +503,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       if (!answer.decision) throw new InputError(`run ${runId}: waits for a review: give --decision approve or reject`);
       resume = { decision: answer.decision, note: answer.note };
     }
-    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', updated_at = now() WHERE run_id = $1`, [runId]);
-    return this.execute(row.run_id, row.thread_id, new Command({ resume }), config);
+    return this.execute(row, new Command({ resume }));
   }
 
   /**
@@ -451,12 +521,16 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       // a worker's agent step (a supervisor's task): its task was marked failed and the run went on without it
       throw new NotRetryableError(`dead letter ${id}: ${letter.agent} failed inside a worker task of ${row.flow} run ${row.run_id}, which went on without it; run the flow again for it, or discard the letter`);
     }
-    const config = this.config(row);
-    await this.ensureStateVersion(row, config);
-    await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);
-    const settled = await this.deadLetters.settle(id, "retried");
-    await this.deps.pool.query(`UPDATE opsgraph_runs SET status = 'running', error = NULL, updated_at = now() WHERE run_id = $1`, [row.run_id]);
-    return { dead_letter: settled, run: await this.execute(row.run_id, row.thread_id, null, config) };
+    await this.ensureStateVersion(row, this.config(row));
+    let settled: DeadLetter | undefined;
+    const run = await this.execute(row, null, {
+      // the step's cursor reset by this execution (fenced), under the lock
+      before: async (config) => {
+        await this.graph.updateState(config, { halted: null, steps: { [letter.agent]: freshCursor() } }, stepNodes(letter.agent).retry);
+        settled = await this.deadLetters.settle(id, "retried");
+      },
+    });
+    return { dead_letter: settled!, run };
   }
 
   /**
@@ -487,13 +561,29 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     return null;
   }
 
-  /** Runs the graph holding the thread's lock. The caller has set the run's row to `running`. */
-  private async execute(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean } = {}): Promise<RunRecord> {
-    return this.withThreadLock(thread_id, (lock) => this.executeLocked(run_id, thread_id, input, config, { ...opts, lock }));
+  /**
+   * Runs the graph here, holding the thread's lock: the run is taken (`running`, its fence
+   * raised), then `before` writes what the execution starts with, then the graph runs.
+   */
+  private async execute(run: RunRef, input: unknown, opts: { fresh?: boolean; before?: (config: RunConfig) => Promise<void> } = {}): Promise<RunRecord> {
+    return this.withThreadLock(run.thread_id, async (lock) => {
+      const lease = await this.take(lock, run.run_id, new RunLease(run.run_id), { set: IN_PROCESS });
+      try {
+        const config = this.config(run, lease);
+        await opts.before?.(config);
+        return await this.executeLocked(run.run_id, run.thread_id, input, config, { fresh: opts.fresh, lock, lease });
+      } finally {
+        lease.end();
+      }
+    });
   }
 
-  /** `fresh`: the thread has no checkpoint yet (nothing to read before the run). `lock`: let go of with the run row's last update. */
-  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean; lock: ThreadLock }): Promise<RunRecord> {
+  /**
+   * `fresh`: the thread has no checkpoint yet (nothing to read before the run). `lock`: let go of
+   * with the run row's last update. `lease`: the execution's hold on the run (`config` carries
+   * it); lost, the execution ends with FencedError and writes nothing more.
+   */
+  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean; lock: ThreadLock; lease: RunLease }): Promise<RunRecord> {
     const t0 = Date.now();
     const observers = this.deps.observers ?? [];
     const callbacks = observers.flatMap((o) => o.callbacks?.({ flow: this.flow, run_id, thread_id }) ?? []);
@@ -516,13 +606,15 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
         error = `${halted.agent}: rejected by a person at the escalation${halted.note ? `: ${halted.note}` : ""}`;
       } else status = "completed";
     } catch (e) {
+      // its lease lost (here, or a write refused): the run is another execution's, nothing more is written
+      if (opts.lease.lost || isFenced(e)) throw opts.lease.lost ?? e;
       if (isGraphDrained(e)) status = "queued"; // handed back at a checkpoint: another worker goes on
       else if (isDatabaseUnavailable(e)) throw e; // not the run's fault: its lease runs out and it is picked up again
       else if ((e as Error).name === "GraphRecursionError") {
         // a loop past the flow's own worst case (a replaced agent or router that never settles): halted, with a dead letter to look at
         status = "dead_lettered";
         error = `runaway: the run passed its flow's limit of ${config.recursionLimit} steps without ending; see opsgraph dlq list`;
-        await this.deadLetters.put({ run_id, thread_id, flow: this.flow, node: "(graph)", agent: "(graph)", input_ref: null, errors: [] });
+        await (config.context.deadLetters ?? this.deadLetters).put({ run_id, thread_id, flow: this.flow, node: "(graph)", agent: "(graph)", input_ref: null, errors: [] });
       } else {
         status = "failed";
         error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
@@ -538,8 +630,10 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       log?.warn({ node: a.agent, agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
     }
     const duration_ms = Date.now() - t0;
+    // only while the run is this execution's (its fence, $9)
     const endedSql = `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
-         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, updated_at = now() WHERE run_id = $1 RETURNING *`;
+         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, lock_pid = NULL, lease_ms = NULL, updated_at = now()
+       WHERE run_id = $1 AND fence = $9 RETURNING *`;
     const endedValues = [
       run_id,
       status,
@@ -549,6 +643,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       status === "completed" || status === "awaiting_review" ? JSON.stringify(this.result(state)) : null,
       error,
       JSON.stringify(tokenTotals(attempts)),
+      opts.lease.fence,
     ];
     let rows: RunRow[];
     try {
@@ -557,6 +652,11 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       // the lock's connection died during the run (a PostgreSQL restart): its lock went with it; the row is written on another
       if (!isDatabaseUnavailable(e)) throw e;
       rows = (await this.deps.pool.query<RunRow>(endedSql, endedValues)).rows;
+    }
+    if (!rows[0]) {
+      const fenced = await fencedError(this.deps.pool, { run_id }, opts.lease.fence!);
+      opts.lease.lose(fenced.message);
+      throw fenced;
     }
     log?.[status === "failed" ? "error" : "debug"]({ status, model_calls: calls, duration_ms, error }, "run ended");
     for (const o of observers) {

@@ -216,6 +216,15 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       COMMENT ON COLUMN opsgraph_circuit_breakers.opened_at IS 'when it last (re)opened: the cooldown counts from it';
       COMMENT ON COLUMN opsgraph_circuit_breakers.since IS 'in its state since (open: since the outage began, failed probes included)';`,
   },
+  {
+    version: 10,
+    name: "fencing tokens of runs",
+    sql: `
+      -- fence: raised by every claim or start of an execution; each write of an execution carries it
+      -- and is refused once it is lower. lock_pid: the backend holding the thread's lock for a worker's
+      -- execution; lease_ms: that worker's lease (a taker ends a holder only once its own lease ran out)
+      ALTER TABLE opsgraph_runs ADD COLUMN fence bigint NOT NULL DEFAULT 0, ADD COLUMN lock_pid integer, ADD COLUMN lease_ms integer;`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";
@@ -228,9 +237,10 @@ export async function migrate(pool: pg.Pool): Promise<void> {
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS opsgraph_migrations (
         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { rows } = await client.query<{ v: number | null }>("SELECT max(version) AS v FROM opsgraph_migrations");
-      const current = rows[0]?.v ?? 0;
-      for (const m of MIGRATIONS.filter((m) => m.version > current)) {
+      // every version not applied yet, in order (not only those above the highest: a database may have one without another)
+      const { rows } = await client.query<{ version: number }>("SELECT version FROM opsgraph_migrations");
+      const applied = new Set(rows.map((r) => r.version));
+      for (const m of MIGRATIONS.filter((m) => !applied.has(m.version))) {
         await client.query("BEGIN");
         try {
           await client.query(m.sql);

@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
 import type { ContractReviewContext, ReportSink } from "../graphs/contract-review/index.js";
+import { fencedError, ownerOfRun } from "./fencing.js";
 
 /** What the outbox delivers. */
 export type OutboxKind = "report.write" | "notification";
@@ -31,12 +32,20 @@ export interface OutboxEntry {
 const INSERT_DELIVERED = `INSERT INTO opsgraph_outbox (key, kind, run_id, thread_id, payload, status, attempts, delivered_at)`;
 
 /**
- * A notification's entry and its row, delivered, in one statement's CTEs (after `WITH`):
- * $1 key, $2 run_id, $3 thread_id, $4 the entry's payload, $5 the row's kind, $6 the row's payload.
- * It inserts the row (its rowCount is 1) only when the entry is new.
+ * The CTE `owner`, first of a statement whose $2 is the run id: a row while the run's fence is
+ * the token in parameter `$n` (runtime/fencing.ts), always one with no token. Every insert of
+ * the statement is conditioned on it, and the statement answers `owned`.
  */
-const TELL = `e AS (${INSERT_DELIVERED} VALUES ($1, 'notification', $2, $3, $4, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING RETURNING key, run_id)
-  INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $5, run_id, $6 FROM e ON CONFLICT (key) DO NOTHING`;
+const owner = (n?: number) => `owner AS (${n ? ownerOfRun(2, n) : "SELECT 1"})`;
+
+/**
+ * A notification's entry and its row, delivered, in one statement's CTEs (after `WITH` and
+ * `owner`): $1 key, $2 run_id, $3 thread_id, $4 the entry's payload, $5 the row's kind, $6 the
+ * row's payload. It inserts the row (`told` is 1) only when the entry is new and the run owned.
+ */
+const TELL = `e AS (${INSERT_DELIVERED} SELECT $1, 'notification', $2, $3, $4, 'delivered', 1, now() WHERE EXISTS (SELECT 1 FROM owner) ON CONFLICT (key) DO NOTHING RETURNING key, run_id),
+  n AS (INSERT INTO opsgraph_notifications (key, kind, run_id, payload) SELECT key, $5, run_id, $6 FROM e ON CONFLICT (key) DO NOTHING RETURNING 1)
+  SELECT (SELECT count(*) FROM n)::int AS told, EXISTS (SELECT 1 FROM owner) AS owned`;
 
 const tellParams = (n: { key: string; run_id?: string | null; thread_id?: string | null; kind: string; payload: object }) => [
   n.key,
@@ -164,9 +173,14 @@ export class Outbox {
    * (delivered, or delivered now if an earlier attempt left it pending). Reports go through
    * deliverReport.
    */
-  async enqueueAndDeliver(entry: OutboxEntry & { kind: "notification"; payload: NotificationPayload }): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
-    const { rowCount } = await this.pool.query(`WITH ${TELL}`, tellParams({ ...entry, kind: entry.payload.kind, payload: entry.payload.payload }));
-    if (rowCount === 1) return { created: true, payload: entry.payload };
+  async enqueueAndDeliver(entry: OutboxEntry & { kind: "notification"; payload: NotificationPayload; fence?: number }): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
+    const fenced = entry.fence !== undefined;
+    const { rows } = await this.pool.query<{ told: number; owned: boolean }>(`WITH ${owner(fenced ? 7 : undefined)}, ${TELL}`, [
+      ...tellParams({ ...entry, kind: entry.payload.kind, payload: entry.payload.payload }),
+      ...(fenced ? [entry.fence] : []),
+    ]);
+    if (!rows[0]!.owned) throw await fencedError(this.pool, entry, entry.fence!);
+    if (rows[0]!.told === 1) return { created: true, payload: entry.payload };
     // there already: delivered then, or left pending by an older build (deliver it now)
     await this.deliverOrThrow([entry.key]);
     const stored = await this.get(entry.key);
@@ -182,17 +196,26 @@ export class Outbox {
    * same file again and records it then. A failed write throws and records nothing.
    */
   async deliverReport(
-    report: { key: string; run_id?: string | null; thread_id?: string | null; path: string; markdown: string },
+    report: { key: string; run_id?: string | null; thread_id?: string | null; path: string; markdown: string; fence?: number },
     notification?: (path: string) => { key: string; kind: string; payload: object },
   ): Promise<{ path: string; created: boolean }> {
-    // the file is written beside its place while the entry is looked up; it goes into place only if the entry is new
+    const fenced = report.fence !== undefined;
+    const ids = [report.run_id ?? null, report.thread_id ?? null];
+    // the file is written beside its place while the entry is looked up (and, for a fenced run,
+    // its owner checked); it goes into place only if the entry is new and the run still ours
     const [looked, staged] = await Promise.allSettled([
-      this.pool.query<{ status: "pending" | "delivered"; path: string }>(`SELECT status, payload->>'path' AS path FROM opsgraph_outbox WHERE key = $1`, [report.key]),
+      this.pool.query<{ status: "pending" | "delivered" | null; path: string | null; owned: boolean }>(
+        `WITH ${owner(fenced ? 3 : undefined)}
+         SELECT o.status, o.payload->>'path' AS path, EXISTS (SELECT 1 FROM owner) AS owned FROM (SELECT 1) one LEFT JOIN opsgraph_outbox o ON o.key = $1`,
+        [report.key, ...(fenced ? [ids[0], report.fence] : [])],
+      ),
       stageFile(report.path, report.markdown),
     ]);
-    const stored = looked.status === "fulfilled" ? looked.value.rows[0] : undefined;
-    if (looked.status === "rejected" || stored) await (staged.status === "fulfilled" ? staged.value.discard() : undefined);
+    const found = looked.status === "fulfilled" ? looked.value.rows[0] : undefined;
+    const stored = found?.status ? (found as { status: "pending" | "delivered"; path: string }) : undefined;
+    if (looked.status === "rejected" || stored || !found?.owned) await (staged.status === "fulfilled" ? staged.value.discard() : undefined);
     if (looked.status === "rejected") throw looked.reason;
+    if (!found!.owned) throw await fencedError(this.pool, report, report.fence!);
     if (stored?.status === "pending") await this.deliverOrThrow([report.key]); // left pending by an older build
     else if (!stored) {
       if (staged.status === "rejected") throw staged.reason;
@@ -200,18 +223,26 @@ export class Outbox {
     }
     const at = stored?.path ?? report.path;
     const note = notification?.(at);
-    const ids = [report.run_id ?? null, report.thread_id ?? null];
     const reportPayload = JSON.stringify({ path: report.path, markdown: report.markdown });
+    const fence = fenced ? [report.fence] : [];
     if (!note) {
-      if (!stored) await this.pool.query(`${INSERT_DELIVERED} VALUES ($1, 'report.write', $2, $3, $4, 'delivered', 1, now()) ON CONFLICT (key) DO NOTHING`, [report.key, ...ids, reportPayload]);
-      return { path: at, created: !stored };
+      if (stored) return { path: at, created: false };
+      const { rows } = await this.pool.query<{ owned: boolean }>(
+        `WITH ${owner(fenced ? 5 : undefined)}, r AS (${INSERT_DELIVERED} SELECT $1, 'report.write', $2, $3, $4, 'delivered', 1, now() WHERE EXISTS (SELECT 1 FROM owner) ON CONFLICT (key) DO NOTHING)
+         SELECT EXISTS (SELECT 1 FROM owner) AS owned`,
+        [report.key, ...ids, reportPayload, ...fence],
+      );
+      if (!rows[0]!.owned) throw await fencedError(this.pool, report, report.fence!);
+      return { path: at, created: true };
     }
-    // the report's entry (when new) beside the notification's: $7-$9 after TELL's six
-    const { rowCount } = await this.pool.query(
-      `WITH r AS (${INSERT_DELIVERED} SELECT $7, 'report.write', $2, $3, $8, 'delivered', 1, now() WHERE $9::boolean ON CONFLICT (key) DO NOTHING), ${TELL}`,
-      [...tellParams({ ...note, run_id: report.run_id, thread_id: report.thread_id }), report.key, reportPayload, !stored],
+    // the report's entry (when new) beside the notification's: $7-$9 after TELL's six, the token $10
+    const { rows } = await this.pool.query<{ told: number; owned: boolean }>(
+      `WITH ${owner(fenced ? 10 : undefined)},
+       r AS (${INSERT_DELIVERED} SELECT $7, 'report.write', $2, $3, $8, 'delivered', 1, now() WHERE $9::boolean AND EXISTS (SELECT 1 FROM owner) ON CONFLICT (key) DO NOTHING), ${TELL}`,
+      [...tellParams({ ...note, run_id: report.run_id, thread_id: report.thread_id }), report.key, reportPayload, !stored, ...fence],
     );
-    if (rowCount === 0) await this.deliverOrThrow([note.key]); // told before: delivered then, or left pending by an older build
+    if (!rows[0]!.owned) throw await fencedError(this.pool, report, report.fence!);
+    if (rows[0]!.told === 0) await this.deliverOrThrow([note.key]); // told before: delivered then, or left pending by an older build
     return { path: at, created: !stored };
   }
 
@@ -248,6 +279,8 @@ export class Outbox {
 export interface OutboxIds {
   run_id?: string | null;
   thread_id: string;
+  /** The execution's fencing token: its side effects are recorded only while it holds the run. */
+  fence?: number;
 }
 
 /**
@@ -258,7 +291,7 @@ export interface OutboxIds {
 export function outboxReportSink(outbox: Outbox, dir: string, ids: OutboxIds): ReportSink {
   return {
     async write(name, markdown) {
-      const { path: at } = await outbox.deliverReport({ key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, path: path.resolve(dir, name), markdown });
+      const { path: at } = await outbox.deliverReport({ key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, path: path.resolve(dir, name), markdown });
       return at;
     },
   };
@@ -272,7 +305,7 @@ const reportKey = (ids: OutboxIds, name: string) => `${ids.thread_id}:report:${n
  */
 export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): NonNullable<ContractReviewContext["publish"]> {
   return async ({ name, markdown }, event) => {
-    const report = { key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, path: path.resolve(dir, name), markdown };
+    const report = { key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, path: path.resolve(dir, name), markdown };
     return (await outbox.deliverReport(report, event)).path;
   };
 }
@@ -280,6 +313,6 @@ export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): No
 /** The flow's `notify` through the outbox: one `notification` entry per event key, delivered at once. */
 export function outboxNotifier(outbox: Outbox, ids: OutboxIds): NonNullable<ContractReviewContext["notify"]> {
   return async (event) => {
-    await outbox.enqueueAndDeliver({ key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, payload: { kind: event.kind, payload: event.payload } });
+    await outbox.enqueueAndDeliver({ key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, payload: { kind: event.kind, payload: event.payload } });
   };
 }

@@ -48,8 +48,11 @@ export interface EnsureStateVersionOptions {
   graph: VersionedGraph;
   checkpointer: BaseCheckpointSaver;
   versions: FlowStateVersions;
-  /** Holds the thread while the upgrade is written; omit when the caller holds it already. */
-  lock?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * Holds the thread while the upgrade is written (omit when the caller holds it already), and
+   * may hand the upgrade the config to write it with (the run's, carrying its fencing token).
+   */
+  lock?: <T>(fn: (config?: RunnableConfig & { configurable: { thread_id: string } }) => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -80,15 +83,15 @@ export async function ensureStateVersion(o: EnsureStateVersionOptions): Promise<
     return { tuple, version };
   };
   if (!(await read())) return null;
-  const upgrade = async () => {
+  const upgrade = async (config = o.config) => {
     const found = await read(); // again, holding the thread: it may have moved on
     if (!found) return null;
     const { tuple, version } = found;
     const pending = (tuple.pendingWrites ?? []) as PendingWrite[];
     const update = o.versions.upgrade(tuple.checkpoint.channel_values, version);
-    const waiting = (await o.graph.getState(o.config)).tasks.filter((t) => t.result === undefined).map((t) => t.name);
+    const waiting = (await o.graph.getState(config)).tasks.filter((t) => t.result === undefined).map((t) => t.name);
     const goto = [...new Set([...waiting, ...(o.versions.stranded?.(tuple.checkpoint, pending, version) ?? [])])];
-    await o.graph.updateState(o.config, goto.length ? new Command({ update, goto }) : update, o.versions.asNode);
+    await o.graph.updateState(config, goto.length ? new Command({ update, goto }) : update, o.versions.asNode);
     return { from: version, to: current };
   };
   return o.lock ? o.lock(upgrade) : upgrade();

@@ -6,7 +6,8 @@ import type PgBoss from "pg-boss";
 import type { Logger } from "./log.js";
 import { notifyRuns, RUNS_CHANNEL, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { prune } from "./retention.js";
-import { ThreadBusyError, type FlowRunner } from "./flow-runner.js";
+import { isFenced, ThreadBusyError, type FlowRunner } from "./flow-runner.js";
+import { RunLease } from "./fencing.js";
 import { StateVersionError } from "./state-version.js";
 import type { EventConsumer } from "./event-bus.js";
 
@@ -41,7 +42,11 @@ export interface WorkerOptions {
  * Executes queued runs, `concurrency` at a time. Any number of workers, on any number of
  * machines, share one database:
  * - a run is claimed with a lease (worker_id, heartbeat_at) renewed every leaseMs/3, and
- *   executed under the thread's advisory lock;
+ *   executed under the thread's advisory lock; the claim raises the run's fence, which every
+ *   write of the execution carries (a write of an execution that lost its lease is refused);
+ * - an execution whose lease is not renewed for leaseMs (this process was frozen, or cut off)
+ *   is aborted here, before its next model call; a worker that finds the thread's lock held by
+ *   such an execution ends that holder's connection and takes the run;
  * - runs whose lease ran out (their worker was killed) are put back on the queue by any
  *   live worker's sweep, and resume from their last checkpoint;
  * - `drain()` (SIGTERM) stops taking runs, lets in-flight runs reach a checkpoint, hands
@@ -49,7 +54,7 @@ export interface WorkerOptions {
  */
 export class Worker {
   readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private readonly inFlight = new Map<string, { control: RunControl; done: Promise<void> }>();
+  private readonly inFlight = new Map<string, { control: RunControl; done: Promise<void>; lease: RunLease }>();
   private draining = false;
   private stopped: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -185,17 +190,21 @@ export class Worker {
   private handle(job: PgBoss.Job<RunJob>) {
     const control = new RunControl();
     const { run_id, flow = "contract-review" } = job.data;
+    const lease = new RunLease(run_id, this.leaseMs);
     const done = (async () => {
       let handedBack = false;
       try {
         const runner = this.o.runners.find((r) => r.flow === flow);
         if (!runner) throw new Error(`run ${run_id}: no runner for flow ${flow} in this worker`);
-        const run = await runner.runQueued(run_id, { workerId: this.id, control, claim: { leaseMs: this.leaseMs } });
+        const run = await runner.runQueued(run_id, { workerId: this.id, control, claim: { leaseMs: this.leaseMs }, lease });
         handedBack = run.status === "queued";
         this.o.log?.info({ run_id, status: run.status, model_calls: run.model_calls, worker: this.id }, "run executed");
       } catch (e) {
         if (e instanceof ThreadBusyError || (e as Error).name === "RunNotClaimable") {
           this.o.log?.debug({ run_id }, (e as Error).message);
+        } else if (isFenced(e)) {
+          // not the run's failure: its new owner goes on with it
+          this.o.log?.warn({ run_id, worker: this.id, err: (e as Error).message }, "run given up: its lease was lost");
         } else if (e instanceof StateVersionError) {
           // a state this build cannot read stays queued, untouched, for a worker that can: the
           // sweep offers it again once a lease, and this worker says so once
@@ -206,19 +215,33 @@ export class Worker {
           this.o.log?.warn({ run_id, err: String((e as Error).message ?? e) }, "run interrupted; it will be picked up again");
         }
       } finally {
+        lease.end();
         this.inFlight.delete(run_id);
         this.wake?.();
         await this.o.queue.complete(RUNS_QUEUE, job.id).catch(() => {});
         if (handedBack) await this.requeue([run_id]).catch(() => {});
       }
     })();
-    this.inFlight.set(run_id, { control, done });
+    this.inFlight.set(run_id, { control, done, lease });
   }
 
+  /**
+   * Renews the leases of the runs in flight, each only while it holds the run (its fence): one
+   * that is no longer its execution's (another worker claimed it) loses its lease here at once.
+   */
   private async renewLeases() {
-    const ids = [...this.inFlight.keys()];
-    await this.o.pool.query(`UPDATE opsgraph_runs SET heartbeat_at = now() WHERE worker_id = $1 AND status = 'running' AND run_id::text = ANY($2)`, [this.id, ids]);
-    await this.o.pool.query(`UPDATE opsgraph_workers SET heartbeat_at = now(), in_flight = $2 WHERE worker_id = $1`, [this.id, ids.length]);
+    const held = [...this.inFlight.values()].map((r) => r.lease).filter((l) => l.fence !== undefined);
+    const sentAt = performance.now();
+    const { rows } = await this.o.pool.query<{ run_id: string }>(
+      `UPDATE opsgraph_runs r SET heartbeat_at = now() FROM unnest($2::text[], $3::bigint[]) AS l(run_id, fence)
+       WHERE r.run_id::text = l.run_id AND r.fence = l.fence AND r.worker_id = $1 AND r.status = 'running' RETURNING r.run_id::text`,
+      [this.id, held.map((l) => l.runId), held.map((l) => l.fence)],
+    );
+    const renewed = new Set(rows.map((r) => r.run_id));
+    // a run that ended meanwhile is not renewed either: its execution has nothing left to lose
+    for (const l of held) if (renewed.has(l.runId)) l.renewed(sentAt);
+    else l.lose("another execution holds the run");
+    await this.o.pool.query(`UPDATE opsgraph_workers SET heartbeat_at = now(), in_flight = $2 WHERE worker_id = $1`, [this.id, this.inFlight.size]);
   }
 
   /** Puts back on the queue the runs whose worker stopped renewing their lease (it died). */
