@@ -18,6 +18,7 @@ import type { Logger } from "./log.js";
 import { Outbox } from "./outbox.js";
 import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { ensureStateVersion, type FlowStateVersions, type VersionedGraph } from "./state-version.js";
+import { readTierStats, tierOrdersOf, type TierOrders } from "./tier-stats.js";
 
 export type RunStatus = "queued" | "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
 
@@ -45,6 +46,8 @@ export interface RunRecord {
   attempts?: Attempt[];
   /** The worker executing it, while running from the queue. */
   worker_id?: string;
+  /** With OPSGRAPH_ADAPTIVE_TIERS: per agent, the order its tiers were tried in (rules last) and why, fixed when the run started. */
+  tier_order?: TierOrders;
 }
 
 /** A run that has ended, or paused, or was handed back: what observers (metrics, traces) learn. */
@@ -110,6 +113,11 @@ export interface RunnerDeps {
   budget?: BudgetContext;
   /** Prices of the model tiers, for the runs' cost cap. Default: runtime/prices.ts's table. */
   prices?: PriceTable;
+  /**
+   * OPSGRAPH_ADAPTIVE_TIERS: each run, when it starts, orders each agent's tiers by the attempt
+   * ledger's stats (runtime/tier-stats.ts, one query) and keeps that order in its row. Default: off.
+   */
+  adaptiveTiers?: boolean;
 }
 
 /** What `resume` answers: a human review's decision, or an escalated agent's output. */
@@ -121,11 +129,12 @@ export interface ResumeAnswer {
 }
 
 /** A row of opsgraph_runs. `input` is the flow's own (what a queued run starts from). */
-export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id"> {
+export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id" | "tier_order"> {
   result: unknown;
   error: string | null;
   input: Record<string, unknown>;
   worker_id: string | null;
+  tier_order: TierOrders | null;
 }
 
 export type RunConfig = {
@@ -152,6 +161,7 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
     duration_ms: row.duration_ms,
   };
   if (withResult) rec.result = row.result;
+  if (withResult && row.tier_order) rec.tier_order = row.tier_order;
   if (row.error) rec.error = row.error;
   if (row.status === "running" && row.worker_id) rec.worker_id = row.worker_id;
   return rec;
@@ -265,7 +275,17 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     });
   }
 
-  protected config(run: { run_id: string; thread_id: string; input: RunRow["input"] }): RunConfig {
+  /**
+   * The order each agent of a new run tries its tiers in, from the attempt ledger's stats (one
+   * query); null when adaptive tier order is off.
+   */
+  protected async tierOrderFor(run_id: string): Promise<TierOrders | null> {
+    if (!this.deps.adaptiveTiers) return null;
+    const stats = await readTierStats(this.deps.pool, this.agentNames);
+    return tierOrdersOf(this.agentNames, this.deps.tiers.map((t) => t.id), stats, run_id);
+  }
+
+  protected config(run: { run_id: string; thread_id: string; input: RunRow["input"]; tier_order?: TierOrders | null }): RunConfig {
     const { onExhausted, agents, clock, backoff, prices } = this.deps;
     const context: RunConfig["context"] = {
         ...this.deps.budget,
@@ -280,6 +300,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
         ...(backoff ? { backoff } : {}),
         ...(agents ? { agents } : {}),
         ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
+        ...(this.deps.adaptiveTiers && run.tier_order ? { tierOrder: Object.fromEntries(Object.entries(run.tier_order).map(([agent, o]) => [agent, o.order])) } : {}),
         ...this.flowContext(run),
     };
     const recursionLimit = this.recursionLimit({ tiers: this.deps.tiers.length, backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
@@ -294,14 +315,16 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    */
   protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<RunRecord> {
     const thread_id = threadIdFor(this.flow, requestId);
+    const new_run_id = randomUUID();
+    const tier_order = await this.tierOrderFor(new_run_id);
     // A new request's row in one statement, at the same time as what the run needs first and
     // the thread's lock (a new run executes under it); an existing request's row is read.
     const [insert, prepared, locking] = await Promise.allSettled([
       this.deps.pool.query<{ run_id: string }>(
         // any conflict: request_id's or thread_id's (the same request, see enqueue)
-        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input) VALUES ($1, $2, $3, $4, 'running', $5)
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, tier_order) VALUES ($1, $2, $3, $4, 'running', $5, $6)
          ON CONFLICT DO NOTHING RETURNING run_id`,
-        [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
+        [new_run_id, requestId, thread_id, this.flow, JSON.stringify(input), tier_order && JSON.stringify(tier_order)],
       ),
       prepare?.(),
       this.tryThreadLock(thread_id),
@@ -316,7 +339,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     if (inserted[0]) {
       // a request with no run row has no checkpoint either: the row is written before the first one
       if (!lock) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
-      const config = this.config({ run_id: inserted[0].run_id, thread_id, input });
+      const config = this.config({ run_id: inserted[0].run_id, thread_id, input, tier_order });
       try {
         return await this.executeLocked(inserted[0].run_id, thread_id, this.graphInput(input), config, { fresh: true, lock });
       } finally {
@@ -327,7 +350,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const existing = (await this.get({ requestId }))!;
     const run_id = existing.run_id;
     if (existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
-    const config = this.config({ run_id, thread_id, input: existing.input });
+    const config = this.config(existing);
     // the thread has no checkpoint: the run starts from its input (its process died before the first checkpoint)
     let fresh = false;
     let resuming = false;
@@ -389,14 +412,16 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   async runQueued(runId: string, opts: { workerId: string; control?: RunControl; claim: { leaseMs: number } }): Promise<RunRecord> {
     const row = await this.get({ runId });
     if (!row) throw new InputError(`run ${runId}: no such run`);
-    const config = { ...this.config(row), ...(opts.control ? { control: opts.control } : {}) };
+    // a queued run's tier order is fixed when it first executes (it is kept for its next claims)
+    const tier_order = row.tier_order ?? (await this.tierOrderFor(row.run_id));
+    const config = { ...this.config({ ...row, tier_order }), ...(opts.control ? { control: opts.control } : {}) };
     return this.withThreadLock(row.thread_id, async (lock) => {
       await this.ensureStateVersion(row, config, { locked: true });
       // claim it: a queued run, or a running one whose worker stopped renewing its lease
       const { rowCount } = await this.deps.pool.query(
-        `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now()
+        `UPDATE opsgraph_runs SET status = 'running', worker_id = $2, heartbeat_at = now(), updated_at = now(), tier_order = COALESCE(tier_order, $4::jsonb)
          WHERE run_id = $1 AND (status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3 / 1000.0))))`,
-        [row.run_id, opts.workerId, opts.claim.leaseMs],
+        [row.run_id, opts.workerId, opts.claim.leaseMs, tier_order && JSON.stringify(tier_order)],
       );
       if (rowCount === 0) throw Object.assign(new Error(`run ${runId}: not claimable (finished, paused, or held by a live worker)`), { name: "RunNotClaimable" });
       // a thread with a checkpoint goes on from it (to its end, or only its row's when the graph had finished)
