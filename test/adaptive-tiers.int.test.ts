@@ -46,7 +46,7 @@ function scriptModels() {
   }
 }
 
-async function open(adaptive: boolean) {
+async function open(adaptive: boolean, opts: { queue?: boolean } = {}) {
   await app?.close();
   app = await openApp(
     loadConfig({
@@ -58,6 +58,7 @@ async function open(adaptive: boolean) {
       OPSGRAPH_ADAPTIVE_TIERS: String(adaptive),
       LOG_LEVEL: "silent",
     }),
+    opts,
   );
   return app;
 }
@@ -113,7 +114,8 @@ describe("adaptive tier order (OPSGRAPH_ADAPTIVE_TIERS)", () => {
         expect(firstTier(run, "risk_analyst")).toBe(MINI);
       } else {
         demoted++;
-        expect(order).toEqual({ order: [NANO, MINI, "rules"], why: [`${MINI} after ${NANO}: 50% schema failures for risk_analyst over 20 calls`] });
+        // a floor run before this one added its two calls (one invalid) to mini's window
+        expect(order).toEqual({ order: [NANO, MINI, "rules"], why: [expect.stringMatching(/^openai:gpt-4\.1-mini after openai:gpt-4\.1-nano: 50% schema failures for risk_analyst over (20|22|24|26) calls$/)] });
         expect(run.attempts!.filter((x) => x.agent === "risk_analyst").map((x) => `${x.tier}:${x.outcome}`)).toEqual([`${NANO}:ok`]);
         expect(run.result).toMatchObject({ produced_by: { risk_analyst: NANO } });
       }
@@ -126,5 +128,31 @@ describe("adaptive tier order (OPSGRAPH_ADAPTIVE_TIERS)", () => {
       expect((await a.contractReview.show(run.run_id)).tier_order).toEqual(run.tier_order);
     }
     expect(demoted).toBeGreaterThan(0);
+  });
+
+  it("orders a queued run's tiers when a worker first claims it, from the ledger's history, and keeps that order in its row", async () => {
+    scriptModels();
+    // a history of 30 risk-analyst calls on mini, 12 of them schema-invalid (40%), 25 on nano, all ok
+    const history = [...Array.from({ length: 30 }, (_, i) => [MINI, i < 12 ? "invalid" : "ok"]), ...Array.from({ length: 25 }, () => [NANO, "ok"])];
+    await db.pool.query(
+      `INSERT INTO opsgraph_tier_attempts (agent, tier, flow, outcome, error_class, ms) SELECT 'risk_analyst', t, 'contract-review', o, CASE WHEN o = 'invalid' THEN 'invalid' END, 700 FROM unnest($1::text[], $2::text[]) AS x(t, o)`,
+      [history.map((h) => h[0]), history.map((h) => h[1])],
+    );
+    const a = await open(true, { queue: true });
+    const { run_id } = await a.contractReview.submit({ document: documentOf(`${CONTRACT}\n\nQueued adaptive contract.`, "queued.txt"), autoApprove: true });
+    expect((await a.contractReview.get({ runId: run_id }))!.tier_order).toBeNull(); // fixed at its claim, not at submit
+    const run = await a.contractReview.runQueued(run_id, { workerId: "test-worker", claim: { leaseMs: 30_000 } });
+    expect(run.status).toBe("completed");
+    const order = run.tier_order!["risk_analyst"]!;
+    if (order.why[0]?.includes("1 in 10")) expect(firstTier(run, "risk_analyst")).toBe(MINI);
+    else {
+      expect(order).toEqual({ order: [NANO, MINI, "rules"], why: [`${MINI} after ${NANO}: 40% schema failures for risk_analyst over 30 calls`] });
+      expect(firstTier(run, "risk_analyst")).toBe(NANO);
+    }
+    expect(firstTier(run, "summarizer")).toBe(MINI);
+    expect((await a.contractReview.get({ runId: run_id }))!.tier_order).toEqual(run.tier_order);
+    // its calls went to the ledger: the risk analyst's on the tier it tried first, the others' on mini
+    const { rows } = await db.pool.query<{ agent: string; tier: string }>("SELECT agent, tier FROM opsgraph_tier_attempts WHERE run_id = $1", [run_id]);
+    expect(rows.map((r) => r.agent).sort()).toEqual([...AGENTS].sort());
   });
 });
