@@ -136,6 +136,7 @@ export function printRun(run: RunRecord, json: boolean) {
   if (r.produced_by && Object.keys(r.produced_by).length) lines.push(`  answered by: ${Object.entries(r.produced_by).map(([agent, tier]) => `${agent} ${tier}`).join(", ")}`);
   const failures = (run.attempts ?? []).filter((a) => a.outcome !== "ok");
   if (failures.length) lines.push(`  ${failures.length} failed or skipped attempts (see --json "attempts")`);
+  for (const [agent, o] of Object.entries(run.tier_order ?? {})) if (o.why.length) lines.push(`  tier order of ${agent}: ${o.order.join(" > ")} (${o.why.join("; ")})`);
   if (r.summary) lines.push(`  ${r.summary}`);
   if (r.report_path) lines.push(`  report: ${path.relative(process.cwd(), r.report_path) || r.report_path}`);
   if (run.error) lines.push(`  error: ${run.error}`);

@@ -42,6 +42,16 @@ export function formatStatus(s: Status): string {
   }
   const models = Object.entries(s.spend_today.by_model).filter(([, m]) => m.input_tokens + m.output_tokens > 0);
   lines.push(`spend today   ${usd(s.spend_today.usd)}${models.length ? `  (${models.map(([model, m]) => `${model} ${usd(m.usd)}, ${m.input_tokens + m.output_tokens} tokens`).join("; ")})` : ""}`);
+  const adaptive = s.adaptive_tiers;
+  if (adaptive) {
+    const window = `last ${adaptive.window.calls} calls per agent and model, within ${adaptive.window.hours}h`;
+    lines.push(`tier order    adaptive (${window})${adaptive.stats.length ? "" : ": no calls yet, every agent tries the configured order"}`);
+    if (adaptive.stats.length) {
+      const share = (n: number, of: number) => `${Math.round((100 * n) / of)}%`;
+      lines.push(indented([["agent", "model", "calls", "ok", "schema", "transient", "p95"], ...adaptive.stats.map((t) => [t.agent, t.tier, String(t.calls), share(t.ok, t.calls), share(t.invalid, t.calls), share(t.transient, t.calls), t.p95_ms === null ? "-" : age(t.p95_ms)])]));
+      for (const [agent, o] of Object.entries(adaptive.order)) lines.push(`  ${agent}: ${o.order.join(" > ")}${o.why.length ? `  (${o.why.join("; ")})` : ""}`);
+    }
+  }
   return lines.join("\n");
 }
 
@@ -49,10 +59,12 @@ export function formatStatus(s: Status): string {
 export function addStatusCommand(program: Command, withApp: WithApp) {
   program
     .command("status")
-    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, every model's circuit breaker (state, since, failure rate, half-open probe), spend today")
+    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, every model's circuit breaker (state, since, failure rate, half-open probe), spend today; with OPSGRAPH_ADAPTIVE_TIERS, each agent's tier order and its stats")
     .option("--json", "print one JSON object", false)
     .action(async (opts: { json: boolean }) => {
-      const status = await withApp((app) => readStatus(app.db.pool, { leaseMs: app.config.leaseMs, prices: app.config.prices }));
+      const status = await withApp((app) =>
+        readStatus(app.db.pool, { leaseMs: app.config.leaseMs, prices: app.config.prices, ...(app.config.adaptiveTiers ? { adaptiveTiers: app.tiers.map((t) => t.id) } : {}) }),
+      );
       process.stdout.write((opts.json ? JSON.stringify(status) : formatStatus(status)) + "\n");
     });
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { FakeClock } from "../test/support/fake-clock.js";
 import { InvalidOutputError, type Agent, type ModelTier, type StructuredCall } from "./agent.js";
-import { addAgentStep, AgentStepChannels, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
+import { abandonedBy, addAgentStep, AgentStepChannels, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
 import type { DeadLetterEntry } from "./dead-letter.js";
 import { CircuitOpenError } from "./errors.js";
 
@@ -154,5 +154,51 @@ describe("agent step", () => {
     const state = (await graph.invoke(new Command({ resume: { reject: true, note: "not worth it" } }), config)) as State;
     expect(state.halted).toEqual({ reason: "rejected", agent: "doubler", note: "not worth it" });
     expect(state.done).toBe(false);
+  });
+});
+
+describe("agent step with the run's tier order", () => {
+  it("tries the tiers in the order the run's context gives for this agent", async () => {
+    const one = scriptedTier("m:one", [{ value: 8 }]);
+    const two = scriptedTier("m:two", [{ value: 8 }]);
+    const { state } = await run([one, two], { tierOrder: { doubler: ["m:two", "m:one", "rules"] } });
+    expect(state.produced_by.doubler).toBe("m:two");
+    expect(one.calls).toHaveLength(0);
+    expect(state.steps.doubler!.order).toEqual(["m:two", "m:one", "rules"]);
+  });
+
+  it("keeps the configured order for an agent the tier order does not name, and records no order", async () => {
+    const one = scriptedTier("m:one", [{ value: 8 }]);
+    const { state } = await run([one, scriptedTier("m:two", [])], { tierOrder: { someone_else: ["m:two", "m:one"] } });
+    expect(state.produced_by.doubler).toBe("m:one");
+    expect(state.steps.doubler!.order).toBeUndefined();
+  });
+
+  it("goes on in the order the step started with when the run's order changes mid-step (a resume with new stats)", async () => {
+    const graph = new StateGraph(State);
+    const g = graph as unknown as GraphBuilder;
+    g.addNode("finish", async () => ({ done: true })).addEdge(START, "doubler").addEdge("finish", END);
+    addAgentStep(g, { name: "doubler", agent: doubler, input: (s: State) => s.n, output: (doubled) => ({ doubled }), next: "finish" });
+    const compiled = graph.compile({ checkpointer: new MemorySaver(), interruptBefore: ["doubler_fallback" as never] });
+    const one = scriptedTier("m:one", [{ value: 8 }]);
+    const two = scriptedTier("m:two", [http(401)]);
+    const three = scriptedTier("m:three", [{ value: 8 }]);
+    const clock = new FakeClock();
+    const config = (order: string[]) => ({ configurable: { thread_id: "t" }, context: { tiers: [one, two, three], clock, tierOrder: { doubler: order } } });
+    await compiled.invoke({ n: 4 }, config(["m:two", "m:three", "m:one"]));
+    // paused before falling back from m:two; the run resumes with an order that would put m:one second
+    const state = (await compiled.invoke(null, config(["m:one", "m:two", "m:three"]))) as State;
+    expect(state.attempts.map((a) => `${a.tier}:${a.outcome}`)).toEqual(["m:two:error", "m:three:ok"]);
+    expect(one.calls).toHaveLength(0);
+  });
+
+  it("counts another agent as having given up on a tier by its own order's index of it", () => {
+    const failed = { agent: "other", tier: "m:one", attempt: 1, outcome: "error" as const, error_class: "transient", ms: 5 };
+    // the other agent tried m:one second (index 1) and is now on its third tier: it gave up on m:one
+    const cursor = { tier: 2, attempt: 1, waited_ms: 0, repaired: false, route: "call" as const, wait_ms: 0, repair_note: null };
+    const state = { steps: { other: { ...cursor, order: ["m:two", "m:one", "m:three"] } }, attempts: [failed], produced_by: {}, halted: null };
+    expect(abandonedBy(state, "doubler", 2, "m:one")).toBe(1);
+    // the other agent is on m:one's index (1) of its own order: still trying it, not given up
+    expect(abandonedBy({ ...state, steps: { other: { ...cursor, tier: 1, order: ["m:two", "m:one", "m:three"] } } }, "doubler", 0, "m:one")).toBe(0);
   });
 });

@@ -33,6 +33,11 @@ export interface StepCursor {
   repair_note: string | null;
   /** Time lost to failed calls in this step, across tiers (ms); with waited_ms, what its time budget counts. Absent in older checkpoints. */
   failed_ms?: number;
+  /**
+   * The model tiers' ids in the order this step tries them (`tier` indexes it), fixed when the
+   * step starts from the run's `tierOrder`. Absent: the context's `tiers` in order.
+   */
+  order?: string[];
 }
 
 /** Why a run stopped before its end. */
@@ -86,6 +91,12 @@ export type AgentStepContext = BudgetContext & {
   store?: BaseStore;
   /** What a model call cost in US$ (the price table), for the run's `maxCostUsd`. Default: nothing costs. */
   costOf?(attempt: Attempt): number;
+  /**
+   * Per agent, the ids of `tiers` in the order its step tries them (adaptive tier order, see
+   * nodes/tier-order.ts); an agent not named here tries `tiers` in order. Read when a step
+   * starts and kept in its cursor, so a resumed step goes on in the order it started with.
+   */
+  tierOrder?: Record<string, string[]>;
 };
 
 
@@ -154,9 +165,12 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     const ctx = contextOf(config);
     const agent = agentOf(config);
     const clock = ctx.clock ?? systemClock;
-    const tiers = ctx.tiers ?? [];
+    // the order the step started with, else the run's for this agent (a cursor reset by a new round or a dead letter's retry has none)
+    const started = state.steps[name] ?? freshCursor();
+    const order = started.order ?? ctx.tierOrder?.[name];
+    const tiers = order ? orderedTiers(ctx.tiers ?? [], order) : (ctx.tiers ?? []);
     const budget = budgetOf(ctx);
-    const cur = state.steps[name] ?? freshCursor();
+    const cur = order && !started.order ? { ...started, order } : started;
     const input = await spec.input(state, config);
     const t0 = clock.now();
     const record = (a: Omit<Attempt, "agent" | "attempt" | "ms">): Attempt => ({ agent: name, attempt: cur.attempt, ms: clock.now() - t0, ...a });
@@ -326,6 +340,11 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
   return graph;
 }
 
+/** `tiers` in the order of their ids in `order` (an id no tier has is left out). */
+function orderedTiers(tiers: readonly ModelTier[], order: readonly string[]): ModelTier[] {
+  return order.flatMap((id) => tiers.filter((t) => t.id === id));
+}
+
 /** HTTP requests made to model providers, as the ledger records them (retries included). */
 export function countModelCalls(attempts: readonly Attempt[]): number {
   return attempts.filter((a) => a.tier !== RULES_TIER && a.tier !== PERSON_TIER && a.outcome !== "skipped").length;
@@ -363,7 +382,10 @@ export function abandonedBy(state: AgentStepState, agent: string, tierIndex: num
     if (a.outcome === "ok") break; // it answered since
     if (a.agent === agent || seen.has(a.agent)) continue;
     seen.add(a.agent);
-    if (a.outcome === "error" && a.error_class === "transient" && (state.steps[a.agent]?.tier ?? -1) > tierIndex) gaveUp++;
+    const other = state.steps[a.agent];
+    // the other step's own index of this tier: its order may differ from this step's
+    const theirs = other?.order ? other.order.indexOf(tier) : tierIndex;
+    if (a.outcome === "error" && a.error_class === "transient" && (other?.tier ?? -1) > theirs) gaveUp++;
   }
   return gaveUp;
 }

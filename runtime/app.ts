@@ -15,6 +15,7 @@ import { createTracing } from "./tracing.js";
 import { AlertSignals } from "./alert-signals.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { SharedBreakers } from "./shared-breakers.js";
+import { TierLedger } from "./tier-stats.js";
 
 /** What a CLI command works with: the database, the model tiers and the flows' runners. */
 export interface App {
@@ -69,7 +70,9 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   const metrics = createMetrics({ pool: db.pool, tiers, prices: config.prices });
   const alertSignals = new AlertSignals({ pool: db.pool, tiers, log });
   alertSignals.start();
-  const observers = [tracing, metrics.observer, alertSignals];
+  // the attempt ledger adaptive tier order reads: written only when that is on
+  const observers = [tracing, metrics.observer, alertSignals, ...(config.adaptiveTiers ? [new TierLedger(db.pool)] : [])];
+  const adaptiveTiers = config.adaptiveTiers;
   const contractReview = new ContractReviewRunner({
     pool: db.pool,
     tiers,
@@ -80,9 +83,10 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     queue,
     observers,
     prices: config.prices,
+    adaptiveTiers,
   });
-  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices });
-  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices });
+  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, adaptiveTiers });
+  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, adaptiveTiers });
   const runners = [contractReview, portfolio, ...sourcing.stages];
   const registry = new FlowRegistry(db.pool, runners);
   return {

@@ -21,6 +21,12 @@ describe("config", () => {
     ]);
   });
 
+  it("orders tiers adaptively only when OPSGRAPH_ADAPTIVE_TIERS is true", () => {
+    expect(loadConfig({}).adaptiveTiers).toBe(false);
+    expect(loadConfig({ OPSGRAPH_ADAPTIVE_TIERS: "true" }).adaptiveTiers).toBe(true);
+    expect(loadConfig({ OPSGRAPH_ADAPTIVE_TIERS: "false" }).adaptiveTiers).toBe(false);
+  });
+
   it("accepts a local OpenAI-compatible server without a key", () => {
     expect(loadConfig({ OPENAI_BASE_URL: "http://127.0.0.1:8000/v1", OPSGRAPH_MODELS: "openai:llama" }).modelTiers).toHaveLength(1);
   });
@@ -33,6 +39,7 @@ describe("config", () => {
     [{ DATABASE_URL: "mysql://db" }, "DATABASE_URL: must be a postgres:// or postgresql:// URL"],
     [{ OPENAI_BASE_URL: "not a url" }, "OPENAI_BASE_URL: must be a URL"],
     [{ LANGSMITH_TRACING: "yes" }, "LANGSMITH_TRACING: must be true or false"],
+    [{ OPSGRAPH_ADAPTIVE_TIERS: "on" }, "OPSGRAPH_ADAPTIVE_TIERS: must be true or false"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: must be one of"],
     [{ OPSGRAPH_REVIEW_THRESHOLD: "101" }, "OPSGRAPH_REVIEW_THRESHOLD: must be between 0 and 100"],
     [{ OPSGRAPH_STRUCTURED_OUTPUT: "xml" }, "OPSGRAPH_STRUCTURED_OUTPUT: must be jsonSchema or functionCalling"],

@@ -82,6 +82,7 @@ export const ConfigSchema = z.object({
     z.coerce.number({ message: "must be a number" }).gt(0, "must be over 0 and at most 1").max(1, "must be over 0 and at most 1"),
   ),
   OPSGRAPH_BREAKER_COOLDOWN_MS: positiveInt(30_000),
+  OPSGRAPH_ADAPTIVE_TIERS: bool(false),
   OPSGRAPH_ON_EXHAUSTED: z.preprocess(emptyToUndefined, z.enum(["escalate", "dead_letter"], { message: "must be escalate or dead_letter" }).optional()),
   OPSGRAPH_PRICES: z.preprocess(
     (v, ctx) => {
@@ -134,6 +135,8 @@ export interface Config {
   breaker: { consecutiveFailures: number; failureRate: number; cooldownMs: number };
   /** When every tier of an agent failed: escalate to a person or dead-letter (default: each agent's own policy). */
   onExhausted: "escalate" | "dead_letter" | undefined;
+  /** Order each agent's tiers by its recent calls (the attempt ledger in PostgreSQL) instead of OPSGRAPH_MODELS' order. */
+  adaptiveTiers: boolean;
   langsmith: { tracing: boolean; apiKey: string | undefined; endpoint: string | undefined; project: string | undefined };
   /** OTLP/HTTP export of the runs' spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
   otlp: { endpoint: string; headers: Record<string, string>; serviceName: string } | undefined;
@@ -174,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionMs: c.OPSGRAPH_RETENTION,
     breaker: { consecutiveFailures: c.OPSGRAPH_BREAKER_FAILURES, failureRate: c.OPSGRAPH_BREAKER_FAILURE_RATE, cooldownMs: c.OPSGRAPH_BREAKER_COOLDOWN_MS },
     onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
+    adaptiveTiers: c.OPSGRAPH_ADAPTIVE_TIERS,
     langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY, endpoint: c.LANGSMITH_ENDPOINT, project: c.LANGSMITH_PROJECT },
     otlp: c.OTEL_EXPORTER_OTLP_ENDPOINT ? { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, headers: c.OTEL_EXPORTER_OTLP_HEADERS, serviceName: c.OTEL_SERVICE_NAME } : undefined,
     prices: { ...DEFAULT_PRICES, ...c.OPSGRAPH_PRICES },

@@ -19,6 +19,7 @@ import type { Logger } from "./log.js";
 import { Outbox } from "./outbox.js";
 import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "./queue.js";
 import { ensureStateVersion, type FlowStateVersions, type VersionedGraph } from "./state-version.js";
+import { readTierStats, tierOrdersOf, type TierOrders } from "./tier-stats.js";
 
 export type RunStatus = "queued" | "running" | "completed" | "awaiting_review" | "failed" | "dead_lettered";
 
@@ -51,6 +52,8 @@ export interface RunRecord {
   attempts?: Attempt[];
   /** The worker executing it, while running from the queue. */
   worker_id?: string;
+  /** With OPSGRAPH_ADAPTIVE_TIERS: per agent, the order its tiers were tried in (rules last) and why, fixed when the run started. */
+  tier_order?: TierOrders;
 }
 
 /** A run that has ended, or paused, or was handed back: what observers (metrics, traces) learn. */
@@ -116,6 +119,11 @@ export interface RunnerDeps {
   budget?: BudgetContext;
   /** Prices of the model tiers, for the runs' cost cap. Default: runtime/prices.ts's table. */
   prices?: PriceTable;
+  /**
+   * OPSGRAPH_ADAPTIVE_TIERS: each run, when it starts, orders each agent's tiers by the attempt
+   * ledger's stats (runtime/tier-stats.ts, one query) and keeps that order in its row. Default: off.
+   */
+  adaptiveTiers?: boolean;
 }
 
 /** What `resume` answers: a human review's decision, or an escalated agent's output. */
@@ -127,11 +135,12 @@ export interface ResumeAnswer {
 }
 
 /** A row of opsgraph_runs. `input` is the flow's own (what a queued run starts from). */
-export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id"> {
+export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id" | "tier_order"> {
   result: unknown;
   error: string | null;
   input: Record<string, unknown>;
   worker_id: string | null;
+  tier_order: TierOrders | null;
 }
 
 export type RunConfig = {
@@ -174,6 +183,7 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
     duration_ms: row.duration_ms,
   };
   if (withResult) rec.result = row.result;
+  if (withResult && row.tier_order) rec.tier_order = row.tier_order;
   if (row.error) rec.error = row.error;
   if (row.status === "running" && row.worker_id) rec.worker_id = row.worker_id;
   return rec;
@@ -306,7 +316,17 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * A run's config: to read its thread, or, with `lease`, for an execution: its writes carry the
    * lease's fencing token, its model calls check the lease first, and losing it aborts the run.
    */
-  protected config(run: RunRef, lease?: RunLease): RunConfig {
+  /**
+   * The order each agent of a new run tries its tiers in, from the attempt ledger's stats (one
+   * query); null when adaptive tier order is off.
+   */
+  protected async tierOrderFor(run_id: string): Promise<TierOrders | null> {
+    if (!this.deps.adaptiveTiers) return null;
+    const stats = await readTierStats(this.deps.pool, this.agentNames);
+    return tierOrdersOf(this.agentNames, this.deps.tiers.map((t) => t.id), stats, run_id);
+  }
+
+  protected config(run: RunRef & { tier_order?: TierOrders | null }, lease?: RunLease): RunConfig {
     const { onExhausted, agents, clock, backoff, prices } = this.deps;
     const fence = lease?.fence;
     const context: RunConfig["context"] = {
@@ -322,6 +342,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       ...(backoff ? { backoff } : {}),
       ...(agents ? { agents } : {}),
       ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
+      ...(this.deps.adaptiveTiers && run.tier_order ? { tierOrder: Object.fromEntries(Object.entries(run.tier_order).map(([agent, o]) => [agent, o.order])) } : {}),
       ...this.flowContext(fence !== undefined ? { ...run, fence } : run),
     };
     const recursionLimit = this.recursionLimit({ tiers: this.deps.tiers.length, backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
@@ -342,15 +363,17 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    */
   protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<RunRecord> {
     const thread_id = threadIdFor(this.flow, requestId);
+    const new_run_id = randomUUID();
+    const tier_order = await this.tierOrderFor(new_run_id);
     // A new request's row in one statement, at the same time as what the run needs first and
     // the thread's lock (a new run executes under it); an existing request's row is read.
     const [insert, prepared, locking] = await Promise.allSettled([
       this.deps.pool.query<{ run_id: string }>(
         // any conflict: request_id's or thread_id's (the same request, see enqueue)
         // its first execution holds fence 1
-        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence) VALUES ($1, $2, $3, $4, 'running', $5, 1)
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence, tier_order) VALUES ($1, $2, $3, $4, 'running', $5, 1, $6)
          ON CONFLICT DO NOTHING RETURNING run_id`,
-        [randomUUID(), requestId, thread_id, this.flow, JSON.stringify(input)],
+        [new_run_id, requestId, thread_id, this.flow, JSON.stringify(input), tier_order && JSON.stringify(tier_order)],
       ),
       prepare?.(),
       this.tryThreadLock(thread_id),
@@ -367,7 +390,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       if (!lock) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
       const lease = new RunLease(inserted[0].run_id);
       lease.claimed(1);
-      const config = this.config({ run_id: inserted[0].run_id, thread_id, input }, lease);
+      const config = this.config({ run_id: inserted[0].run_id, thread_id, input, tier_order }, lease);
       try {
         return await this.executeLocked(inserted[0].run_id, thread_id, this.graphInput(input), config, { fresh: true, lock, lease });
       } finally {
@@ -376,9 +399,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     }
     await lock?.release(); // the request has a run: what to do with it is decided below, under the lock when it runs
     const existing = (await this.get({ requestId }))!;
-    const run_id = existing.run_id;
     if (existing.flow !== this.flow) throw new InputError(`request ${requestId}: is a ${existing.flow} run, not ${this.flow}`);
-    const config = this.config({ run_id, thread_id, input: existing.input });
+    const config = this.config(existing);
     // the thread has no checkpoint: the run starts from its input (its process died before the first checkpoint)
     let fresh = false;
     let resuming = false;
@@ -441,15 +463,20 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     if (!row) throw new InputError(`run ${runId}: no such run`);
     // a lease nobody renews (no worker: a test, a tool) cannot run out here
     const lease = opts.lease ?? new RunLease(row.run_id);
+    // a queued run's tier order is fixed when it first executes (it is kept for its next claims)
+    const tier_order = row.tier_order ?? (await this.tierOrderFor(row.run_id));
+    const ordered = { ...row, tier_order };
     const lock = (await this.tryThreadLock(row.thread_id)) ?? (await this.takeFromStaleHolder(row));
     if (!lock) throw new ThreadBusyError(`thread ${row.thread_id}: another process is executing it`);
     try {
       // claim it (once: for the state's upgrade, if one is needed, or for the run)
       const claim = async () => {
-        if (lease.fence === undefined) await this.take(lock, row.run_id, lease, { set: BY_WORKER, where: CLAIMABLE, values: [opts.workerId, opts.claim.leaseMs] });
-        return { ...this.config(row, lease), ...(opts.control ? { control: opts.control } : {}) };
+        if (lease.fence === undefined) {
+          await this.take(lock, row.run_id, lease, { set: `${BY_WORKER}, tier_order = COALESCE(tier_order, $4::jsonb)`, where: CLAIMABLE, values: [opts.workerId, opts.claim.leaseMs, tier_order && JSON.stringify(tier_order)] });
+        }
+        return { ...this.config(ordered, lease), ...(opts.control ? { control: opts.control } : {}) };
       };
-      await this.ensureStateVersion(row, this.config(row), { hold: async (fn) => fn(await claim()) });
+      await this.ensureStateVersion(row, this.config(ordered), { hold: async (fn) => fn(await claim()) });
       const config = await claim();
       // a thread with a checkpoint goes on from it (to its end, or only its row's when the graph had finished)
       const started = hasCheckpoint(await this.graph.getState(config));

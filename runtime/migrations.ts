@@ -225,6 +225,25 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       -- execution; lease_ms: that worker's lease (a taker ends a holder only once its own lease ran out)
       ALTER TABLE opsgraph_runs ADD COLUMN fence bigint NOT NULL DEFAULT 0, ADD COLUMN lock_pid integer, ADD COLUMN lease_ms integer;`,
   },
+  {
+    version: 11,
+    name: "attempt ledger and adaptive tier order",
+    sql: `
+      CREATE TABLE opsgraph_tier_attempts (
+        id           bigserial PRIMARY KEY,
+        agent        text NOT NULL,
+        tier         text NOT NULL,
+        flow         text NOT NULL,
+        run_id       uuid,
+        outcome      text NOT NULL CHECK (outcome IN ('ok','invalid','error')),
+        error_class  text,
+        ms           integer NOT NULL,
+        at           timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX opsgraph_tier_attempts_recent ON opsgraph_tier_attempts (agent, tier, id DESC);
+      CREATE INDEX opsgraph_tier_attempts_at ON opsgraph_tier_attempts (at);
+      ALTER TABLE opsgraph_runs ADD COLUMN tier_order jsonb;`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";

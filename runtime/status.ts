@@ -2,6 +2,8 @@ import type pg from "pg";
 import type { CircuitState } from "../nodes/circuit-breaker.js";
 import { costOf, DEFAULT_PRICES, type PriceTable } from "./prices.js";
 import { RUNS_QUEUE } from "./queue.js";
+import type { TierStats } from "../nodes/tier-order.js";
+import { readTierStats, TIER_STATS_WINDOW, tierOrdersOf, type TierOrders } from "./tier-stats.js";
 import type { RunStatus } from "./runs.js";
 
 /** A worker that is alive: not stopped, and its heartbeat within 3 leases. */
@@ -61,6 +63,11 @@ export interface Status {
   breakers: BreakerStatus[];
   /** Model spend of the runs that ran today (the database's day), from their token counts and the price table. */
   spend_today: { usd: number; by_model: Record<string, { usd: number; input_tokens: number; output_tokens: number }> };
+  /**
+   * With OPSGRAPH_ADAPTIVE_TIERS: the attempt ledger's stats per (agent, model) over its window,
+   * and the order each agent with stats tries its tiers in now (outside its runs' traffic floor).
+   */
+  adaptive_tiers?: { window: typeof TIER_STATS_WINDOW; stats: TierStats[]; order: TierOrders };
 }
 
 const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "completed", "failed", "dead_lettered"];
@@ -69,7 +76,10 @@ const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "comp
  * Reads the status in one read-only snapshot. `leaseMs`: OPSGRAPH_LEASE_MS; a worker is alive
  * when it is not stopped and its heartbeat (every lease/3) is within 3 leases.
  */
-export async function readStatus(pool: pg.Pool, { leaseMs, prices = DEFAULT_PRICES }: { leaseMs: number; prices?: PriceTable }): Promise<Status> {
+export async function readStatus(
+  pool: pg.Pool,
+  { leaseMs, prices = DEFAULT_PRICES, adaptiveTiers }: { leaseMs: number; prices?: PriceTable; /** The configured tier ids, when adaptive tier order is on. */ adaptiveTiers?: readonly string[] },
+): Promise<Status> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -120,6 +130,7 @@ export async function readStatus(pool: pg.Pool, { leaseMs, prices = DEFAULT_PRIC
       `SELECT t.key AS model, sum((t.value->>'input_tokens')::bigint) AS input_tokens, sum((t.value->>'output_tokens')::bigint) AS output_tokens
        FROM opsgraph_runs r, jsonb_each(r.tokens) t WHERE r.updated_at >= date_trunc('day', now()) GROUP BY t.key ORDER BY t.key`,
     );
+    const tierStats = adaptiveTiers ? await readTierStats(client) : undefined;
     await client.query("COMMIT");
     const by_model: Status["spend_today"]["by_model"] = {};
     for (const m of spent) {
@@ -138,6 +149,9 @@ export async function readStatus(pool: pg.Pool, { leaseMs, prices = DEFAULT_PRIC
       dead_letters: { waiting: letters[0]!.n },
       breakers,
       spend_today: { usd: Object.values(by_model).reduce((n, m) => n + m.usd, 0), by_model },
+      ...(adaptiveTiers && tierStats
+        ? { adaptive_tiers: { window: TIER_STATS_WINDOW, stats: tierStats, order: tierOrdersOf([...new Set(tierStats.map((t) => t.agent))], adaptiveTiers, tierStats) } }
+        : {}),
     };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
