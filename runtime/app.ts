@@ -83,10 +83,11 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     queue,
     observers,
     prices: config.prices,
+    budget: config.budget,
     adaptiveTiers,
   });
-  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, adaptiveTiers });
-  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, adaptiveTiers });
+  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
+  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
   const runners = [contractReview, portfolio, ...sourcing.stages];
   const registry = new FlowRegistry(db.pool, runners);
   return {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { BudgetContext } from "../nodes/budget.js";
 import { InputError } from "./errors.js";
 import { DEFAULT_PRICES, PriceTable } from "./prices.js";
 
@@ -22,6 +23,10 @@ const bool = (fallback: boolean) =>
   );
 const positiveInt = (fallback: number) =>
   z.preprocess((v) => emptyToUndefined(v) ?? String(fallback), z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be positive"));
+
+/** An optional positive number: unset, the default in nodes/budget.ts holds. */
+const optionalPositive = (integer: boolean) =>
+  z.preprocess(emptyToUndefined, (integer ? z.coerce.number({ message: "must be a number" }).int("must be a whole number") : z.coerce.number({ message: "must be a number" })).positive("must be positive").optional());
 
 const tierList = z.preprocess(
   emptyToUndefined,
@@ -83,6 +88,10 @@ export const ConfigSchema = z.object({
   ),
   OPSGRAPH_BREAKER_COOLDOWN_MS: positiveInt(30_000),
   OPSGRAPH_ADAPTIVE_TIERS: bool(false),
+  OPSGRAPH_MAX_ROUNDS: optionalPositive(true),
+  OPSGRAPH_MAX_MODEL_CALLS: optionalPositive(true),
+  OPSGRAPH_MAX_COST_USD: optionalPositive(false),
+  OPSGRAPH_STEP_BUDGET_MS: optionalPositive(true),
   OPSGRAPH_ON_EXHAUSTED: z.preprocess(emptyToUndefined, z.enum(["escalate", "dead_letter"], { message: "must be escalate or dead_letter" }).optional()),
   OPSGRAPH_PRICES: z.preprocess(
     (v, ctx) => {
@@ -137,6 +146,8 @@ export interface Config {
   onExhausted: "escalate" | "dead_letter" | undefined;
   /** Order each agent's tiers by its recent calls (the attempt ledger in PostgreSQL) instead of OPSGRAPH_MODELS' order. */
   adaptiveTiers: boolean;
+  /** What each run may spend (OPSGRAPH_MAX_*, OPSGRAPH_STEP_BUDGET_MS); unset ones take nodes/budget.ts's defaults, and a run's own context wins. */
+  budget: BudgetContext;
   langsmith: { tracing: boolean; apiKey: string | undefined; endpoint: string | undefined; project: string | undefined };
   /** OTLP/HTTP export of the runs' spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
   otlp: { endpoint: string; headers: Record<string, string>; serviceName: string } | undefined;
@@ -178,6 +189,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     breaker: { consecutiveFailures: c.OPSGRAPH_BREAKER_FAILURES, failureRate: c.OPSGRAPH_BREAKER_FAILURE_RATE, cooldownMs: c.OPSGRAPH_BREAKER_COOLDOWN_MS },
     onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
     adaptiveTiers: c.OPSGRAPH_ADAPTIVE_TIERS,
+    budget: Object.fromEntries(
+      Object.entries({ maxRounds: c.OPSGRAPH_MAX_ROUNDS, maxModelCalls: c.OPSGRAPH_MAX_MODEL_CALLS, maxCostUsd: c.OPSGRAPH_MAX_COST_USD, stepBudgetMs: c.OPSGRAPH_STEP_BUDGET_MS }).filter(([, v]) => v !== undefined),
+    ) as BudgetContext,
     langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY, endpoint: c.LANGSMITH_ENDPOINT, project: c.LANGSMITH_PROJECT },
     otlp: c.OTEL_EXPORTER_OTLP_ENDPOINT ? { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, headers: c.OTEL_EXPORTER_OTLP_HEADERS, serviceName: c.OTEL_SERVICE_NAME } : undefined,
     prices: { ...DEFAULT_PRICES, ...c.OPSGRAPH_PRICES },

@@ -42,8 +42,9 @@ if (breakers) {
 
 // a run's recursion limit: its flow's worst case for these tiers and the run's own budget
 const limitFor = (limit: (inputs: LimitInputs) => number) => (context: RunContext) =>
-  limit({ tiers: tiers.length, backoff: DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
-const priced = { costOf: (a: Attempt) => costOf(a.tier, a.tokens, config.prices) };
+  limit({ tiers: tiers.length, backoff: (context["backoff"] as typeof DEFAULT_BACKOFF | undefined) ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
+// the environment's budget (OPSGRAPH_MAX_*) and the price table under each run's own context
+const priced = { ...config.budget, costOf: (a: Attempt) => costOf(a.tier, a.tokens, config.prices) };
 
 const policiesFor = (agents: string[]): { policies?: Record<string, ExhaustedPolicy> } =>
   config.onExhausted ? { policies: Object.fromEntries(agents.map((a) => [a, config.onExhausted!])) } : {};

@@ -153,6 +153,7 @@ describe("adaptive tier order (OPSGRAPH_ADAPTIVE_TIERS)", () => {
     expect((await a.contractReview.get({ runId: run_id }))!.tier_order).toEqual(run.tier_order);
     // its calls went to the ledger: the risk analyst's on the tier it tried first, the others' on mini
     const { rows } = await db.pool.query<{ agent: string; tier: string }>("SELECT agent, tier FROM opsgraph_tier_attempts WHERE run_id = $1", [run_id]);
-    expect(rows.map((r) => r.agent).sort()).toEqual([...AGENTS].sort());
+    // (a run on the traffic floor tries mini first for the risk analyst too: a schema-invalid answer there is a second row)
+    expect([...new Set(rows.map((r) => r.agent))].sort()).toEqual([...AGENTS].sort());
   });
 });
