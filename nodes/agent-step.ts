@@ -5,6 +5,7 @@ import type { Agent, Attempt, ModelTier, TokenUsage } from "./agent.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { DeadLetterSink } from "./dead-letter.js";
 import { budgetOf, type BudgetContext } from "./budget.js";
+import { PartAnswers, type PartAnswer } from "./part-answers.js";
 import { classifyError, DEFAULT_BACKOFF, nextDelay, type BackoffPolicy } from "./errors.js";
 
 /** The name of the deterministic last tier. */
@@ -206,15 +207,24 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     const parts = agent.split && agent.merge ? agent.split(input) : [input];
     const calls: Attempt[] = [];
     let answered: TokenUsage | undefined; // usage of a call that answered, until its answer passed its checks
+    // parts answered by this same task before its worker died: asked again, they would be calls made twice
+    const kept = parts.length > 1 ? PartAnswers.of(config, storeOfRun(config)) : undefined;
+    const before = kept ? await kept.load(parts.length) : new Map<number, PartAnswer>();
     try {
       const outputs: O[] = [];
-      for (const part of parts) {
+      for (const [i, part] of parts.entries()) {
         const { system, user } = agent.prompt(part);
         const c0 = clock.now();
-        const { output, usage } = await tier.invoke({ agent: name, schema: agent.modelOutput as z.ZodType<M>, system, user: cur.repair_note ? `${user}\n\n${cur.repair_note}` : user, signal: config.signal });
-        answered = usage;
-        outputs.push(agent.finish(output, part));
-        calls.push({ agent: name, tier: tier.id, attempt: cur.attempt, outcome: "ok", ms: clock.now() - c0, tokens: usage });
+        let reply = before.get(i) as { output: M; usage: TokenUsage; ms: number } | undefined;
+        if (!reply) {
+          const { output, usage } = await tier.invoke({ agent: name, schema: agent.modelOutput as z.ZodType<M>, system, user: cur.repair_note ? `${user}\n\n${cur.repair_note}` : user, signal: config.signal });
+          reply = { output, usage, ms: clock.now() - c0 };
+          await kept?.save(i, reply);
+        }
+        answered = reply.usage;
+        outputs.push(agent.finish(reply.output, part));
+        // a kept answer is in the ledger once, here: the task that asked it died before its writes were saved
+        calls.push({ agent: name, tier: tier.id, attempt: cur.attempt, outcome: "ok", ms: reply.ms, tokens: reply.usage });
         answered = undefined;
       }
       const output = parts.length === 1 ? outputs[0]! : agent.merge!(outputs, input);

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { PART_ANSWERS_NS } from "../nodes/part-answers.js";
 import { InputError } from "./errors.js";
 
 /** Run statuses whose thread is finished: its checkpoints may be pruned after the retention period. */
@@ -19,6 +20,8 @@ export interface PruneResult {
   writes: number;
   /** Trace spans of those runs (opsgraph_spans). */
   spans: number;
+  /** Model answers to parts of split inputs kept in the Store for those threads (nodes/part-answers.ts). */
+  part_answers: number;
   /** Runs last updated before this instant (the database's clock) were eligible. */
   cutoff: string;
 }
@@ -42,8 +45,8 @@ export function parseDuration(value: string, what = "--older-than"): number {
  * never a dead-lettered run whose dead letter still waits (`opsgraph dlq retry` needs its
  * checkpoints: discard the letter to let it go); never a thread another process is
  * executing (its advisory lock is held). Run rows (the summary and result) stay, and the
- * Store is left alone: a document there is keyed by the contract's sha256 and may be shared
- * with other runs.
+ * Store is left alone but for the threads' part answers: a document there is keyed by the
+ * contract's sha256 and may be shared with other runs.
  *
  * One transaction. With `dryRun` it counts the same rows and deletes nothing. Safe to call
  * from a worker on a schedule: concurrent calls skip each other's rows.
@@ -91,8 +94,16 @@ export async function prune(pool: pg.Pool, { olderThanMs, dryRun = false }: Prun
         ? (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_spans s JOIN opsgraph_runs r ON s.run_id = r.run_id WHERE r.thread_id = ANY($1::text[])`, [threads])).rows[0]!.n
         : ((await client.query(`DELETE FROM opsgraph_spans s USING opsgraph_runs r WHERE s.run_id = r.run_id AND r.thread_id = ANY($1::text[])`, [threads])).rowCount ?? 0);
     }
+    // what a split step's parts answered, kept only to spare a crashed task's re-run its calls
+    let partAnswers = 0;
+    if (threads.length) {
+      const where = `FROM store WHERE starts_with(namespace_path, '${PART_ANSWERS_NS.join(":")}:') AND value->>'thread_id' = ANY($1::text[])`;
+      partAnswers = dryRun
+        ? (await client.query<{ n: number }>(`SELECT count(*)::int AS n ${where}`, [threads])).rows[0]!.n
+        : ((await client.query(`DELETE ${where}`, [threads])).rowCount ?? 0);
+    }
     await client.query(dryRun ? "ROLLBACK" : "COMMIT");
-    return { threads: threads.length, checkpoints: counts.checkpoints, blobs: counts.blobs, writes: counts.writes, spans, cutoff: cutoff.toISOString() };
+    return { threads: threads.length, checkpoints: counts.checkpoints, blobs: counts.blobs, writes: counts.writes, spans, part_answers: partAnswers, cutoff: cutoff.toISOString() };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
     throw e;
