@@ -24,7 +24,8 @@ export interface Subscriber {
   /** Its name: its queue, and its key in the consumption records. */
   name: string;
   subscribes: SourcingEventType;
-  handle(event: SourcingEvent): Promise<Handled>;
+  /** `holder`: the consumer's worker and lease, which the run is held by (renewed as it runs, so a frozen worker's run is taken over). */
+  handle(event: SourcingEvent, holder?: { workerId: string; leaseMs: number }): Promise<Handled>;
 }
 
 /** What a worker polls. */
@@ -62,10 +63,20 @@ export class EventBus {
 
   /** Subscribes a consumer to an event type (idempotent): from now on each such event is delivered to it. */
   async subscribe(type: SourcingEventType, consumer: string): Promise<void> {
-    await this.boss.createQueue(consumerQueue(consumer)).catch((e: Error) => {
-      if (!/already exists/.test(e.message)) throw e;
-    });
-    await this.boss.subscribe(type, consumerQueue(consumer));
+    // two processes subscribing at once (a worker's first poll, an ingest) may deadlock in
+    // pg-boss's queue creation: PostgreSQL aborts one of them, which tries again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.boss.createQueue(consumerQueue(consumer)).catch((e: Error) => {
+          if (!/already exists/.test(e.message)) throw e;
+        });
+        await this.boss.subscribe(type, consumerQueue(consumer));
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== "40P01" || attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 20 * attempt));
+      }
+    }
   }
 
   /** Publishes events in one transaction (the caller's, or one of its own). */
@@ -160,7 +171,7 @@ export class EventBus {
           stats.skipped++;
           return;
         }
-        const handled = await sub.handle(event);
+        const handled = await sub.handle(event, { workerId: opts.workerId, leaseMs: opts.leaseMs });
         if (await this.commit(event, sub.name, handled, opts.workerId)) stats.handled++;
         else stats.skipped++;
       } catch (e) {

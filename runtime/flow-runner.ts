@@ -156,6 +156,12 @@ export type RunConfig = {
   signal?: AbortSignal;
 };
 
+/** A worker that holds the runs it executes by a lease it renews itself (an event consumer), not by the queue's claim. */
+export interface LeaseHolder {
+  workerId: string;
+  leaseMs: number;
+}
+
 /** A run as an execution's config is built from it. */
 type RunRef = { run_id: string; thread_id: string; input: RunRow["input"] };
 
@@ -361,19 +367,22 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * checkpoint. `prepare` (e.g. storing its document) must be idempotent: it runs alongside the
    * run row's insert, before any checkpoint, whether the request is new or not.
    */
-  protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<RunRecord> {
+  protected async start(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>, holder?: LeaseHolder): Promise<RunRecord> {
     const thread_id = threadIdFor(this.flow, requestId);
     const new_run_id = randomUUID();
     const tier_order = await this.tierOrderFor(new_run_id);
+    const sentAt = performance.now(); // a lease's time runs from when its row was sent (RunLease's clock)
     // A new request's row in one statement, at the same time as what the run needs first and
     // the thread's lock (a new run executes under it); an existing request's row is read.
     const [insert, prepared, locking] = await Promise.allSettled([
       this.deps.pool.query<{ run_id: string }>(
         // any conflict: request_id's or thread_id's (the same request, see enqueue)
         // its first execution holds fence 1
-        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence, tier_order) VALUES ($1, $2, $3, $4, 'running', $5, 1, $6)
+        // held by a lease (an event consumer's): its worker and lease, renewed as it runs
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence, tier_order, worker_id, heartbeat_at, lease_ms)
+         VALUES ($1, $2, $3, $4, 'running', $5, 1, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END, $8)
          ON CONFLICT DO NOTHING RETURNING run_id`,
-        [new_run_id, requestId, thread_id, this.flow, JSON.stringify(input), tier_order && JSON.stringify(tier_order)],
+        [new_run_id, requestId, thread_id, this.flow, JSON.stringify(input), tier_order && JSON.stringify(tier_order), holder?.workerId ?? null, holder?.leaseMs ?? null],
       ),
       prepare?.(),
       this.tryThreadLock(thread_id),
@@ -388,12 +397,18 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     if (inserted[0]) {
       // a request with no run row has no checkpoint either: the row is written before the first one
       if (!lock) throw new ThreadBusyError(`thread ${thread_id}: another process is executing it`);
-      const lease = new RunLease(inserted[0].run_id);
-      lease.claimed(1);
-      const config = this.config({ run_id: inserted[0].run_id, thread_id, input, tier_order }, lease);
+      const lease = new RunLease(inserted[0].run_id, holder?.leaseMs);
+      lease.claimed(1, sentAt);
+      let renewal = () => {};
       try {
+        // a taker can end the lock's connection once the lease ran out (its holder frozen)
+        if (holder) await lock.client.query(`UPDATE opsgraph_runs SET lock_pid = pg_backend_pid() WHERE run_id = $1`, [inserted[0].run_id]);
+        renewal = holder ? this.renewing(lease, holder) : renewal;
+        const config = this.config({ run_id: inserted[0].run_id, thread_id, input, tier_order }, lease);
         return await this.executeLocked(inserted[0].run_id, thread_id, this.graphInput(input), config, { fresh: true, lock, lease });
       } finally {
+        renewal();
+        lease.end();
         await lock.release();
       }
     }
@@ -406,15 +421,17 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     let resuming = false;
     // Finished, paused, dead-lettered or rejected: that is the answer to this request (a
     // dead letter goes on with `opsgraph dlq retry`). A run that stopped part-way goes on.
-    if (existing.status === "failed" || existing.status === "running") {
+    // A lease holder (an event consumer) also carries on a run a worker's sweep put back on the
+    // queue (its holder froze past its lease): the event it handles is this run's.
+    if (existing.status === "failed" || existing.status === "running" || (holder && existing.status === "queued")) {
       await this.ensureStateVersion(existing, config);
       const snapshot = await this.graph.getState(config);
       fresh = !hasCheckpoint(snapshot);
       // a running row whose graph has ended lost its last update (its process died just before it): it is written now, with no step run
-      resuming = !fresh && (snapshot.next.length > 0 || existing.status === "running");
+      resuming = !fresh && (snapshot.next.length > 0 || existing.status !== "failed");
     }
     if (!resuming && !fresh) return { ...toRecord(existing), model_calls: 0, duration_ms: 0, cached: true };
-    return this.execute(existing, resuming ? null : this.graphInput(existing.input), { fresh });
+    return this.execute(existing, resuming ? null : this.graphInput(existing.input), { fresh, ...(holder ? { holder } : {}) });
   }
 
   /**
@@ -494,7 +511,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * the claim that follows raises the run's fence above its token. Null: the holder is no such
    * execution (a live one, or `opsgraph run`, which holds no lease), or another took the lock first.
    */
-  private async takeFromStaleHolder(row: RunRow): Promise<ThreadLock | null> {
+  private async takeFromStaleHolder(row: Pick<RunRow, "run_id" | "thread_id">): Promise<ThreadLock | null> {
     const { rows } = await this.deps.pool.query<{ pid: number; ended: boolean }>(
       `SELECT l.pid, pg_terminate_backend(l.pid, 5000) AS ended
        FROM opsgraph_runs r JOIN pg_locks l ON l.pid = r.lock_pid
@@ -592,17 +609,42 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * Runs the graph here, holding the thread's lock: the run is taken (`running`, its fence
    * raised), then `before` writes what the execution starts with, then the graph runs.
    */
-  private async execute(run: RunRef, input: unknown, opts: { fresh?: boolean; before?: (config: RunConfig) => Promise<void> } = {}): Promise<RunRecord> {
-    return this.withThreadLock(run.thread_id, async (lock) => {
-      const lease = await this.take(lock, run.run_id, new RunLease(run.run_id), { set: IN_PROCESS });
+  private async execute(run: RunRef, input: unknown, opts: { fresh?: boolean; before?: (config: RunConfig) => Promise<void>; holder?: LeaseHolder } = {}): Promise<RunRecord> {
+    const { holder } = opts;
+    // held by a lease: a holder frozen past it does not keep the thread (its connection is ended)
+    const lock = (await this.tryThreadLock(run.thread_id)) ?? (holder ? await this.takeFromStaleHolder(run) : null);
+    if (!lock) throw new ThreadBusyError(`thread ${run.thread_id}: another process is executing it`);
+    try {
+      const lease = await this.take(lock, run.run_id, new RunLease(run.run_id, holder?.leaseMs), holder ? { set: BY_WORKER, values: [holder.workerId, holder.leaseMs] } : { set: IN_PROCESS });
+      const renewal = holder ? this.renewing(lease, holder) : () => {};
       try {
         const config = this.config(run, lease);
         await opts.before?.(config);
         return await this.executeLocked(run.run_id, run.thread_id, input, config, { fresh: opts.fresh, lock, lease });
       } finally {
+        renewal();
         lease.end();
       }
-    });
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Renews a lease its execution holds by itself (an event consumer's stage run), every third
+   * of it, while the run is still this execution's; a run taken by another loses it. A frozen
+   * process renews nothing: its lease runs out, and another worker may take the run.
+   */
+  private renewing(lease: RunLease, holder: LeaseHolder): () => void {
+    const timer = setInterval(() => {
+      const sentAt = lease.now();
+      this.deps.pool
+        .query(`UPDATE opsgraph_runs SET heartbeat_at = now() WHERE run_id = $1 AND fence = $2 AND status = 'running'`, [lease.runId, lease.fence])
+        .then((r) => (r.rowCount ? lease.renewed(sentAt) : lease.lose("its run was taken by another worker")))
+        .catch(() => {}); // a renewal that fails lets the lease run out
+    }, Math.max(100, holder.leaseMs / 3));
+    timer.unref?.();
+    return () => clearInterval(timer);
   }
 
   /**

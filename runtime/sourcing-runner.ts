@@ -5,7 +5,7 @@ import { buildStageGraph, SOURCING_STATE_VERSION, type SourcingEvent, type Sourc
 import { createCheckpointer, createStore } from "./checkpointer.js";
 import type { EventBus, EventConsumer, Handled, Subscriber } from "./event-bus.js";
 import type { DeadLetter } from "./dead-letters.js";
-import { FlowRunner, type FlowGraph, type ResumeAnswer, type RunnerDeps, type RunRecord, type RunRow } from "./flow-runner.js";
+import { FlowRunner, type FlowGraph, type LeaseHolder, type ResumeAnswer, type RunnerDeps, type RunRecord, type RunRow } from "./flow-runner.js";
 import type { FlowStateVersions } from "./state-version.js";
 
 /** The flow name of a stage's runs: `sourcing.<stage>`; its threads are `sourcing.<stage>:<event id>`. */
@@ -60,9 +60,9 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     return { profile: s.profile, fit: s.fit, draft: s.draft, produced_by: s.produced_by ?? {} };
   }
 
-  async handle(event: SourcingEvent): Promise<Handled> {
+  async handle(event: SourcingEvent, holder?: LeaseHolder): Promise<Handled> {
     if (!this.stage.accepts(event as never)) return { outcome: "ignored" };
-    return this.handled(event, await this.start(event.id, { event }));
+    return this.handled(event, await this.start(event.id, { event }, undefined, holder));
   }
 
   private handled(event: SourcingEvent, run: RunRecord): Handled {
