@@ -68,6 +68,8 @@ async function chaosServer(args: string[]) {
 
 interface RunJson {
   status: string;
+  /** The run itself, without the process's start (a fresh embedded PostgreSQL's initdb). */
+  duration_ms: number;
   model_calls: number;
   tiers_used: string[];
   error?: string;
@@ -94,7 +96,7 @@ async function opsgraph(args: string[], env: Record<string, string>): Promise<{ 
   return { run: JSON.parse(line) as RunJson, seconds };
 }
 
-const rows: { case: string; seconds: number; status: string; model_calls: number; server_requests: number; per_company?: number; tiers_used: string[] }[] = [];
+const rows: { case: string; seconds: number; run_seconds: number; status: string; model_calls: number; server_requests: number; per_company?: number; tiers_used: string[] }[] = [];
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
 for (const fault of values.faults.split(",").filter(Boolean)) {
@@ -105,7 +107,7 @@ for (const fault of values.faults.split(",").filter(Boolean)) {
       say(`contract on a dead provider (${fault}), ${tiers} tier(s)...`);
       const before = (await server.stats()).requests;
       const { run, seconds } = await opsgraph(["run", "contract-review", "--input", "samples/contracts/acme-saas-subscription.md"], { OPSGRAPH_MODELS: models, OPENAI_BASE_URL: server.url, OPSGRAPH_MODEL_TIMEOUT_MS: "3000" });
-      rows.push({ case: `1 contract, dead provider (${fault}), ${tiers} tier(s)`, seconds, status: run.status, model_calls: run.model_calls, server_requests: (await server.stats()).requests - before, tiers_used: run.tiers_used });
+      rows.push({ case: `1 contract, dead provider (${fault}), ${tiers} tier(s)`, seconds, run_seconds: run.duration_ms / 1000, status: run.status, model_calls: run.model_calls, server_requests: (await server.stats()).requests - before, tiers_used: run.tiers_used });
     }
   } finally {
     server.stop();
@@ -127,7 +129,7 @@ if (companies > 0) {
       OPSGRAPH_MODEL_TIMEOUT_MS: "3000",
     });
     const requests = (await server.stats()).requests;
-    rows.push({ case: `${tickers.length} companies, 20% faulty model, 1 tier`, seconds, status: run.status, model_calls: run.model_calls, server_requests: requests, per_company: requests / tickers.length, tiers_used: run.tiers_used });
+    rows.push({ case: `${tickers.length} companies, 20% faulty model, 1 tier`, seconds, run_seconds: run.duration_ms / 1000, status: run.status, model_calls: run.model_calls, server_requests: requests, per_company: requests / tickers.length, tiers_used: run.tiers_used });
   } finally {
     server.stop();
   }
@@ -135,8 +137,8 @@ if (companies > 0) {
 
 if (values.json) process.stdout.write(JSON.stringify({ outage: rows }) + "\n");
 else {
-  const lines = [["case", "seconds", "status", "model calls (run)", "requests (server)", "per company", "tiers used"]];
-  for (const r of rows) lines.push([r.case, r.seconds.toFixed(1), r.status, String(r.model_calls), String(r.server_requests), r.per_company?.toFixed(2) ?? "", r.tiers_used.join(",")]);
+  const lines = [["case", "command s", "run s", "status", "model calls (run)", "requests (server)", "per company", "tiers used"]];
+  for (const r of rows) lines.push([r.case, r.seconds.toFixed(1), r.run_seconds.toFixed(1), r.status, String(r.model_calls), String(r.server_requests), r.per_company?.toFixed(2) ?? "", r.tiers_used.join(",")]);
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   process.stdout.write(lines.map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n") + "\n");
 }
