@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { ROOT } from "./support/cli.js";
 import { dataset } from "./support/datasets.js";
 import { MODEL, sourcingResponders } from "./support/scripted-sourcing.js";
 import { until } from "./support/until.js";
+import { startWorkers } from "./support/worker-fleet.js";
 
 // The event-driven flow has no queue claim: a stage's run is held by the consuming worker's own
 // lease, renewed as it runs. A worker frozen (SIGSTOP) past it while its stage runs are mid-call
@@ -27,17 +28,12 @@ let server: ScriptedServer;
 let app: App;
 const workers: ChildProcess[] = [];
 
-function startWorker(): ChildProcess & { output: () => string } {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_)/.test(k) && k !== "DATABASE_URL") env[k] = v;
-  Object.assign(env, { OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn" });
+function startWorker() {
+  const env: Record<string, string> = { OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL };
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "4", "--lease-ms", String(LEASE_MS)], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-  workers.push(child);
-  return Object.assign(child, { output: () => out });
+  const [child] = startWorkers(1, env, { concurrency: 4, leaseMs: LEASE_MS }).workers;
+  workers.push(child!);
+  return child!;
 }
 
 const q = async <R extends object>(sql: string, values: unknown[] = []) => (await app.db.pool.query<R & import("pg").QueryResultRow>(sql, values)).rows;
