@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type pg from "pg";
 import type { ModelTier } from "../nodes/agent.js";
 
@@ -44,7 +45,12 @@ export class RunLease {
   fence: number | undefined;
   private renewedAt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly controller = new AbortController();
+  private readonly controller = (() => {
+    const c = new AbortController();
+    // the run's signal: every task of the run in flight listens to it at once (20 companies' workers, say)
+    setMaxListeners(0, c.signal);
+    return c;
+  })();
 
   constructor(
     readonly runId: string,
