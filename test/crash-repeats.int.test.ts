@@ -36,8 +36,12 @@ function env() {
   return { ...e, OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) };
 }
 
+// short, so a killed worker's runs are taken over soon; long enough that a worker starved of CPU
+// (a loaded CI machine) does not lose its lease before the kill
+const LEASE_MS = 5_000;
+
 function startWorker(concurrency: number): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(concurrency), "--lease-ms", "2000"], { cwd: ROOT, env: env(), stdio: "ignore" });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(concurrency), "--lease-ms", String(LEASE_MS)], { cwd: ROOT, env: env(), stdio: "ignore" });
   workers.push(child);
   return child;
 }
@@ -129,7 +133,7 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     const runIds: string[] = [];
     for (let i = 0; i < 4; i++) runIds.push((await app.contractReview.submit({ document: contract(`${CONTRACT}\n\nBranches ${i} ${Date.now()}.`, `branches-${i}.txt`), autoApprove: true })).run_id);
     const a = startWorker(4);
-    await until("every run's terms analyst answered, its risk analyst in flight", () => server.requestsFor("terms_analyst").length === 4 && server.requestsFor("risk_analyst").length === 4 && inFlight === 4);
+    await until("every run's terms analyst answered, its risk analyst in flight", () => server.requestsFor("terms_analyst").length === 4 && server.requestsFor("risk_analyst").length === 4 && inFlight === 4, 90_000);
     await new Promise((r) => setTimeout(r, 300)); // the terms answers reach their checkpoint writes
     const atKill = await kill(a);
     slow = false;
@@ -138,7 +142,7 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     const repeated = server.requests.length - sum(ledger);
     expectBound(repeated, atKill, ledger);
     expect(server.requestsFor("terms_analyst")).toHaveLength(4);
-  }, 120_000);
+  }, 240_000);
 
   it("a long contract split into chunks: the chunks answered before the kill are not asked again", async () => {
     const filler = (n: number) => `${n}. Deliveries. The Supplier shall deliver the goods listed in schedule ${n} to the Buyer's site within ten business days of each order, packed to the Buyer's standard.`;
@@ -150,7 +154,7 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     for (const a of AGENTS) answer(a, () => (a === "clause_extractor" ? none : ok(a)), () => (slow ? 600 : 20));
     const { run_id } = await app.contractReview.submit({ document: contract(text, "long.txt"), autoApprove: true });
     const a = startWorker(1);
-    await until("three chunks answered, the fourth in flight", () => server.requestsFor("clause_extractor").length === 4 && inFlight === 1);
+    await until("three chunks answered, the fourth in flight", () => server.requestsFor("clause_extractor").length === 4 && inFlight === 1, 90_000);
     const atKill = await kill(a);
     slow = false;
     await finish([run_id], 1);
@@ -160,7 +164,7 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     expectBound(repeated, atKill, ledger);
     // the answers kept for the crashed task go with the thread's checkpoints
     expect((await prune(app.db.pool, { olderThanMs: 0 })).part_answers).toBe(chunks);
-  }, 120_000);
+  }, 240_000);
 
   it("Send fan-out: the analysts of the companies that finished before the kill are not run again", async () => {
     const tickers = ["AAL", "DAL", "UAL", "KO", "AAPL", "MSFT"];
@@ -173,7 +177,7 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     const portfolio = portfolioInputFromFlags({ fundamentals: dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers: tickers.join(","), year: 2014 }, ROOT);
     const { run_id } = await app.portfolio.submit({ portfolio, requestId: `crash-fan-out-${Date.now()}` });
     const a = startWorker(1);
-    await until("the fast analysts answered, the slow ones in flight", () => server.requestsFor("analyse_kpis").length === tickers.length && inFlight === slowTickers.size, 60_000);
+    await until("the fast analysts answered, the slow ones in flight", () => server.requestsFor("analyse_kpis").length === tickers.length && inFlight === slowTickers.size, 90_000);
     await new Promise((r) => setTimeout(r, 300));
     const atKill = await kill(a);
     slow = false;
@@ -181,7 +185,7 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     const ledger = await ledgerCalls([run_id], app.portfolio);
     const repeated = server.requests.length - sum(ledger);
     expectBound(repeated, atKill, ledger);
-  }, 120_000);
+  }, 240_000);
 });
 
 function answerOf(agent: (typeof AGENTS)[number]): unknown {
