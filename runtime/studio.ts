@@ -49,37 +49,27 @@ const priced = { ...config.budget, costOf: (a: Attempt) => costOf(a.tier, a.toke
 const policiesFor = (agents: string[]): { policies?: Record<string, ExhaustedPolicy> } =>
   config.onExhausted ? { policies: Object.fromEntries(agents.map((a) => [a, config.onExhausted!])) } : {};
 
+/**
+ * A compiled graph as langgraph.json serves it: each run's context is the environment's parts
+ * and settings (`defaults`, which the run's own context overrides), the run's own, then what
+ * the server wires from it (`wired`); its recursion limit is its flow's worst case.
+ */
+function served<G extends Parameters<typeof agentStepsOf>[0] & Parameters<typeof withRunContext>[0]>(
+  graph: G,
+  flow: string,
+  limit: (inputs: LimitInputs) => number,
+  { defaults = {}, wired = () => ({}) }: { defaults?: RunContext; wired?: (own: RunContext) => RunContext } = {},
+): G {
+  return withRunContext(graph, (own, runId) => ({ tiers, ...priced, flow, runId, ...defaults, ...policiesFor(agentStepsOf(graph)), ...plainSettings(own), ...wired(own) }), limitFor(limit));
+}
+
 const contractReview = buildContractReviewGraph().compile();
 contractReview.name = "contract_review";
-export const contract_review = withRunContext(
-  contractReview,
-  (own, runId) => ({
-    tiers,
-    ...priced,
-    flow: CONTRACT_REVIEW,
-    runId,
-    reviewThreshold: config.reviewThreshold,
-    ...policiesFor(agentStepsOf(contractReview)),
-    ...plainSettings(own),
-  }),
-  limitFor(contractReviewRecursionLimit),
-);
+export const contract_review = served(contractReview, CONTRACT_REVIEW, contractReviewRecursionLimit, { defaults: { reviewThreshold: config.reviewThreshold } });
 
 const portfolioMonitoring = buildPortfolioMonitoringGraph().compile();
 portfolioMonitoring.name = "portfolio_monitoring";
-export const portfolio_monitoring = withRunContext(
-  portfolioMonitoring,
-  (own, runId) => ({
-    tiers,
-    ...priced,
-    flow: PORTFOLIO_MONITORING,
-    runId,
-    ...policiesFor(agentStepsOf(portfolioMonitoring)),
-    ...plainSettings(own),
-    ...portfolioSource(own),
-  }),
-  limitFor(portfolioRecursionLimit),
-);
+export const portfolio_monitoring = served(portfolioMonitoring, PORTFOLIO_MONITORING, portfolioRecursionLimit, { wired: portfolioSource });
 
 /**
  * A run's data: its context may name `sources` as a portfolio file does (fundamentals, companies,
@@ -102,7 +92,7 @@ function portfolioSource(own: RunContext) {
 // (flows named as the sourcing runner names them in dead letters: sourcing, sourcing.<stage>)
 function sourcingGraph(compiled: ReturnType<ReturnType<typeof buildSourcingGraph>["compile"]>, name: string, flow: string, limit: (inputs: LimitInputs) => number) {
   compiled.name = name;
-  return withRunContext(compiled, (own, runId) => ({ tiers, ...priced, flow, runId, ...policiesFor(agentStepsOf(compiled)), ...plainSettings(own) }), limitFor(limit));
+  return served(compiled, flow, limit);
 }
 const stageGraph = (stage: SourcingStage) => sourcingGraph(buildStageGraph(stage).compile(), `sourcing_${stage.name}`, `sourcing.${stage.name}`, sourcingStageRecursionLimit);
 
