@@ -73,6 +73,8 @@ export interface AgentStepState {
 export type AgentStepContext = BudgetContext & {
   /** Model tiers in order; rules always runs after them. */
   tiers?: ModelTier[];
+  /** Agents with tier lists of their own (a strong model for one, a cheap one for another), by agent; every other agent has `tiers`. */
+  agentTiers?: Record<string, ModelTier[]>;
   clock?: Clock;
   backoff?: BackoffPolicy;
   /** Per agent: what to do when every tier failed (default: the step's own policy). */
@@ -169,7 +171,8 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
     // the order the step started with, else the run's for this agent (a cursor reset by a new round or a dead letter's retry has none)
     const started = state.steps[name] ?? freshCursor();
     const order = started.order ?? ctx.tierOrder?.[name];
-    const tiers = order ? orderedTiers(ctx.tiers ?? [], order) : (ctx.tiers ?? []);
+    const own = tiersOf(ctx, name);
+    const tiers = order ? orderedTiers(own, order) : own;
     const budget = budgetOf(ctx);
     const cur = order && !started.order ? { ...started, order } : started;
     const input = await spec.input(state, config);
@@ -350,6 +353,16 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
   return graph;
 }
 
+/** An agent's model tiers in the run's context: its own list, else the flow's. */
+export function tiersOf(ctx: Pick<AgentStepContext, "tiers" | "agentTiers">, agent: string): ModelTier[] {
+  return ctx.agentTiers?.[agent] ?? ctx.tiers ?? [];
+}
+
+/** The most model tiers any agent of the run has (what a flow's worst case counts). */
+export function mostTiers(ctx: Pick<AgentStepContext, "tiers" | "agentTiers">): number {
+  return Math.max(ctx.tiers?.length ?? 0, ...Object.values(ctx.agentTiers ?? {}).map((t) => t.length));
+}
+
 /** `tiers` in the order of their ids in `order` (an id no tier has is left out). */
 function orderedTiers(tiers: readonly ModelTier[], order: readonly string[]): ModelTier[] {
   return order.flatMap((id) => tiers.filter((t) => t.id === id));
@@ -363,6 +376,17 @@ export function countModelCalls(attempts: readonly Attempt[]): number {
 /** The tiers that produced an output, in the order they first did. */
 export function tiersUsed(attempts: readonly Attempt[]): string[] {
   return [...new Set(attempts.filter((a) => a.outcome === "ok").map((a) => a.tier))];
+}
+
+/** Per agent, the tiers that produced its outputs, in the order they first did (a long input's parts, a supervisor's rounds). */
+export function tiersUsedByAgent(attempts: readonly Attempt[]): Record<string, string[]> {
+  const by: Record<string, string[]> = {};
+  for (const a of attempts) {
+    if (a.outcome !== "ok") continue;
+    const list = (by[a.agent] ??= []);
+    if (!list.includes(a.tier)) list.push(a.tier);
+  }
+  return by;
 }
 
 /** Why the model tiers are passed over now (the run's model calls or its cost cap spent), or null. */

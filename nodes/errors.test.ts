@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { InvalidOutputError } from "./agent.js";
-import { CircuitOpenError, classifyError, DEFAULT_BACKOFF, nextDelay, parseRetryAfter } from "./errors.js";
+import { CircuitOpenError, classifyError, DEFAULT_BACKOFF, nextDelay, parseRetryAfter, retryAfterOf } from "./errors.js";
 
 const http = (status: number, extra: Record<string, unknown> = {}) => Object.assign(new Error(`${status} error`), { status, ...extra });
 
@@ -30,6 +30,12 @@ describe("classifyError: which failures are worth retrying", () => {
     ["an excerpt not in the text", new InvalidOutputError(["excerpt not in the contract"]), "invalid"],
     ["an unparseable tool call", Object.assign(new Error("Failed to parse. Text: x"), { lc_error_code: "OUTPUT_PARSING_FAILURE" }), "invalid"],
     ["an open breaker", new CircuitOpenError("openai:gpt-4.1-mini"), "circuit_open"],
+    ["Anthropic's 529 overloaded", http(529, { type: "overloaded_error", error: { type: "error", error: { type: "overloaded_error" } } }), "transient"],
+    ["Anthropic's 429 rate_limit_error", http(429, { type: "rate_limit_error" }), "transient"],
+    ["Anthropic's prompt too long", Object.assign(new Error("400 prompt is too long: 210000 tokens > 200000 maximum"), { name: "ContextOverflowError" }), "fatal"],
+    ["Anthropic's low credit balance", http(400, { type: "invalid_request_error", message: "400 Your credit balance is too low to access the Anthropic API." }), "fatal"],
+    ["Ollama's missing model", Object.assign(new Error('model "llama9" not found, try pulling it first'), { name: "ResponseError", status_code: 404 }), "fatal"],
+    ["Ollama's 500", Object.assign(new Error("llama runner process has terminated"), { name: "ResponseError", status_code: 500 }), "transient"],
   ])("%s is %s", (_what, error, expected) => {
     expect(classifyError(error).class).toBe(expected);
   });
@@ -39,6 +45,31 @@ describe("classifyError: which failures are worth retrying", () => {
     expect(classifyError(http(429, { headers: new Headers({ "retry-after": "7" }) }), now).retryAfterMs).toBe(7000);
     expect(parseRetryAfter(new Date(now + 5000).toUTCString(), now)).toBe(5000);
     expect(parseRetryAfter("soon", now)).toBeUndefined();
+  });
+
+  it("reads Azure's retry-after-ms before Retry-After", () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(classifyError(http(429, { headers: new Headers({ "retry-after-ms": "1500", "retry-after": "2" }) }), now).retryAfterMs).toBe(1500);
+  });
+
+  it("reads Anthropic's rate-limit headers when it sends no Retry-After: the latest reset of a spent limit", () => {
+    const now = Date.UTC(2026, 0, 1);
+    const headers = new Headers({
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": new Date(now + 4000).toISOString(),
+      "anthropic-ratelimit-tokens-remaining": "0",
+      "anthropic-ratelimit-tokens-reset": new Date(now + 9000).toISOString(),
+      "anthropic-ratelimit-input-tokens-remaining": "5000",
+      "anthropic-ratelimit-input-tokens-reset": new Date(now + 60_000).toISOString(),
+    });
+    expect(retryAfterOf(headers, now)).toBe(9000);
+    expect(classifyError(http(429, { type: "rate_limit_error", headers }), now)).toMatchObject({ class: "transient", retryAfterMs: 9000, code: "rate_limit_error" });
+  });
+
+  it("names running out of credit insufficient_quota, whoever says it", () => {
+    expect(classifyError(http(400, { type: "invalid_request_error", message: "400 Your credit balance is too low to access the Anthropic API." })).code).toBe("insufficient_quota");
+    expect(classifyError(http(429, { code: "insufficient_quota" })).code).toBe("insufficient_quota");
+    expect(classifyError(http(429, { type: "rate_limit_error" })).code).toBe("rate_limit_error");
   });
 });
 

@@ -37,6 +37,10 @@ interface ErrorLike {
   name?: string;
   message?: string;
   status?: number;
+  /** Ollama's ResponseError. */
+  status_code?: number;
+  /** The error body: Anthropic's `{ type: "error", error: { type } }`, OpenAI's `{ code, type }`. */
+  error?: { type?: string; code?: string; error?: { type?: string } };
   code?: string | number;
   type?: string;
   headers?: Headers | Record<string, string | undefined>;
@@ -45,7 +49,9 @@ interface ErrorLike {
 }
 
 const TRANSIENT_NETWORK = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|fetch failed|Connection error/i;
-const CONTEXT_LENGTH = /context_length_exceeded|maximum context length|context window/i;
+const CONTEXT_LENGTH = /context_length_exceeded|maximum context length|context window|prompt is too long|ContextOverflow/i;
+/** Out of money rather than out of rate: OpenAI's insufficient_quota, Anthropic's credit balance. */
+const NO_CREDIT = /insufficient_quota|credit balance is too low|exceeded your current quota/i;
 
 function header(headers: ErrorLike["headers"], name: string): string | undefined {
   if (!headers) return undefined;
@@ -62,6 +68,25 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/**
+ * What a refused call asks us to wait, from its headers: `retry-after-ms` (Azure OpenAI, the
+ * OpenAI SDK), else `retry-after` (seconds or a date), else Anthropic's rate-limit headers: the
+ * latest reset among the limits it reports spent (`anthropic-ratelimit-<limit>-remaining: 0`).
+ */
+export function retryAfterOf(headers: ErrorLike["headers"], now: number): number | undefined {
+  const ms = Number(header(headers, "retry-after-ms"));
+  if (header(headers, "retry-after-ms") !== undefined && Number.isFinite(ms) && ms >= 0) return Math.round(ms);
+  const after = parseRetryAfter(header(headers, "retry-after"), now);
+  if (after !== undefined) return after;
+  let latest: number | undefined;
+  for (const limit of ["requests", "tokens", "input-tokens", "output-tokens"]) {
+    if (header(headers, `anthropic-ratelimit-${limit}-remaining`) !== "0") continue;
+    const at = Date.parse(header(headers, `anthropic-ratelimit-${limit}-reset`) ?? "");
+    if (!Number.isNaN(at)) latest = Math.max(latest ?? 0, at - now);
+  }
+  return latest;
+}
+
 const firstLine = (s: string) => s.split("\n")[0]!.slice(0, 300);
 
 /** Classifies an error thrown by a model tier or an agent's checks. See ErrorClass. */
@@ -76,14 +101,19 @@ export function classifyError(error: unknown, now = Date.now()): ClassifiedError
   const e = (error ?? {}) as ErrorLike;
   const message = firstLine(String(e.message ?? error));
   if (e.name === "OutputParserException" || e.lc_error_code === "OUTPUT_PARSING_FAILURE") return { class: "invalid", message: `invalid output: ${message}` };
-  const status = typeof e.status === "number" ? e.status : undefined;
-  const code = typeof e.code === "string" ? e.code : e.type;
+  // the same meaning whoever answered: OpenAI and Azure (`code`, `type`), Anthropic (`type`, the body's
+  // `error.type`: overloaded_error on its 529), Ollama (`status_code`)
+  const status = typeof e.status === "number" ? e.status : typeof e.status_code === "number" ? e.status_code : undefined;
+  if (e.name === "ContextOverflowError") return { ...(status ? { status } : {}), class: "fatal", code: "context_length_exceeded", message };
+  let code = typeof e.code === "string" ? e.code : (e.type ?? e.error?.error?.type ?? e.error?.type ?? undefined);
   if (status !== undefined) {
+    // no money left is not a rate limit: asking again will not help, and the provider is unusable (its breaker counts it)
+    if (NO_CREDIT.test(`${code ?? ""} ${e.type ?? ""} ${message}`) && status !== 500) code = "insufficient_quota";
     const base = { status, ...(code ? { code } : {}), message };
-    if (code === "insufficient_quota" || e.type === "insufficient_quota") return { ...base, class: "fatal" };
+    if (code === "insufficient_quota") return { ...base, class: "fatal" };
     if (CONTEXT_LENGTH.test(`${code ?? ""} ${message}`)) return { ...base, class: "fatal" };
     if (status === 429 || status === 408 || status === 409 || status >= 500) {
-      const retryAfterMs = parseRetryAfter(header(e.headers, "retry-after"), now);
+      const retryAfterMs = retryAfterOf(e.headers, now);
       return { ...base, class: "transient", ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     }
     return { ...base, class: "fatal" };

@@ -2,17 +2,15 @@ import { z } from "zod";
 import type { BudgetContext } from "../nodes/budget.js";
 import { InputError } from "./errors.js";
 import { DEFAULT_PRICES, PriceTable } from "./prices.js";
+import { endpointOf, keyRequired, parseTierList, type ModelTierSpec } from "./tier-spec.js";
 
-/** A model tier as written in OPSGRAPH_MODELS: `provider:model`. `rules` is implicit and last. */
-export interface ModelTierSpec {
-  provider: "openai";
-  model: string;
-  /** `provider:model`, the name used in logs, `tiers_used` and the attempt ledger. */
-  id: string;
-}
+export type { ModelTierSpec } from "./tier-spec.js";
 
 /** The model used when OPENAI_API_KEY is set and OPSGRAPH_MODELS is not. */
 export const DEFAULT_OPENAI_MODEL = "openai:gpt-4.1-mini";
+
+/** OPSGRAPH_MODELS_<AGENT>: one agent's own tier list (`OPSGRAPH_MODELS_RISK_ANALYST` is risk_analyst's). */
+export const AGENT_MODELS_PREFIX = "OPSGRAPH_MODELS_";
 
 const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
@@ -35,17 +33,12 @@ const tierList = z.preprocess(
     .optional()
     .transform((raw, ctx): ModelTierSpec[] | undefined => {
       if (raw === undefined) return undefined;
-      const tiers: ModelTierSpec[] = [];
-      for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
-        if (part === "rules") continue; // always appended; accepted for clarity
-        const m = /^(openai):(.+)$/.exec(part);
-        if (!m) {
-          ctx.addIssue({ code: "custom", message: `"${part}" is not provider:model (supported provider: openai; e.g. openai:gpt-4.1-mini)` });
-          return z.NEVER;
-        }
-        tiers.push({ provider: "openai", model: m[2]!, id: part });
+      try {
+        return parseTierList(raw);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+        return z.NEVER;
       }
-      return tiers;
     }),
 );
 
@@ -127,11 +120,41 @@ export const ConfigSchema = z.object({
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
+/**
+ * The keys the tiers name, by variable name. Printed, logged or serialised, it shows the names
+ * and whether each is set, never a value.
+ */
+export class ApiKeys {
+  readonly #values: Map<string, string>;
+  constructor(values: Record<string, string | undefined> = {}) {
+    this.#values = new Map(Object.entries(values).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+  }
+  /** The key held by variable `name`, for the tier that names it. */
+  get(name: string | undefined): string | undefined {
+    return name === undefined ? undefined : this.#values.get(name);
+  }
+  /** Every key value, for scrubbing them out of error messages. */
+  values(): string[] {
+    return [...this.#values.values()];
+  }
+  toJSON() {
+    return Object.fromEntries([...this.#values.keys()].map((k) => [k, "(set)"]));
+  }
+  [Symbol.for("nodejs.util.inspect.custom")]() {
+    return `ApiKeys { ${[...this.#values.keys()].join(", ")} }`;
+  }
+}
+
 export interface Config {
   databaseUrl: string | undefined;
-  openai: { apiKey: string | undefined; baseURL: string | undefined; structuredOutput: "jsonSchema" | "functionCalling" };
+  /** OPENAI_BASE_URL (where openai tiers go without an endpoint of their own) and OPSGRAPH_STRUCTURED_OUTPUT. The key is in apiKeys. */
+  openai: { apiKey?: string | undefined; baseURL: string | undefined; structuredOutput: "jsonSchema" | "functionCalling" };
   /** Model tiers in order, without `rules` (always last, implicit). Empty: rules only. */
   modelTiers: ModelTierSpec[];
+  /** Agents with tier lists of their own (OPSGRAPH_MODELS_<AGENT>), by agent name; every other agent has modelTiers. */
+  agentTiers: Record<string, ModelTierSpec[]>;
+  /** The values of the key variables the tiers name (and only those). */
+  apiKeys: ApiKeys;
   modelTimeoutMs: number;
   dataDir: string;
   maxInputBytes: number;
@@ -169,16 +192,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   let modelTiers = c.OPSGRAPH_MODELS ?? [];
-  if (c.OPSGRAPH_MODELS === undefined && c.OPENAI_API_KEY) {
-    modelTiers = [{ provider: "openai", model: DEFAULT_OPENAI_MODEL.slice("openai:".length), id: DEFAULT_OPENAI_MODEL }];
+  if (c.OPSGRAPH_MODELS === undefined && c.OPENAI_API_KEY) modelTiers = parseTierList(DEFAULT_OPENAI_MODEL);
+  const agentTiers: Record<string, ModelTierSpec[]> = {};
+  for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!name.startsWith(AGENT_MODELS_PREFIX) || value === undefined || value.trim() === "") continue;
+    const agent = name.slice(AGENT_MODELS_PREFIX.length);
+    if (!/^[A-Z][A-Z0-9_]*$/.test(agent)) throw new InputError(`${name}: an agent's tiers are set by OPSGRAPH_MODELS_<AGENT NAME IN CAPITALS>, e.g. OPSGRAPH_MODELS_RISK_ANALYST`);
+    try {
+      agentTiers[agent.toLowerCase()] = parseTierList(value);
+    } catch (e) {
+      throw new InputError(`${name}: ${(e as Error).message}`);
+    }
   }
-  if (modelTiers.length > 0 && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL) {
-    throw new InputError("OPENAI_API_KEY: required when OPSGRAPH_MODELS names an openai model (or set OPENAI_BASE_URL to a local OpenAI-compatible server)");
+  // each tier's key, from its own variable; one a tier cannot go without is asked for by name
+  const keys: Record<string, string | undefined> = {};
+  const lists: [string, ModelTierSpec[]][] = [["OPSGRAPH_MODELS", modelTiers], ...Object.entries(agentTiers).map(([agent, list]): [string, ModelTierSpec[]] => [`${AGENT_MODELS_PREFIX}${agent.toUpperCase()}`, list])];
+  for (const [variable, list] of lists) {
+    list.forEach((spec, i) => {
+      if (!spec.keyEnv) return;
+      const value = emptyToUndefined(env[spec.keyEnv]) as string | undefined;
+      if (value !== undefined) keys[spec.keyEnv] = value;
+      else if (keyRequired(spec, endpointOf(spec, c.OPENAI_BASE_URL))) {
+        const fix = spec.provider === "openai" && !spec.keyWritten ? " (or set OPENAI_BASE_URL to a local OpenAI-compatible server)" : "";
+        throw new InputError(`${variable}: tier ${i + 1} "${spec.id}" needs its key in ${spec.keyEnv}, which is not set${fix}`);
+      }
+    });
   }
   return {
     databaseUrl: c.DATABASE_URL,
-    openai: { apiKey: c.OPENAI_API_KEY, baseURL: c.OPENAI_BASE_URL, structuredOutput: c.OPSGRAPH_STRUCTURED_OUTPUT },
+    openai: { baseURL: c.OPENAI_BASE_URL, structuredOutput: c.OPSGRAPH_STRUCTURED_OUTPUT },
     modelTiers,
+    agentTiers,
+    apiKeys: new ApiKeys(keys),
     modelTimeoutMs: c.OPSGRAPH_MODEL_TIMEOUT_MS,
     dataDir: c.OPSGRAPH_DATA_DIR,
     maxInputBytes: c.OPSGRAPH_MAX_INPUT_BYTES,

@@ -1,9 +1,9 @@
 import type { Excerpt } from "../../agents/contract-review/clause-extractor.js";
 import type { ContractReviewState } from "./state.js";
 
-/** Agents answered by a tier other than the first one configured, said plainly at the top. */
-function degraded(state: ContractReviewState, primaryTier: string): string | null {
-  const fallbacks = Object.entries(state.produced_by ?? {}).filter(([, tier]) => tier !== primaryTier);
+/** Agents answered by a tier other than the first one configured for them, said plainly at the top. */
+function degraded(state: ContractReviewState, primaryTier: (agent: string) => string): string | null {
+  const fallbacks = Object.entries(state.produced_by ?? {}).filter(([agent, tier]) => tier !== primaryTier(agent));
   return fallbacks.length ? fallbacks.map(([agent, tier]) => `${agent} answered by ${tier}`).join(", ") : null;
 }
 
@@ -14,7 +14,7 @@ const quote = (s: string) => `> ${oneLine(s)}`;
  * The review as Markdown: findings first, each linked to its excerpt in the Excerpts
  * section (anchors `e-<start>-<end>`, with the character offsets into the contract).
  */
-export function renderReport(state: ContractReviewState, primaryTier: string): string {
+export function renderReport(state: ContractReviewState, primaryTier: (agent: string) => string): string {
   const anchor = (e: Excerpt) => `e-${e.start}-${e.end}`;
   const link = (e: Excerpt) => `[chars ${e.start}-${e.end}](#${anchor(e)})`;
   const excerpts = new Map<string, Excerpt>();

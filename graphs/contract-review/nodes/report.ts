@@ -1,3 +1,4 @@
+import { RULES_TIER, tiersOf } from "../../../nodes/agent-step.js";
 import { contextOf, storeOf, type Config } from "../context.js";
 import { renderReport } from "../report.js";
 import { autoDecision } from "./decide.js";
@@ -14,7 +15,8 @@ export async function report(state: ContractReviewState, config: Config): Promis
   const decision = state.decision ?? autoDecision(state, config);
   const chars = (await loadText(state, config)).length;
   state = { ...state, decision, chars };
-  const markdown = renderReport(state, config.context?.tiers?.[0]?.id ?? "rules");
+  // each agent's first tier is what it answers on when nothing failed: its own list's, else the flow's
+  const markdown = renderReport(state, (agent) => tiersOf(config.context ?? {}, agent)[0]?.id ?? RULES_TIER);
   const name = `${(state.source ?? "contract").replace(/[^A-Za-z0-9._-]+/g, "_")}-${state.document_ref!.slice(0, 12)}.md`;
   const { reports, notify, publish, runId } = contextOf(config);
   // keyed by the thread: this step run again (a crash, a retry, a replay) is the same event
