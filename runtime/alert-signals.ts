@@ -8,7 +8,7 @@ import type { Logger } from "./log.js";
 export interface AlertSignalsOptions {
   pool: pg.Pool;
   /** The process's model tiers; those with a breaker are reported. */
-  tiers: readonly { id: string; breaker?: Pick<CircuitBreaker, "current" | "openSince"> }[];
+  tiers: readonly { id: string; breakerKey?: string; breaker?: Pick<CircuitBreaker, "current" | "openSince"> }[];
   /** How often counts and breaker states are written. Default 5 s. */
   flushEveryMs?: number;
   log?: Logger;
@@ -91,19 +91,23 @@ export class AlertSignals implements RunObserver {
       await this.o.pool.query("DELETE FROM opsgraph_agent_calls WHERE minute < now() - interval '7 days'");
       await this.o.pool.query("DELETE FROM opsgraph_breakers WHERE seen_at < now() - interval '1 day'");
     }
+    // a breaker is one per provider:model@endpoint; tiers of several agents' chains may share it
+    const seen = new Set<string>();
     for (const t of this.o.tiers) {
-      if (!t.breaker) continue;
+      const key = t.breakerKey ?? t.id;
+      if (!t.breaker || seen.has(key)) continue;
+      seen.add(key);
       const state = t.breaker.current;
       if (state === "closed") {
-        if (this.reported.delete(t.id)) await this.o.pool.query("DELETE FROM opsgraph_breakers WHERE process_id = $1 AND model = $2", [this.processId, t.id]);
+        if (this.reported.delete(key)) await this.o.pool.query("DELETE FROM opsgraph_breakers WHERE process_id = $1 AND model = $2", [this.processId, key]);
         continue;
       }
       await this.o.pool.query(
         `INSERT INTO opsgraph_breakers (process_id, model, state, opened_at, seen_at) VALUES ($1, $2, $3, to_timestamp($4 / 1000.0), now())
          ON CONFLICT (process_id, model) DO UPDATE SET state = excluded.state, seen_at = now()`,
-        [this.processId, t.id, state, t.breaker.openSince ?? Date.now()],
+        [this.processId, key, state, t.breaker.openSince ?? Date.now()],
       );
-      this.reported.add(t.id);
+      this.reported.add(key);
     }
   }
 }

@@ -10,6 +10,8 @@ import { RUNS_QUEUE } from "./queue.js";
 /** A model tier as metrics see it: its id, and its circuit breaker when it has one (not `rules`). */
 export interface MeteredTier {
   id: string;
+  /** The breaker it shares: `provider:model@endpoint` (the tier id when absent). */
+  breakerKey?: string;
   breaker?: Pick<CircuitBreaker, "current">;
 }
 
@@ -59,11 +61,11 @@ export function createMetrics({ pool, tiers = [], prices = DEFAULT_PRICES }: Met
   });
   new Gauge({
     name: "opsgraph_circuit_open",
-    help: "1 while a model's circuit breaker is open or half-open (probing), else 0",
+    help: "1 while a model's circuit breaker (provider:model@endpoint) is open or half-open (probing), else 0",
     labelNames: ["model"] as const,
     registers,
     collect() {
-      for (const t of tiers) if (t.breaker) this.set({ model: t.id }, t.breaker.current === "closed" ? 0 : 1);
+      for (const t of tiers) if (t.breaker) this.set({ model: t.breakerKey ?? t.id }, t.breaker.current === "closed" ? 0 : 1);
     },
   });
   if (pool) {

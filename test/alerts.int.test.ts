@@ -74,19 +74,21 @@ describe("opsgraph alerts check", () => {
 
     const broken = await alertsCheck("--breaker-open", "0s");
     expect(broken.code).toBe(1);
-    expect(firing(broken.report)).toEqual([`breaker_open:${MODEL}`]);
+    // a breaker is keyed by provider, model and endpoint (here the scripted server)
+    const key = `${MODEL}@${server.url}`;
+    expect(firing(broken.report)).toEqual([`breaker_open:${key}`]);
     const text = await runOpsgraph(["alerts", "check", "--breaker-open", "0s"], cliEnv());
     expect(text.code).toBe(1);
-    expect(text.stdout).toMatch(/FIRING\s+breaker_open\s+openai:gpt-4\.1-mini: circuit breaker open for/);
+    expect(text.stdout).toMatch(/FIRING\s+breaker_open\s+openai:gpt-4\.1-mini@http:\/\/127\.0\.0\.1:\d+\/v1: circuit breaker open for/);
     // open for seconds only: the default rule (5 minutes) does not fire yet
     expect((await alertsCheck()).code).toBe(0);
 
     // the live picture shows it too, and today's spend from the first run's tokens
     const status = await readStatus(db.pool, { leaseMs: 30_000 });
-    expect(status.breakers).toEqual([expect.objectContaining({ model: MODEL, state: "open", processes: 1 })]);
+    expect(status.breakers).toEqual([expect.objectContaining({ model: key, state: "open", processes: 1 })]);
     expect(status.spend_today.by_model[MODEL]).toMatchObject({ input_tokens: 400, output_tokens: 40 });
     expect(status.spend_today.usd).toBeCloseTo((400 * 0.4 + 40 * 1.6) / 1e6, 9);
-    expect(formatStatus(status)).toMatch(/breakers +openai:gpt-4\.1-mini open for/);
+    expect(formatStatus(status)).toMatch(/breakers +openai:gpt-4\.1-mini@http:\/\/127\.0\.0\.1:\d+\/v1 open for/);
     expect(formatStatus(status)).toMatch(/spend today +\$0\.00022/);
 
     // the breaker lives in this process: when it ends, nothing is left open

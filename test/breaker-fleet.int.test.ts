@@ -96,7 +96,7 @@ describe("one circuit breaker for every worker process", () => {
     // the model stays dead; each probe takes 600 ms to fail, and opens the breaker again
     server.setResponder("risk_analyst", () => ({ fault: { kind: "latency", ms: PROBE_MS, then: { fault: { kind: "status", status: 500 } } } }));
     // opened by some process just now (as the first test's workers would)
-    await db.pool.query(`INSERT INTO opsgraph_circuit_breakers (breaker_key, state, opened_at, since, generation) VALUES ($1, 'open', now(), now(), 1)`, [MODEL]);
+    await db.pool.query(`INSERT INTO opsgraph_circuit_breakers (breaker_key, state, opened_at, since, generation) VALUES ($1, 'open', now(), now(), 1)`, [`${MODEL}@${server.url}`]);
     const results = await Promise.all(Array.from({ length: 3 }, () => runCaller({ ...env(), OPSGRAPH_BREAKER_COOLDOWN_MS: String(COOLDOWN_MS), OPSGRAPH_TEST_CALL_FOR_MS: "8000" })));
     const arrivals = server.requests.map((r) => r.at).sort((a, b) => a - b);
     const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!);

@@ -17,6 +17,8 @@ import { until } from "./support/until.js";
 // worker processes: test/breaker-fleet.int.test.ts.
 
 const MODEL = "openai:gpt-4.1-mini";
+/** The breaker's key: provider, model and the endpoint it calls (the scripted server, known once started). */
+let KEY: string;
 const AGENT = "risk_analyst";
 const db = useFreshDatabase("opsgraph-breakers-");
 let server: ScriptedServer;
@@ -24,6 +26,7 @@ const opened: SharedBreakers[] = [];
 
 beforeAll(async () => {
   server = await startScriptedOpenAI();
+  KEY = `${MODEL}@${server.url}`;
 });
 afterAll(async () => {
   await server?.close();
@@ -67,7 +70,7 @@ async function openIn(tier: BreakerTier, failures = 3) {
   expect(tier.breaker.current).toBe("open");
 }
 
-const row = async () => (await db.pool.query("SELECT * FROM opsgraph_circuit_breakers WHERE breaker_key = $1", [MODEL])).rows[0];
+const row = async () => (await db.pool.query("SELECT * FROM opsgraph_circuit_breakers WHERE breaker_key = $1", [KEY])).rows[0];
 
 describe("circuit breakers shared by every process through PostgreSQL", () => {
   it("one process opening the breaker makes another skip the model within 1 s (told by NOTIFY, not the poll)", async () => {
@@ -87,7 +90,7 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
   it("a change whose notification was lost reaches every process by the poll, within 1 s", async () => {
     const b = await processOf({ pollMs: 1_000 });
     // as another process would open it, but without the NOTIFY
-    await db.pool.query(`UPDATE opsgraph_circuit_breakers SET state = 'open', opened_at = now(), since = now(), generation = generation + 1 WHERE breaker_key = $1`, [MODEL]);
+    await db.pool.query(`UPDATE opsgraph_circuit_breakers SET state = 'open', opened_at = now(), since = now(), generation = generation + 1 WHERE breaker_key = $1`, [KEY]);
     const t0 = Date.now();
     await until("b's breaker to open", () => b.tier.breaker.current === "open", 1_500, 5);
     expect(Date.now() - t0).toBeLessThan(1_200); // one poll, and its query
@@ -98,7 +101,7 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     const a = await processOf();
     const b = await processOf();
     const metrics = createMetrics({ tiers: [b.tier] });
-    const gauge = async () => (await metrics.registry.getSingleMetric("opsgraph_circuit_open")!.get()).values.find((v) => v.labels.model === MODEL)?.value;
+    const gauge = async () => (await metrics.registry.getSingleMetric("opsgraph_circuit_open")!.get()).values.find((v) => v.labels.model === KEY)?.value;
     expect(await gauge()).toBe(0);
     await openIn(a.tier);
     await until("b's breaker to open", () => b.tier.breaker.current === "open", 1_000, 5);
@@ -106,7 +109,7 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     const signals = new AlertSignals({ pool: db.pool, tiers: [b.tier] });
     await signals.flush();
     const { rows } = await db.pool.query("SELECT model, state FROM opsgraph_breakers WHERE process_id = $1", [signals.processId]);
-    expect(rows).toEqual([{ model: MODEL, state: "open" }]);
+    expect(rows).toEqual([{ model: KEY, state: "open" }]);
     await signals.close();
   });
 
@@ -234,11 +237,11 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     dead();
     const a = await processOf({ cooldownMs: 300 });
     let s = await readStatus(db.pool, { leaseMs: 30_000 });
-    expect(s.breakers).toEqual([expect.objectContaining({ model: MODEL, state: "closed", failures: 0, probe_owner: null })]);
+    expect(s.breakers).toEqual([expect.objectContaining({ model: KEY, state: "closed", failures: 0, probe_owner: null })]);
     await openIn(a.tier);
     await a.shared.close(); // its writes are in
     s = await readStatus(db.pool, { leaseMs: 30_000 });
-    expect(s.breakers).toEqual([expect.objectContaining({ model: MODEL, state: "open", failures: 3, failure_rate: 1 })]);
+    expect(s.breakers).toEqual([expect.objectContaining({ model: KEY, state: "open", failures: 3, failure_rate: 1 })]);
     await new Promise((r) => setTimeout(r, 350));
     expect((await readStatus(db.pool, { leaseMs: 30_000 })).breakers[0]).toMatchObject({ state: "half_open", probe_owner: null });
     const b = await processOf({ cooldownMs: 300 });
@@ -249,9 +252,9 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     expect(s.breakers[0]).toMatchObject({ state: "half_open", probe_owner: b.shared.owner });
     expect(s.breakers[0]!.probe_left_ms).toBeGreaterThan(5_000);
     const text = formatStatus(s).split("\n");
-    expect(text.find((l) => l.startsWith("breakers"))).toMatch(/^breakers +openai:gpt-4\.1-mini half-open for \d/);
+    expect(text.find((l) => l.startsWith("breakers"))).toMatch(/^breakers +openai:gpt-4\.1-mini@http:\/\/127\.0\.0\.1:\d+\/v1 half-open for \d/);
     expect(text.find((l) => l.includes("failures in a row"))).toMatch(/^ +model +state +since +failures in a row +failure rate +probe$/);
-    expect(text.find((l) => l.startsWith("  openai:"))).toMatch(new RegExp(`^  openai:gpt-4\\.1-mini +half-open +[\\d.]+s ago +3 +100% +${b.shared.owner}, [\\d.]+s left$`));
+    expect(text.find((l) => l.startsWith("  openai:"))).toMatch(new RegExp(`^  openai:gpt-4\\.1-mini@http://127\\.0\\.0\\.1:\\d+/v1 +half-open +[\\d.]+s ago +3 +100% +${b.shared.owner}, [\\d.]+s left$`));
     expect(await probing).toBe("ok");
   });
 });
