@@ -3,7 +3,7 @@ import { setMaxListeners } from "node:events";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { loadConfig, type Config } from "../runtime/config.js";
+import { checkAgentTiers, loadConfig, type Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { runPortfolio } from "./portfolio.js";
 import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
@@ -20,7 +20,8 @@ import { addScheduleCommand } from "./schedule.js";
 import { addSourcingCommands } from "./sourcing.js";
 import { evaluateSourcing, formatSourcingEval } from "../evals/sourcing.js";
 import { addTraceCommand } from "./trace.js";
-import { createModelTiers } from "../runtime/models.js";
+import { createTierSet } from "../runtime/models.js";
+import { FLOW_AGENTS } from "../runtime/flow-agents.js";
 import type { RunStatus } from "../runtime/runs.js";
 
 const FLOWS = ["contract-review", "portfolio-monitoring"] as const;
@@ -46,6 +47,13 @@ export const EXIT = { ok: 0, runFailed: 1, badInput: 2 } as const;
 
 function config(): Config {
   return loadConfig(process.env);
+}
+
+/** An evaluation's tiers: the flows' chain and the agents' own, as a worker would have them. */
+function tiersOfEval(cfg: Config) {
+  checkAgentTiers(cfg, FLOW_AGENTS);
+  const { tiers, agentTiers } = createTierSet(cfg);
+  return { tiers, agentTiers };
 }
 
 /** `opts`: the job queue too (a sourcing stage's run carried on publishes its next event); runs at once. */
@@ -175,7 +183,7 @@ export function buildProgram(): Command {
       const tty = process.stderr.isTTY;
       const result = await evaluateContractReview({
         data: opts.data,
-        tiers: createModelTiers(cfg),
+        ...tiersOfEval(cfg),
         concurrency: opts.concurrency,
         onProgress: (done, total) => {
           if (tty) process.stderr.write(`\r  evaluated ${done}/${total}`);

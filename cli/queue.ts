@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openApp } from "../runtime/app.js";
+import { openApp, type App } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { serveMetrics } from "../runtime/metrics.js";
@@ -10,6 +10,13 @@ import { readInputs } from "./run.js";
 
 
 /** `opsgraph submit` and `opsgraph worker`: runs as jobs on the PostgreSQL queue. */
+/** The worker's tiers, as it starts: the flows' chain and each agent's own, rules last. */
+function tierLine(app: App): string {
+  const chain = (tiers: readonly { id: string }[]) => [...tiers.map((t) => t.id), "rules"].join(" > ");
+  const own = Object.entries(app.tierSet.agentTiers).map(([agent, tiers]) => `; ${agent}: ${chain(tiers)}`);
+  return `tiers ${app.tiers.length ? chain(app.tiers) : "rules only"}${own.join("")}`;
+}
+
 export function addQueueCommands(program: Command, config: () => Config) {
   program
     .command("submit")
@@ -55,7 +62,7 @@ export function addQueueCommands(program: Command, config: () => Config) {
       app.metrics.inFlight(() => worker.running);
       const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(app.metrics.registry, { port: opts.metricsPort });
       if (metricsServer) process.stderr.write(`opsgraph worker: metrics at ${metricsServer.url}\n`);
-      process.stderr.write(`opsgraph worker ${worker.id}: concurrency ${concurrency}, ${app.tiers.length ? `tiers ${app.tiers.map((t) => t.id).join(", ")}, rules` : "rules tier only"}; database ${app.db.where}\n`);
+      process.stderr.write(`opsgraph worker ${worker.id}: concurrency ${concurrency}, ${tierLine(app)}; database ${app.db.where}\n`);
       const signal = await new Promise<string>((resolve) => (signalled ? resolve(signalled) : (onSignal = resolve)));
       process.stderr.write(`opsgraph worker: ${signal}: draining ${worker.running} in-flight runs\n`);
       await worker.drain();

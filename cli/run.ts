@@ -21,7 +21,7 @@ interface RunOptions {
 }
 
 export function announceTiers(cfg: Config) {
-  if (cfg.modelTiers.length === 0) {
+  if (cfg.modelTiers.length === 0 && Object.keys(cfg.agentTiers).length === 0) {
     process.stderr.write("opsgraph: no model configured (set OPSGRAPH_MODELS or OPENAI_API_KEY): running the rules tier only\n");
   }
 }
@@ -134,6 +134,7 @@ export function printRun(run: RunRecord, json: boolean) {
   ];
   if (r.risk_score !== undefined && r.risk_score !== null) lines.push(`  risk score ${r.risk_score}${r.decision ? `, ${r.decision.decision} (${r.decision.by})` : ""}`);
   if (r.produced_by && Object.keys(r.produced_by).length) lines.push(`  answered by: ${Object.entries(r.produced_by).map(([agent, tier]) => `${agent} ${tier}`).join(", ")}`);
+  else if (run.tiers_used_by_agent && Object.keys(run.tiers_used_by_agent).length) lines.push(`  answered by: ${Object.entries(run.tiers_used_by_agent).map(([agent, tiers]) => `${agent} ${tiers.join("+")}`).join(", ")}`);
   const failures = (run.attempts ?? []).filter((a) => a.outcome !== "ok");
   if (failures.length) lines.push(`  ${failures.length} failed or skipped attempts (see --json "attempts")`);
   for (const [agent, o] of Object.entries(run.tier_order ?? {})) if (o.why.length) lines.push(`  tier order of ${agent}: ${o.order.join(" > ")} (${o.why.join("; ")})`);

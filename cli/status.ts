@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { table } from "./format.js";
 import type { App } from "../runtime/app.js";
-import { readStatus, type Status } from "../runtime/status.js";
+import { modelsOf, readStatus, type Status } from "../runtime/status.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
 
@@ -34,11 +34,12 @@ export function formatStatus(s: Status): string {
   lines.push(`queue         ${s.queue.depth} waiting${s.queue.lag_ms === null ? "" : `, oldest ${age(s.queue.lag_ms)}`}`);
   lines.push(`runs          ${Object.entries(s.runs).map(([status, n]) => `${status} ${n}`).join("  ")}`);
   lines.push(`dead letters  ${s.dead_letters.waiting} waiting${s.dead_letters.waiting ? " (opsgraph dlq list)" : ""}`);
+  if (s.models) lines.push(...formatModels(s.models));
   const notClosed = s.breakers.filter((b) => b.state !== "closed");
   lines.push(`breakers      ${notClosed.length ? notClosed.map((b) => `${b.model} ${b.state.replace("_", "-")} for ${age(b.since_ms)}${b.processes > 1 ? ` in ${b.processes} processes` : ""}`).join("; ") : "all closed"}`);
   if (s.breakers.length) {
     const probe = (b: Status["breakers"][number]) => (b.probe_owner === null ? (b.state === "half_open" ? "not claimed yet" : "") : b.probe_left_ms ? `${b.probe_owner}, ${age(b.probe_left_ms)} left` : `${b.probe_owner}, expired (claimable)`);
-    lines.push(indented([["model", "state", "since", "failures in a row", "failure rate", "probe"], ...s.breakers.map((b) => [b.model, b.state.replace("_", "-"), `${age(b.since_ms)} ago`, String(b.failures), `${Math.round(b.failure_rate * 100)}%`, probe(b)])]));
+    lines.push(indented([["breaker", "state", "since", "failures in a row", "failure rate", "probe"], ...s.breakers.map((b) => [b.model, b.state.replace("_", "-"), `${age(b.since_ms)} ago`, String(b.failures), `${Math.round(b.failure_rate * 100)}%`, probe(b)])]));
   }
   const models = Object.entries(s.spend_today.by_model).filter(([, m]) => m.input_tokens + m.output_tokens > 0);
   lines.push(`spend today   ${usd(s.spend_today.usd)}${models.length ? `  (${models.map(([model, m]) => `${model} ${usd(m.usd)}, ${m.input_tokens + m.output_tokens} tokens`).join("; ")})` : ""}`);
@@ -55,15 +56,32 @@ export function formatStatus(s: Status): string {
   return lines.join("\n");
 }
 
+/** The chains (the flows', then each agent's own), then each tier: provider, endpoint, key variable, breaker. */
+function formatModels(m: NonNullable<Status["models"]>): string[] {
+  const chain = (ids: string[]) => [...ids, "rules"].join(" > ");
+  const lines = [`models        ${m.chains.default.length ? chain(m.chains.default) : "rules only (set OPSGRAPH_MODELS)"}`];
+  for (const [agent, ids] of Object.entries(m.chains.agents)) lines.push(`  ${agent} (its own): ${chain(ids)}`);
+  if (m.tiers.length) {
+    const key = (t: (typeof m.tiers)[number]) => (t.key_env === null ? "none" : `${t.key_env} ${t.key_set ? "set" : "unset"}`);
+    lines.push(indented([["tier", "provider", "endpoint", "key", "breaker"], ...m.tiers.map((t) => [t.id, t.provider, t.endpoint, key(t), t.breaker_state.replace("_", "-")])]));
+  }
+  return lines;
+}
+
 /** `opsgraph status [--json]`: workers alive, queue depth and lag, runs by status, dead letters waiting, every model's breaker, spend today. */
 export function addStatusCommand(program: Command, withApp: WithApp) {
   program
     .command("status")
-    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, every model's circuit breaker (state, since, failure rate, half-open probe), spend today; with OPSGRAPH_ADAPTIVE_TIERS, each agent's tier order and its stats")
+    .description("One screen: workers alive, queue depth and lag, runs by status, dead letters waiting, the model chains (the flows' and each agent's own: provider, endpoint, key variable set or unset, breaker), every model's circuit breaker (state, since, failure rate, half-open probe), spend today; with OPSGRAPH_ADAPTIVE_TIERS, each agent's tier order and its stats")
     .option("--json", "print one JSON object", false)
     .action(async (opts: { json: boolean }) => {
       const status = await withApp((app) =>
-        readStatus(app.db.pool, { leaseMs: app.config.leaseMs, prices: app.config.prices, ...(app.config.adaptiveTiers ? { adaptiveTiers: app.tiers.map((t) => t.id) } : {}) }),
+        readStatus(app.db.pool, {
+          leaseMs: app.config.leaseMs,
+          prices: app.config.prices,
+          models: modelsOf(app.config),
+          ...(app.config.adaptiveTiers ? { adaptiveTiers: (agent: string) => (app.tierSet.agentTiers[agent] ?? app.tiers).map((t) => t.id) } : {}),
+        }),
       );
       process.stdout.write((opts.json ? JSON.stringify(status) : formatStatus(status)) + "\n");
     });

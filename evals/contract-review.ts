@@ -15,10 +15,10 @@ export interface ContractReviewEval {
 }
 
 /** One contract through the whole graph as an evaluation runs it: auto-approved, the report kept nowhere. */
-export async function reviewForEval(graph: ReturnType<typeof compileForEval>, c: CuadContract, tiers: ModelTier[], threadId: string): Promise<ContractReviewState> {
+export async function reviewForEval(graph: ReturnType<typeof compileForEval>, c: CuadContract, tiers: ModelTier[], threadId: string, agentTiers?: Record<string, ModelTier[]>): Promise<ContractReviewState> {
   return (await graph.invoke(
     { text: c.text, source: c.id },
-    { configurable: { thread_id: threadId }, context: { tiers, autoApprove: true, reports: { write: async (name: string) => name } } },
+    { configurable: { thread_id: threadId }, context: { tiers, ...(agentTiers ? { agentTiers } : {}), autoApprove: true, reports: { write: async (name: string) => name } } },
   )) as ContractReviewState;
 }
 
@@ -32,6 +32,8 @@ export const compileForEval = () => buildContractReviewGraph().compile({ checkpo
 export async function evaluateContractReview(opts: {
   data: string;
   tiers: ModelTier[];
+  /** Agents' own chains (OPSGRAPH_MODELS_<AGENT>). */
+  agentTiers?: Record<string, ModelTier[]>;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
 }): Promise<ContractReviewEval> {
@@ -45,14 +47,15 @@ export async function evaluateContractReview(opts: {
   await Promise.all(
     contracts.map((c) =>
       limit(async () => {
-        const state = await reviewForEval(graph, c, opts.tiers, `eval:${c.id}`);
+        const state = await reviewForEval(graph, c, opts.tiers, `eval:${c.id}`, opts.agentTiers);
         predictions.set(c.id, state.clauses!.categories);
         modelCalls += countModelCalls(state.attempts);
         opts.onProgress?.(++done, contracts.length);
       }),
     ),
   );
-  const tiers = [...opts.tiers.map((t) => t.id), RULES_TIER];
+  // the flow's chain, then each agent's own
+  const tiers = [...opts.tiers.map((t) => t.id), RULES_TIER, ...Object.entries(opts.agentTiers ?? {}).map(([agent, own]) => `${agent}: ${[...own.map((t) => t.id), RULES_TIER].join(" > ")}`)];
   const score = scoreCuad(contracts, predictions);
   const markdown = cuadReportMarkdown(score, { data: opts.data, tiers, when: new Date().toISOString() });
   return { score, markdown, tiers, model_calls: modelCalls, duration_ms: Date.now() - t0 };

@@ -1,12 +1,13 @@
 import path from "node:path";
 import type { ModelTier } from "../nodes/agent.js";
-import type { Config } from "./config.js";
+import { checkAgentTiers, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
-import { createModelTiers } from "./models.js";
+import { createTierSet, type TierSet } from "./models.js";
 import { openDatabase, type Database } from "./postgres.js";
 import type PgBoss from "pg-boss";
 import { openQueue } from "./queue.js";
 import type { FlowRunner } from "./flow-runner.js";
+import { FLOW_AGENTS } from "./flow-agents.js";
 import { FlowRegistry } from "./flow-registry.js";
 import { PortfolioRunner } from "./portfolio-runner.js";
 import { ContractReviewRunner } from "./runs.js";
@@ -21,7 +22,10 @@ import { TierLedger } from "./tier-stats.js";
 export interface App {
   config: Config;
   db: Database;
+  /** The flows' chain (OPSGRAPH_MODELS). */
   tiers: ModelTier[];
+  /** Every tier: the flows' chain, the agents' own (OPSGRAPH_MODELS_<AGENT>), each tier once. */
+  tierSet: TierSet;
   log: Logger;
   contractReview: ContractReviewRunner;
   portfolio: PortfolioRunner;
@@ -50,16 +54,18 @@ export interface App {
  * each run holds its thread's lock on a connection while it executes).
  */
 export async function openApp(config: Config, opts: { queue?: boolean; concurrency?: number } = {}): Promise<App> {
+  checkAgentTiers(config, FLOW_AGENTS);
   const concurrency = opts.concurrency ?? config.concurrency;
   // each executing run holds its thread's lock on a connection; the rest of a run's queries are brief
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, concurrency + Math.max(4, Math.ceil(concurrency / 4))) });
   const queue = opts.queue ? await openQueue(db.pool) : undefined;
   const log = createLogger(config.logLevel);
   const breakers = new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log });
-  const tiers = createModelTiers(config, undefined, breakers);
+  const tierSet = createTierSet(config, undefined, breakers);
+  const { tiers, agentTiers } = tierSet;
   // before any call: a breaker open in the fleet (or before a restart) is open here from the start
   await breakers.start(db.pool);
-  log.debug({ database: db.where, tiers: tiers.map((t) => t.id) }, "runtime ready");
+  log.debug({ database: db.where, tiers: tiers.map((t) => t.id), agent_tiers: Object.fromEntries(Object.entries(agentTiers).map(([a, ts]) => [a, ts.map((t) => t.id)])) }, "runtime ready");
   const tracing = createTracing({
     pool: db.pool,
     prices: config.prices,
@@ -67,8 +73,8 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     ...(config.otlp ? { otlp: config.otlp } : {}),
     ...(config.langsmith.tracing ? { langsmith: config.langsmith } : {}),
   });
-  const metrics = createMetrics({ pool: db.pool, tiers, prices: config.prices });
-  const alertSignals = new AlertSignals({ pool: db.pool, tiers, log });
+  const metrics = createMetrics({ pool: db.pool, tiers: tierSet.all, prices: config.prices });
+  const alertSignals = new AlertSignals({ pool: db.pool, tiers: tierSet.all, log });
   alertSignals.start();
   // the attempt ledger adaptive tier order reads: written only when that is on
   const observers = [tracing, metrics.observer, alertSignals, ...(config.adaptiveTiers ? [new TierLedger(db.pool)] : [])];
@@ -76,6 +82,7 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   const contractReview = new ContractReviewRunner({
     pool: db.pool,
     tiers,
+    agentTiers,
     reportsDir: path.join(config.dataDir, "reports"),
     reviewThreshold: config.reviewThreshold,
     log,
@@ -86,14 +93,15 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     budget: config.budget,
     adaptiveTiers,
   });
-  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
-  const sourcing = new Sourcing({ pool: db.pool, tiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
+  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, agentTiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
+  const sourcing = new Sourcing({ pool: db.pool, tiers, agentTiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
   const runners = [contractReview, portfolio, ...sourcing.stages];
   const registry = new FlowRegistry(db.pool, runners);
   return {
     config,
     db,
     tiers,
+    tierSet,
     log,
     contractReview,
     portfolio,

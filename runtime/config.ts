@@ -12,6 +12,13 @@ export const DEFAULT_OPENAI_MODEL = "openai:gpt-4.1-mini";
 /** OPSGRAPH_MODELS_<AGENT>: one agent's own tier list (`OPSGRAPH_MODELS_RISK_ANALYST` is risk_analyst's). */
 export const AGENT_MODELS_PREFIX = "OPSGRAPH_MODELS_";
 
+/** Refuses an agent's own tiers for an agent no flow has (a misspelt OPSGRAPH_MODELS_<AGENT> would go unnoticed). */
+export function checkAgentTiers(config: Pick<Config, "agentTiers">, agents: readonly string[]): void {
+  for (const agent of Object.keys(config.agentTiers)) {
+    if (!agents.includes(agent)) throw new InputError(`${AGENT_MODELS_PREFIX}${agent.toUpperCase()}: no flow has an agent named ${agent} (agents: ${[...new Set(agents)].sort().join(", ")})`);
+  }
+}
+
 const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const bool = (fallback: boolean) =>

@@ -7,7 +7,7 @@ import type { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/sto
 import type pg from "pg";
 import type PgBoss from "pg-boss";
 import type { Attempt, ModelTier } from "../nodes/agent.js";
-import { countModelCalls, freshCursor, stepNodes, tiersUsed, type AgentStepContext, type AgentStepState, type ExhaustedPolicy } from "../nodes/agent-step.js";
+import { countModelCalls, freshCursor, mostTiers, stepNodes, tiersOf, tiersUsed, tiersUsedByAgent, type AgentStepContext, type AgentStepState, type ExhaustedPolicy } from "../nodes/agent-step.js";
 import { budgetOf, type BudgetContext, type LimitInputs } from "../nodes/budget.js";
 import type { Clock } from "../nodes/clock.js";
 import { DEFAULT_BACKOFF } from "../nodes/errors.js";
@@ -43,6 +43,8 @@ export interface RunRecord {
   /** HTTP requests made to model providers by this invocation, retries included. */
   model_calls: number;
   tiers_used: string[];
+  /** Per agent, the tiers that produced its outputs (`rules` among them when it answered). */
+  tiers_used_by_agent?: Record<string, string[]>;
   duration_ms: number;
   result?: unknown;
   error?: string;
@@ -100,7 +102,10 @@ export interface RunObserver {
 /** What every flow's runner needs. */
 export interface RunnerDeps {
   pool: pg.Pool;
+  /** The flows' chain (OPSGRAPH_MODELS): every agent's tiers, except an agent with its own. */
   tiers: ModelTier[];
+  /** Agents' own chains (OPSGRAPH_MODELS_<AGENT>), by agent name. */
+  agentTiers?: Record<string, ModelTier[]>;
   /** Where reports are written. */
   reportsDir: string;
   log?: Logger;
@@ -135,12 +140,13 @@ export interface ResumeAnswer {
 }
 
 /** A row of opsgraph_runs. `input` is the flow's own (what a queued run starts from). */
-export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id" | "tier_order"> {
+export interface RunRow extends Omit<RunRecord, "result" | "error" | "cached" | "worker_id" | "tier_order" | "tiers_used_by_agent"> {
   result: unknown;
   error: string | null;
   input: Record<string, unknown>;
   worker_id: string | null;
   tier_order: TierOrders | null;
+  tiers_used_by_agent: Record<string, string[]> | null;
 }
 
 export type RunConfig = {
@@ -186,6 +192,7 @@ function toRecord(row: RunRow, withResult = true): RunRecord {
     status: row.status,
     model_calls: row.model_calls,
     tiers_used: row.tiers_used,
+    ...(row.tiers_used_by_agent ? { tiers_used_by_agent: row.tiers_used_by_agent } : {}),
     duration_ms: row.duration_ms,
   };
   if (withResult) rec.result = row.result;
@@ -265,7 +272,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   protected abstract readonly graph: FlowGraph;
   protected abstract readonly versions: FlowStateVersions;
   /** The flow's agents (onExhausted applies to each). */
-  protected abstract readonly agentNames: readonly string[];
+  /** The agents of its flow (what OPSGRAPH_MODELS_<AGENT> may name). */
+  abstract readonly agentNames: readonly string[];
   readonly deadLetters: DeadLetterQueue;
   readonly outbox: Outbox;
 
@@ -329,7 +337,8 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   protected async tierOrderFor(run_id: string): Promise<TierOrders | null> {
     if (!this.deps.adaptiveTiers) return null;
     const stats = await readTierStats(this.deps.pool, this.agentNames);
-    return tierOrdersOf(this.agentNames, this.deps.tiers.map((t) => t.id), stats, run_id);
+    const ctx = { tiers: this.deps.tiers, ...(this.deps.agentTiers ? { agentTiers: this.deps.agentTiers } : {}) };
+    return tierOrdersOf(this.agentNames, (agent) => tiersOf(ctx, agent).map((t) => t.id), stats, run_id);
   }
 
   protected config(run: RunRef & { tier_order?: TierOrders | null }, lease?: RunLease): RunConfig {
@@ -339,6 +348,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       ...this.deps.budget,
       costOf: (a) => costOf(a.tier, a.tokens, prices),
       tiers: lease ? this.deps.tiers.map((t) => lease.guard(t)) : this.deps.tiers,
+      ...(this.deps.agentTiers ? { agentTiers: lease ? Object.fromEntries(Object.entries(this.deps.agentTiers).map(([agent, tiers]) => [agent, tiers.map((t) => lease.guard(t))])) : this.deps.agentTiers } : {}),
       deadLetters: fence !== undefined ? this.deadLetters.fenced(fence) : this.deadLetters,
       // the nodes get the Store itself, not through the graph (see AgentStepContext.store)
       store: this.store,
@@ -351,7 +361,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       ...(this.deps.adaptiveTiers && run.tier_order ? { tierOrder: Object.fromEntries(Object.entries(run.tier_order).map(([agent, o]) => [agent, o.order])) } : {}),
       ...this.flowContext(fence !== undefined ? { ...run, fence } : run),
     };
-    const recursionLimit = this.recursionLimit({ tiers: this.deps.tiers.length, backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
+    const recursionLimit = this.recursionLimit({ tiers: mostTiers(context), backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
     return {
       configurable: { thread_id: run.thread_id, ...(fence !== undefined ? { [FENCE_KEY]: fence } : {}) },
       ...(lease ? { signal: lease.signal } : {}),
@@ -701,7 +711,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const duration_ms = Date.now() - t0;
     // only while the run is this execution's (its fence, $9)
     const endedSql = `UPDATE opsgraph_runs SET status = $2, model_calls = model_calls + $3, tiers_used = $4, duration_ms = duration_ms + $5,
-         result = $6, error = $7, tokens = $8, worker_id = NULL, heartbeat_at = NULL, lock_pid = NULL, lease_ms = NULL, updated_at = now()
+         result = $6, error = $7, tokens = $8, tiers_used_by_agent = $10, worker_id = NULL, heartbeat_at = NULL, lock_pid = NULL, lease_ms = NULL, updated_at = now()
        WHERE run_id = $1 AND fence = $9 RETURNING *`;
     const endedValues = [
       run_id,
@@ -713,6 +723,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       error,
       JSON.stringify(tokenTotals(attempts)),
       opts.lease.fence,
+      JSON.stringify(tiersUsedByAgent(attempts)),
     ];
     let rows: RunRow[];
     try {

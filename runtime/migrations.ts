@@ -244,6 +244,13 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX opsgraph_tier_attempts_at ON opsgraph_tier_attempts (at);
       ALTER TABLE opsgraph_runs ADD COLUMN tier_order jsonb;`,
   },
+  {
+    version: 12,
+    name: "tiers used by each agent",
+    sql: `
+      -- per agent, the tiers that produced its outputs (an agent may have its own chain)
+      ALTER TABLE opsgraph_runs ADD COLUMN tiers_used_by_agent jsonb;`,
+  },
 ];
 
 const LOCK_KEY = "opsgraph:migrations";

@@ -12,6 +12,8 @@ import { openPortfolioSource } from "./portfolio-sources.js";
 import type { FlowStateVersions } from "./state-version.js";
 
 export const PORTFOLIO_MONITORING = "portfolio-monitoring";
+/** Its agents: the supervisor and the workers it routes to. */
+export const PORTFOLIO_AGENTS: readonly string[] = ["supervisor", "analyse_kpis", "issue_flagger"];
 
 /** Version 1 is the first: nothing older to bring up to date. */
 const VERSIONS: FlowStateVersions = { current: PORTFOLIO_MONITORING_STATE_VERSION, oldest: PORTFOLIO_MONITORING_STATE_VERSION, upgrade: () => ({}), asNode: "report" };
@@ -44,7 +46,7 @@ export class PortfolioRunner extends FlowRunner<PortfolioMonitoringState> {
   readonly flow = PORTFOLIO_MONITORING;
   protected readonly graph: FlowGraph;
   protected readonly versions = VERSIONS;
-  protected readonly agentNames = ["supervisor", "analyse_kpis", "issue_flagger"];
+  readonly agentNames = PORTFOLIO_AGENTS;
   protected recursionLimit(inputs: LimitInputs) {
     return portfolioRecursionLimit(inputs);
   }

@@ -30,6 +30,8 @@ export interface ContractReviewRequest {
 }
 
 export const CONTRACT_REVIEW = "contract-review";
+/** Its agents, in the order a run calls them. */
+export const CONTRACT_REVIEW_AGENTS: readonly string[] = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
 
 /** The default request id: the same flow, input bytes and playbook are the same request. */
 export function defaultRequestId(flow: string, inputSha256: string, playbook: Playbook): string {
@@ -49,7 +51,7 @@ export class ContractReviewRunner extends FlowRunner<ContractReviewState> {
   readonly flow = CONTRACT_REVIEW;
   protected readonly graph: FlowGraph;
   protected readonly versions = CONTRACT_REVIEW_STATE_VERSIONS;
-  protected readonly agentNames = ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer"];
+  readonly agentNames = CONTRACT_REVIEW_AGENTS;
   protected recursionLimit(inputs: LimitInputs) {
     return contractReviewRecursionLimit(inputs);
   }

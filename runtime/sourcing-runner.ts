@@ -23,7 +23,7 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
   readonly subscribes: SourcingStage["subscribes"];
   protected readonly graph: FlowGraph;
   protected readonly versions: FlowStateVersions;
-  protected readonly agentNames: readonly string[];
+  readonly agentNames: readonly string[];
   protected recursionLimit(inputs: LimitInputs) {
     return sourcingStageRecursionLimit(inputs);
   }

@@ -5,6 +5,8 @@ import { RUNS_QUEUE } from "./queue.js";
 import type { TierStats } from "../nodes/tier-order.js";
 import { readTierStats, TIER_STATS_WINDOW, tierOrdersOf, type TierOrders } from "./tier-stats.js";
 import type { RunStatus } from "./runs.js";
+import type { Config } from "./config.js";
+import { breakerKeyOf, endpointOf, type ModelTierSpec, type Provider } from "./tier-spec.js";
 
 /** A worker that is alive: not stopped, and its heartbeat within 3 leases. */
 export interface LiveWorker {
@@ -19,9 +21,32 @@ export interface LiveWorker {
   heartbeat_age_ms: number;
 }
 
+/** A configured model tier as `opsgraph status` shows it: never its key, only the key's variable. */
+export interface TierStatus {
+  /** `provider:model` (with `@endpoint` when one was written): the name in runs' `tiers_used`. */
+  id: string;
+  provider: Provider;
+  /** Where its requests go. */
+  endpoint: string;
+  /** The variable its key is read from (null: it sends none), and whether that is set. */
+  key_env: string | null;
+  key_set: boolean;
+  /** Its circuit breaker's key (`provider:model@endpoint`) and state (closed when no process has tripped it). */
+  breaker: string;
+  breaker_state: CircuitState;
+}
+
+/** The model chains of the configuration read: the flows' (OPSGRAPH_MODELS) and the agents' own. */
+export interface ModelsStatus {
+  /** Tier ids in order; rules is always last and not listed. */
+  chains: { default: string[]; agents: Record<string, string[]> };
+  /** Each tier once, in the order first named. */
+  tiers: TierStatus[];
+}
+
 /** One model's circuit breaker, shared by every process. */
 export interface BreakerStatus {
-  /** The breaker's key: the tier id, provider:model. */
+  /** The breaker's key: provider:model@endpoint (one per provider, endpoint and model). */
   model: string;
   /** half_open: past its cooldown, its probe out or about to be. */
   state: CircuitState;
@@ -68,6 +93,24 @@ export interface Status {
    * and the order each agent with stats tries its tiers in now (outside its runs' traffic floor).
    */
   adaptive_tiers?: { window: typeof TIER_STATS_WINDOW; stats: TierStats[]; order: TierOrders };
+  /** The configured chains (when read with the configuration), each tier with its breaker's state. */
+  models?: ModelsStatus;
+}
+
+/** The chains of a configuration, for status: what each tier calls and with which key variable, never a key. */
+export function modelsOf(config: Pick<Config, "modelTiers" | "agentTiers" | "apiKeys" | "openai">): Omit<ModelsStatus, "tiers"> & { tiers: Omit<TierStatus, "breaker_state">[] } {
+  const tiers = new Map<string, Omit<TierStatus, "breaker_state">>();
+  const ids = (list: readonly ModelTierSpec[]) =>
+    list.map((spec) => {
+      if (!tiers.has(spec.id)) {
+        const endpoint = endpointOf(spec, config.openai.baseURL);
+        const keySet = spec.keyEnv !== undefined && (config.apiKeys.get(spec.keyEnv) !== undefined || (spec.keyEnv === "OPENAI_API_KEY" && config.openai.apiKey !== undefined));
+        tiers.set(spec.id, { id: spec.id, provider: spec.provider, endpoint, key_env: spec.keyEnv ?? null, key_set: keySet, breaker: breakerKeyOf(spec, endpoint) });
+      }
+      return spec.id;
+    });
+  const chains = { default: ids(config.modelTiers), agents: Object.fromEntries(Object.entries(config.agentTiers).map(([agent, list]) => [agent, ids(list)])) };
+  return { chains, tiers: [...tiers.values()] };
 }
 
 const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "completed", "failed", "dead_lettered"];
@@ -78,7 +121,19 @@ const RUN_STATUSES: RunStatus[] = ["queued", "running", "awaiting_review", "comp
  */
 export async function readStatus(
   pool: pg.Pool,
-  { leaseMs, prices = DEFAULT_PRICES, adaptiveTiers }: { leaseMs: number; prices?: PriceTable; /** The configured tier ids, when adaptive tier order is on. */ adaptiveTiers?: readonly string[] },
+  {
+    leaseMs,
+    prices = DEFAULT_PRICES,
+    adaptiveTiers,
+    models,
+  }: {
+    leaseMs: number;
+    prices?: PriceTable;
+    /** The configured tier ids (one list, or each agent's own), when adaptive tier order is on. */
+    adaptiveTiers?: readonly string[] | ((agent: string) => readonly string[]);
+    /** The configuration's chains (modelsOf): shown with each tier's breaker state. */
+    models?: ReturnType<typeof modelsOf>;
+  },
 ): Promise<Status> {
   const client = await pool.connect();
   try {
@@ -152,6 +207,7 @@ export async function readStatus(
       ...(adaptiveTiers && tierStats
         ? { adaptive_tiers: { window: TIER_STATS_WINDOW, stats: tierStats, order: tierOrdersOf([...new Set(tierStats.map((t) => t.agent))], adaptiveTiers, tierStats) } }
         : {}),
+      ...(models ? { models: { chains: models.chains, tiers: models.tiers.map((t) => ({ ...t, breaker_state: breakers.find((b) => b.model === t.breaker)?.state ?? "closed" })) } } : {}),
     };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});

@@ -2,7 +2,7 @@
  * The graphs langgraph.json serves to the `langgraphjs dev` server and LangGraph Studio.
  *
  * Compiled without a checkpointer or store: the server injects its own. The environment is
- * read once, here, as the CLI reads it: the model tiers (OPSGRAPH_MODELS, OPENAI_*), the review
+ * read once, here, as the CLI reads it: the model tiers (OPSGRAPH_MODELS, OPSGRAPH_MODELS_<AGENT>, their keys), the review
  * threshold and the exhausted-tier policy become defaults under each run's own context.
  */
 import { buildContractReviewGraph } from "../graphs/contract-review/index.js";
@@ -11,15 +11,16 @@ import { buildSourcingGraph, buildStageGraph, fitStage, outreachStage, profilerS
 import { contractReviewRecursionLimit } from "../graphs/contract-review/limits.js";
 import { portfolioRecursionLimit } from "../graphs/portfolio-monitoring/limits.js";
 import { sourcingRecursionLimit, sourcingStageRecursionLimit } from "../graphs/sourcing/limits.js";
-import type { ExhaustedPolicy } from "../nodes/agent-step.js";
+import { mostTiers, type ExhaustedPolicy } from "../nodes/agent-step.js";
 import { budgetOf, type LimitInputs } from "../nodes/budget.js";
 import { DEFAULT_BACKOFF } from "../nodes/errors.js";
 import type { Attempt } from "../nodes/agent.js";
-import { loadConfig } from "./config.js";
+import { checkAgentTiers, loadConfig } from "./config.js";
 import { costOf } from "./prices.js";
 import { InputError } from "./errors.js";
+import { FLOW_AGENTS } from "./flow-agents.js";
 import { createLogger } from "./log.js";
-import { createModelTiers } from "./models.js";
+import { createTierSet } from "./models.js";
 import { openDatabase } from "./postgres.js";
 import { PortfolioSources } from "./portfolio-input.js";
 import { PORTFOLIO_MONITORING } from "./portfolio-runner.js";
@@ -33,7 +34,10 @@ const config = loadConfig();
 // workers' breakers too (the server's own store is not opsgraph's database: without it, the
 // breakers stay this process's)
 const breakers = config.databaseUrl ? new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log: createLogger(config.logLevel) }) : undefined;
-const tiers = createModelTiers(config, undefined, breakers);
+const { tiers, agentTiers } = createTierSet(config, undefined, breakers);
+// an agent's own chain (OPSGRAPH_MODELS_<AGENT>) must name an agent of these flows
+checkAgentTiers(config, FLOW_AGENTS);
+const tierContext = { tiers, ...(Object.keys(agentTiers).length ? { agentTiers } : {}) };
 if (breakers) {
   void openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 3 })
     .then((db) => breakers.start(db.pool))
@@ -42,7 +46,7 @@ if (breakers) {
 
 // a run's recursion limit: its flow's worst case for these tiers and the run's own budget
 const limitFor = (limit: (inputs: LimitInputs) => number) => (context: RunContext) =>
-  limit({ tiers: tiers.length, backoff: (context["backoff"] as typeof DEFAULT_BACKOFF | undefined) ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
+  limit({ tiers: mostTiers(tierContext), backoff: (context["backoff"] as typeof DEFAULT_BACKOFF | undefined) ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
 // the environment's budget (OPSGRAPH_MAX_*) and the price table under each run's own context
 const priced = { ...config.budget, costOf: (a: Attempt) => costOf(a.tier, a.tokens, config.prices) };
 
@@ -60,7 +64,7 @@ function served<G extends Parameters<typeof agentStepsOf>[0] & Parameters<typeof
   limit: (inputs: LimitInputs) => number,
   { defaults = {}, wired = () => ({}) }: { defaults?: RunContext; wired?: (own: RunContext) => RunContext } = {},
 ): G {
-  return withRunContext(graph, (own, runId) => ({ tiers, ...priced, flow, runId, ...defaults, ...policiesFor(agentStepsOf(graph)), ...plainSettings(own), ...wired(own) }), limitFor(limit));
+  return withRunContext(graph, (own, runId) => ({ ...tierContext, ...priced, flow, runId, ...defaults, ...policiesFor(agentStepsOf(graph)), ...plainSettings(own), ...wired(own) }), limitFor(limit));
 }
 
 const contractReview = buildContractReviewGraph().compile();

@@ -56,7 +56,8 @@ export async function readTierStats(db: Pick<pg.Pool, "query">, agents?: readonl
   return rows.map((r) => ({ ...r, p95_ms: r.p95_ms === null ? null : Math.round(Number(r.p95_ms)) }));
 }
 
-/** Each agent's order of `tiers` from `stats`; `runId`: the run it is for (its traffic floor), none for status. */
-export function tierOrdersOf(agents: readonly string[], tiers: readonly string[], stats: readonly TierStats[], runId?: string): TierOrders {
-  return Object.fromEntries(agents.map((agent) => [agent, orderTiers({ agent, tiers, stats, ...(runId === undefined ? {} : { runId }) })]));
+/** Each agent's order of its `tiers` (one list for all, or each agent's own) from `stats`; `runId`: the run it is for (its traffic floor), none for status. */
+export function tierOrdersOf(agents: readonly string[], tiers: readonly string[] | ((agent: string) => readonly string[]), stats: readonly TierStats[], runId?: string): TierOrders {
+  const own = typeof tiers === "function" ? tiers : () => tiers;
+  return Object.fromEntries(agents.map((agent) => [agent, orderTiers({ agent, tiers: own(agent), stats, ...(runId === undefined ? {} : { runId }) })]));
 }

@@ -253,7 +253,7 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     expect(s.breakers[0]!.probe_left_ms).toBeGreaterThan(5_000);
     const text = formatStatus(s).split("\n");
     expect(text.find((l) => l.startsWith("breakers"))).toMatch(/^breakers +openai:gpt-4\.1-mini@http:\/\/127\.0\.0\.1:\d+\/v1 half-open for \d/);
-    expect(text.find((l) => l.includes("failures in a row"))).toMatch(/^ +model +state +since +failures in a row +failure rate +probe$/);
+    expect(text.find((l) => l.includes("failures in a row"))).toMatch(/^ +breaker +state +since +failures in a row +failure rate +probe$/);
     expect(text.find((l) => l.startsWith("  openai:"))).toMatch(new RegExp(`^  openai:gpt-4\\.1-mini@http://127\\.0\\.0\\.1:\\d+/v1 +half-open +[\\d.]+s ago +3 +100% +${b.shared.owner}, [\\d.]+s left$`));
     expect(await probing).toBe("ok");
   });
