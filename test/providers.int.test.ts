@@ -320,7 +320,7 @@ describe("no key in an error", () => {
     ["ollama", () => `ollama:llama3.1@${server.origin}?key=MY_LOCAL_KEY`, KEYS.MY_LOCAL_KEY],
   ];
 
-  it.each(KEYED)("%s 401 echoing the key: neither the error's message nor its cause's holds it", async (_, spec, key) => {
+  it.each(KEYED)("%s 401 echoing the key: neither the error's message, its cause's nor the provider's error body it carries holds it", async (_, spec, key) => {
     // the provider quotes back whatever key it was sent, as OpenAI does
     server.setResponder("judge", (req) => {
       const sent = req.headers["x-api-key"] ?? req.headers["api-key"] ?? req.headers["authorization"]?.replace(/^Bearer /, "") ?? "";
@@ -333,6 +333,9 @@ describe("no key in an error", () => {
     expect(c.message).toContain("Incorrect API key provided: [key]");
     const cause = e.cause as Error | undefined;
     for (const text of [e.message, String(e), e.stack ?? "", cause?.message ?? "", c.message]) expect(text).not.toContain(key);
+    // the body as the client parsed it (e.error) is kept on the error for anyone who logs it
+    expect(e.error).toBeDefined();
+    expect(JSON.stringify(e.error)).not.toContain(key);
   });
 });
 
