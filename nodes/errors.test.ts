@@ -17,6 +17,7 @@ describe("classifyError: which failures are worth retrying", () => {
     ["a reset connection", Object.assign(new Error("Connection error."), { cause: Object.assign(new TypeError("fetch failed"), { cause: { code: "UND_ERR_SOCKET", message: "other side closed" } }) }), "transient"],
     ["a refused connection", Object.assign(new Error("Connection error."), { cause: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" } }), "transient"],
     ["malformed JSON", new SyntaxError("Unexpected token < in JSON"), "transient"],
+    ["an ollama stream cut before its done line", new Error("Did not receive done or success response in stream."), "transient"],
     ["400", http(400), "fatal"],
     ["401", http(401, { code: "invalid_api_key" }), "fatal"],
     ["403", http(403), "fatal"],

@@ -49,6 +49,8 @@ interface ErrorLike {
 }
 
 const TRANSIENT_NETWORK = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|fetch failed|Connection error/i;
+/** A stream that ended before its last message: the ollama client's words for a cut or unparsable NDJSON stream. */
+const CUT_STREAM = /Did not receive done or success response in stream/;
 const CONTEXT_LENGTH = /context_length_exceeded|maximum context length|context window|prompt is too long|ContextOverflow/i;
 /** Out of money rather than out of rate: OpenAI's insufficient_quota, Anthropic's credit balance. */
 const NO_CREDIT = /insufficient_quota|credit balance is too low|exceeded your current quota/i;
@@ -119,7 +121,7 @@ export function classifyError(error: unknown, now = Date.now()): ClassifiedError
     return { ...base, class: "fatal" };
   }
   if (e.name === "TimeoutError" || e.name === "AbortError" || /timed out|timeout/i.test(message)) return { class: "transient", message: `timeout: ${message}` };
-  if (e.name === "SyntaxError") return { class: "transient", message: `malformed response: ${message}` };
+  if (e.name === "SyntaxError" || CUT_STREAM.test(message)) return { class: "transient", message: `malformed response: ${message}` };
   const chain = [e, e.cause, e.cause?.cause].filter(Boolean) as ErrorLike[];
   if (chain.some((c) => TRANSIENT_NETWORK.test(`${c.code ?? ""} ${c.message ?? ""}`))) return { class: "transient", message: `connection: ${message}` };
   return { class: "fatal", message };

@@ -222,23 +222,35 @@ function modelTier(spec: ModelTierSpec, p: TierParts): BreakerTier {
 /** Anything shaped like a provider's key: providers echo part of a refused one ("Incorrect API key provided: sk-ab***yz"). */
 const KEY_LIKE = /\b(sk-(?:ant-|proj-)?[A-Za-z0-9_*.-]{6,}|AIza[0-9A-Za-z_-]{20,})/g;
 
-/** Takes every key (and anything shaped like one) out of an error's message and its cause's, in place. */
+/**
+ * Takes every key (and anything shaped like one) out of an error, in place: its message, the
+ * provider's error body it carries (`error`: OpenAI's `{ message }`, Anthropic's
+ * `{ error: { message } }`, Ollama's string), and its cause's.
+ */
 export function scrubKeys(e: unknown, secrets: readonly string[]): void {
-  const seen = new Set<unknown>();
-  for (let x = e as { message?: unknown; cause?: unknown } | undefined; x && typeof x === "object" && !seen.has(x); x = x.cause as typeof x) {
-    seen.add(x);
-    if (typeof x.message !== "string") continue;
-    let m = x.message;
+  const scrub = (text: string) => {
+    let m = text;
     for (const s of secrets) if (s.length >= 4) m = m.split(s).join("[key]");
-    m = m.replace(KEY_LIKE, "[key]");
-    if (m !== x.message) {
-      try {
-        x.message = m;
-      } catch {
-        // a frozen error keeps its message; classifyError's line is scrubbed by the ledger
+    return m.replace(KEY_LIKE, "[key]");
+  };
+  const seen = new Set<unknown>();
+  const visit = (x: unknown, depth: number): void => {
+    if (!x || typeof x !== "object" || seen.has(x) || depth > 8) return;
+    seen.add(x);
+    const o = x as Record<string, unknown>;
+    for (const k of ["message", "error", "cause"]) {
+      const v = o[k];
+      if (typeof v !== "string") visit(v, depth + 1);
+      else if (k !== "cause" && scrub(v) !== v) {
+        try {
+          o[k] = scrub(v);
+        } catch {
+          // a frozen error keeps its message; classifyError's line is scrubbed by the ledger
+        }
       }
     }
-  }
+  };
+  visit(e, 0);
 }
 
 /**
