@@ -113,7 +113,8 @@ describe("opsgraph worker --metrics-port", () => {
     expect(m.get(key("opsgraph_tokens_total", { model: MODEL, kind: "output" }))).toBe(500);
     // gpt-4.1-mini at the default $0.40 / $1.60 per 1M tokens
     expect(m.get(key("opsgraph_cost_usd_total", { model: MODEL }))).toBeCloseTo((4000 * 0.4 + 500 * 1.6) / 1e6, 9);
-    expect(m.get(key("opsgraph_circuit_open", { model: MODEL }))).toBe(0);
+    // one series per breaker: provider:model@endpoint
+    expect(m.get(key("opsgraph_circuit_open", { model: `${MODEL}@${server.url}` }))).toBe(0);
     expect(m.get("opsgraph_runs_in_flight")).toBe(0);
     expect(m.get("opsgraph_queue_depth")).toBe(0);
     expect(m.get("opsgraph_dead_letters")).toBe(0);
