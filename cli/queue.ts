@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { chainText } from "../nodes/agent-step.js";
 import { openApp, type App } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
@@ -12,7 +13,7 @@ import { readInputs } from "./run.js";
 /** `opsgraph submit` and `opsgraph worker`: runs as jobs on the PostgreSQL queue. */
 /** The worker's tiers, as it starts: the flows' chain and each agent's own, rules last. */
 function tierLine(app: App): string {
-  const chain = (tiers: readonly { id: string }[]) => [...tiers.map((t) => t.id), "rules"].join(" > ");
+  const chain = (tiers: readonly { id: string }[]) => chainText(tiers.map((t) => t.id));
   const own = Object.entries(app.tierSet.agentTiers).map(([agent, tiers]) => `; ${agent}: ${chain(tiers)}`);
   return `tiers ${app.tiers.length ? chain(app.tiers) : "rules only"}${own.join("")}`;
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { table } from "./format.js";
 import type { App } from "../runtime/app.js";
+import { chainText, tiersOf } from "../nodes/agent-step.js";
 import { modelsOf, readStatus, type Status } from "../runtime/status.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
@@ -58,9 +59,8 @@ export function formatStatus(s: Status): string {
 
 /** The chains (the flows', then each agent's own), then each tier: provider, endpoint, key variable, breaker. */
 function formatModels(m: NonNullable<Status["models"]>): string[] {
-  const chain = (ids: string[]) => [...ids, "rules"].join(" > ");
-  const lines = [`models        ${m.chains.default.length ? chain(m.chains.default) : "rules only (set OPSGRAPH_MODELS)"}`];
-  for (const [agent, ids] of Object.entries(m.chains.agents)) lines.push(`  ${agent} (its own): ${chain(ids)}`);
+  const lines = [`models        ${m.chains.default.length ? chainText(m.chains.default) : "rules only (set OPSGRAPH_MODELS)"}`];
+  for (const [agent, ids] of Object.entries(m.chains.agents)) lines.push(`  ${agent} (its own): ${chainText(ids)}`);
   if (m.tiers.length) {
     const key = (t: (typeof m.tiers)[number]) => (t.key_env === null ? "none" : `${t.key_env} ${t.key_set ? "set" : "unset"}`);
     lines.push(indented([["tier", "provider", "endpoint", "key", "breaker"], ...m.tiers.map((t) => [t.id, t.provider, t.endpoint, key(t), t.breaker_state.replace("_", "-")])]));
@@ -80,7 +80,7 @@ export function addStatusCommand(program: Command, withApp: WithApp) {
           leaseMs: app.config.leaseMs,
           prices: app.config.prices,
           models: modelsOf(app.config),
-          ...(app.config.adaptiveTiers ? { adaptiveTiers: (agent: string) => (app.tierSet.agentTiers[agent] ?? app.tiers).map((t) => t.id) } : {}),
+          ...(app.config.adaptiveTiers ? { adaptiveTiers: (agent: string) => tiersOf(app.tierSet, agent).map((t) => t.id) } : {}),
         }),
       );
       process.stdout.write((opts.json ? JSON.stringify(status) : formatStatus(status)) + "\n");

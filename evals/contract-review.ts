@@ -2,7 +2,7 @@ import { InMemoryStore, MemorySaver } from "@langchain/langgraph";
 import pLimit from "p-limit";
 import { buildContractReviewGraph, type ContractReviewState } from "../graphs/contract-review/index.js";
 import type { ModelTier } from "../nodes/agent.js";
-import { countModelCalls, RULES_TIER } from "../nodes/agent-step.js";
+import { chainText, countModelCalls, RULES_TIER } from "../nodes/agent-step.js";
 import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
 import { cuadReportMarkdown, loadCuadSplit, scoreCuad, type CuadContract, type CuadScore } from "./cuad.js";
 
@@ -55,7 +55,7 @@ export async function evaluateContractReview(opts: {
     ),
   );
   // the flow's chain, then each agent's own
-  const tiers = [...opts.tiers.map((t) => t.id), RULES_TIER, ...Object.entries(opts.agentTiers ?? {}).map(([agent, own]) => `${agent}: ${[...own.map((t) => t.id), RULES_TIER].join(" > ")}`)];
+  const tiers = [...opts.tiers.map((t) => t.id), RULES_TIER, ...Object.entries(opts.agentTiers ?? {}).map(([agent, own]) => `${agent}: ${chainText(own.map((t) => t.id))}`)];
   const score = scoreCuad(contracts, predictions);
   const markdown = cuadReportMarkdown(score, { data: opts.data, tiers, when: new Date().toISOString() });
   return { score, markdown, tiers, model_calls: modelCalls, duration_ms: Date.now() - t0 };

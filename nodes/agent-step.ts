@@ -358,6 +358,9 @@ export function tiersOf(ctx: Pick<AgentStepContext, "tiers" | "agentTiers">, age
   return ctx.agentTiers?.[agent] ?? ctx.tiers ?? [];
 }
 
+/** A chain as people read it: its tier ids, then rules ("openai:gpt-4.1-mini > rules"). */
+export const chainText = (ids: readonly string[]): string => [...ids, RULES_TIER].join(" > ");
+
 /** The most model tiers any agent of the run has (what a flow's worst case counts). */
 export function mostTiers(ctx: Pick<AgentStepContext, "tiers" | "agentTiers">): number {
   return Math.max(ctx.tiers?.length ?? 0, ...Object.values(ctx.agentTiers ?? {}).map((t) => t.length));

@@ -50,7 +50,7 @@ describe("tiers per agent", () => {
         { id: "n2", name: "summarizer", start_ms: t + 5, end_ms: t + 10, attempts: [attempts[1]!] },
       ],
       undefined,
-      tiersOf,
+      (agent) => tiersOf(agent).join(" > "),
     );
     const node = (name: string) => spans.find((s) => s.kind === "node" && s.name === name)!.attributes;
     expect(node("risk_analyst").tiers).toBe("anthropic:claude-sonnet-4-5 > rules");

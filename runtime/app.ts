@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ModelTier } from "../nodes/agent.js";
-import { RULES_TIER } from "../nodes/agent-step.js";
+import { chainText, tiersOf } from "../nodes/agent-step.js";
 import { checkAgentTiers, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { createTierSet, type TierSet } from "./models.js";
@@ -71,7 +71,7 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     pool: db.pool,
     prices: config.prices,
     log,
-    tiersOf: (agent) => [...(agentTiers[agent] ?? tiers).map((t) => t.id), RULES_TIER],
+    chainOf: (agent) => chainText(tiersOf(tierSet, agent).map((t) => t.id)),
     ...(config.otlp ? { otlp: config.otlp } : {}),
     ...(config.langsmith.tracing ? { langsmith: config.langsmith } : {}),
   });

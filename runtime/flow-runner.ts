@@ -337,8 +337,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
   protected async tierOrderFor(run_id: string): Promise<TierOrders | null> {
     if (!this.deps.adaptiveTiers) return null;
     const stats = await readTierStats(this.deps.pool, this.agentNames);
-    const ctx = { tiers: this.deps.tiers, ...(this.deps.agentTiers ? { agentTiers: this.deps.agentTiers } : {}) };
-    return tierOrdersOf(this.agentNames, (agent) => tiersOf(ctx, agent).map((t) => t.id), stats, run_id);
+    return tierOrdersOf(this.agentNames, (agent) => tiersOf(this.deps, agent).map((t) => t.id), stats, run_id);
   }
 
   protected config(run: RunRef & { tier_order?: TierOrders | null }, lease?: RunLease): RunConfig {

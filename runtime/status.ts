@@ -104,8 +104,7 @@ export function modelsOf(config: Pick<Config, "modelTiers" | "agentTiers" | "api
     list.map((spec) => {
       if (!tiers.has(spec.id)) {
         const endpoint = endpointOf(spec, config.openai.baseURL);
-        const keySet = spec.keyEnv !== undefined && (config.apiKeys.get(spec.keyEnv) !== undefined || (spec.keyEnv === "OPENAI_API_KEY" && config.openai.apiKey !== undefined));
-        tiers.set(spec.id, { id: spec.id, provider: spec.provider, endpoint, key_env: spec.keyEnv ?? null, key_set: keySet, breaker: breakerKeyOf(spec, endpoint) });
+        tiers.set(spec.id, { id: spec.id, provider: spec.provider, endpoint, key_env: spec.keyEnv ?? null, key_set: config.apiKeys.get(spec.keyEnv) !== undefined, breaker: breakerKeyOf(spec, endpoint) });
       }
       return spec.id;
     });

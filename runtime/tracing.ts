@@ -66,7 +66,7 @@ const attemptKey = (a: Attempt) => `${a.agent}\0${a.tier}\0${a.attempt}\0${a.out
  * attempt of the ledger under the node that made it. The ledger has no start times: an
  * attempt ends where the next one of its node starts, the last at its node's end.
  */
-export function buildSpans(e: RunEnded, nodes: Iterable<NodeRecord>, prices: PriceTable = DEFAULT_PRICES, tiersOf?: (agent: string) => readonly string[]): Span[] {
+export function buildSpans(e: RunEnded, nodes: Iterable<NodeRecord>, prices: PriceTable = DEFAULT_PRICES, chainOf?: (agent: string) => string): Span[] {
   const start = e.started_at.getTime();
   const end = start + e.duration_ms;
   const runSpan: Span = { id: spanId(), parent_id: null, kind: "run", name: e.flow, start_ms: start, end_ms: end, attributes: {} };
@@ -114,7 +114,7 @@ export function buildSpans(e: RunEnded, nodes: Iterable<NodeRecord>, prices: Pri
       start_ms: n.start_ms,
       end_ms: nodeEnd,
       // an agent's step names the chain it was configured with ("a > b > rules"): the flows' or its own
-      attributes: { ...(agent ? { agent } : {}), ...(agent && tiersOf ? { tiers: tiersOf(agent).join(" > ") } : {}), ...(n.error ? { error: n.error } : {}) },
+      attributes: { ...(agent ? { agent } : {}), ...(agent && chainOf ? { tiers: chainOf(agent) } : {}), ...(n.error ? { error: n.error } : {}) },
     });
     let cursor = nodeEnd;
     const mine = (n.attempts ?? []).filter(take);
@@ -192,7 +192,7 @@ export interface TracingOptions {
   langsmith?: LangSmithSettings;
   log?: Logger;
   /** An agent's configured chain, rules last (OPSGRAPH_MODELS, or its own OPSGRAPH_MODELS_<AGENT>): on its steps' spans. */
-  tiersOf?: (agent: string) => readonly string[];
+  chainOf?: (agent: string) => string;
 }
 
 export interface Tracing extends RunObserver {
@@ -220,7 +220,7 @@ export function createTracing(opts: TracingOptions): Tracing {
     async runEnded(e) {
       const collector = collectors.get(e.run_id);
       collectors.delete(e.run_id);
-      const spans = buildSpans(e, collector?.nodes.values() ?? [], prices, opts.tiersOf);
+      const spans = buildSpans(e, collector?.nodes.values() ?? [], prices, opts.chainOf);
       await saveSpans(pool, e, spans);
       // the run's uuid is its trace id: every invocation of a run is one trace
       otlp?.export(e.run_id.replace(/-/g, ""), spans);
