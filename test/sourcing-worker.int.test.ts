@@ -84,7 +84,10 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
 
     const b = startWorker();
     try {
-      await until(`40 companies finished after the restart (worker b: ${b.output()})`, async () => (await finished()) === 40, 150_000, 250);
+      // a rejected company is finished when the fit analyst rejects it, but the outreach writer
+      // still records its skip of the assessment after that: wait for every consumption too
+      const consumptions = () => count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`);
+      await until(`40 companies finished and 120 events consumed after the restart (worker b: ${b.output()})`, async () => (await finished()) === 40 && (await consumptions()) === 120, 150_000, 250);
     } finally {
       b.kill("SIGTERM");
       await exited(b);
