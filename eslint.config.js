@@ -38,9 +38,9 @@ export default tseslint.config(
       "no-restricted-syntax": ["error", noEnv],
     },
   },
-  layer("agents", ["nodes/agent-step", "graphs", "runtime", "cli"]),
-  layer("nodes", ["graphs", "runtime", "cli"]),
-  layer("graphs", ["runtime", "cli"]),
+  layer("flows/*/agents", ["nodes/agent-step", "graph", "run", "runtime", "cli"]),
+  layer("nodes", ["flows", "runtime", "cli"]),
+  layer("flows/*/graph", ["run", "runtime", "cli"]),
   layer("runtime", ["cli"]),
   {
     files: ["**/*.mjs", "**/*.js"],
@@ -48,5 +48,5 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly" } },
     rules: { "no-restricted-syntax": ["error", noEnv] },
   },
-  { files: ["runtime/config.ts", "cli/**", "test/**", "**/*.test.ts", "scripts/**", "bench/**", "evals/tune-*.ts", "evals/run.ts"], rules: { "no-restricted-syntax": "off" } },
+  { files: ["runtime/config.ts", "cli/**", "test/**", "testing/**", "**/*.test.ts", "scripts/**", "bench/**", "evals/tune-*.ts", "evals/run.ts"], rules: { "no-restricted-syntax": "off" } },
 );

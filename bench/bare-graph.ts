@@ -16,14 +16,14 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { ChatOpenAI } from "@langchain/openai";
 import type pg from "pg";
-import { clauseExtractor, type ClauseExtraction } from "../agents/contract-review/clause-extractor.js";
-import { DEFAULT_PLAYBOOK } from "../agents/contract-review/playbook.js";
-import { riskAnalyst, type RiskReport } from "../agents/contract-review/risk-analyst.js";
-import { summarizer, type Summary } from "../agents/contract-review/summarizer.js";
-import { termsAnalyst, type TermsReport } from "../agents/contract-review/terms-analyst.js";
+import { clauseExtractor, type ClauseExtraction } from "../flows/contract-review/agents/clause-extractor.js";
+import { DEFAULT_PLAYBOOK } from "../flows/contract-review/agents/playbook.js";
+import { riskAnalyst, type RiskReport } from "../flows/contract-review/agents/risk-analyst.js";
+import { summarizer, type Summary } from "../flows/contract-review/agents/summarizer.js";
+import { termsAnalyst, type TermsReport } from "../flows/contract-review/agents/terms-analyst.js";
 import type { Agent } from "../nodes/agent.js";
 import { AgentStepChannels, freshCursor, stepNodes } from "../nodes/agent-step.js";
-import { createCheckpointer } from "../runtime/checkpointer.js";
+import { createCheckpointer } from "../runtime/db/checkpointer.js";
 import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 
 const BareState = Annotation.Root({

@@ -6,11 +6,11 @@
 // environment, as for `opsgraph worker`. SIGTERM drains and exits.
 import path from "node:path";
 import { loadConfig } from "../runtime/config.js";
-import { createModelTiers } from "../runtime/models.js";
-import { openDatabase } from "../runtime/postgres.js";
-import { openQueue } from "../runtime/queue.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
-import { Worker } from "../runtime/worker.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import { openDatabase } from "../runtime/db/postgres.js";
+import { openQueue } from "../runtime/queue/queue.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
+import { Worker } from "../runtime/queue/worker.js";
 
 const concurrency = Number(process.argv[2] ?? 100);
 const maxConnections = Number(process.argv[3] ?? 150);

@@ -5,8 +5,8 @@
 //
 // IPC from the parent: { latency: ms } sets the latency (answered { ok: true }); { count: true }
 // answers { requests } (chat requests since the last count, by agent) and forgets them.
-import { startScriptedOpenAI } from "../test/scripted-openai.js";
-import { AGENTS, ok } from "../test/support/scripted-contract.js";
+import { startScriptedOpenAI } from "../testing/scripted-openai.js";
+import { AGENTS, ok } from "../testing/scripted-contract.js";
 
 let latency = Number(process.argv[2] ?? 0);
 const server = await startScriptedOpenAI();

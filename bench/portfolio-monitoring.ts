@@ -10,14 +10,14 @@
 import { setMaxListeners } from "node:events";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
+import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
 import { openApp } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import { createModelTiers } from "../runtime/models.js";
-import { portfolioInputFromFlags } from "../runtime/portfolio-input.js";
-import { PortfolioRunner } from "../runtime/portfolio-runner.js";
-import { startScriptedOpenAI } from "../test/scripted-openai.js";
-import { criticalPath, faulty, MODEL, scriptPortfolioModel } from "../test/support/scripted-portfolio.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";
+import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
+import { startScriptedOpenAI } from "../testing/scripted-openai.js";
+import { criticalPath, faulty, MODEL, scriptPortfolioModel } from "../testing/scripted-portfolio.js";
 import { BENCH_DATA_DIR, median } from "./support.js";
 
 const { values } = parseArgs({

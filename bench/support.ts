@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { loadConfig, type Config } from "../runtime/config.js";
-import type { ContractDocument } from "../runtime/documents.js";
-import { CONTRACT, MODEL } from "../test/support/scripted-contract.js";
+import type { ContractDocument } from "../runtime/documents/documents.js";
+import { CONTRACT, MODEL } from "../testing/scripted-contract.js";
 
 /** The bench's own data dir: its embedded PostgreSQL, reports. */
 export const BENCH_DATA_DIR = path.join(".opsgraph", "bench");

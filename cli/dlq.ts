@@ -1,8 +1,8 @@
 import fs from "node:fs/promises";
 import { Command, Option } from "commander";
 import type { App } from "../runtime/app.js";
-import { parseSince, replayDeadLetters, selectDeadLetters, type ReplayFilter, type ReplaySummary } from "../runtime/dead-letter-replay.js";
-import type { DeadLetter } from "../runtime/dead-letters.js";
+import { parseSince, replayDeadLetters, selectDeadLetters, type ReplayFilter, type ReplaySummary } from "../runtime/queue/dead-letter-replay.js";
+import type { DeadLetter } from "../runtime/queue/dead-letters.js";
 import { InputError } from "../runtime/errors.js";
 import { positiveInt, table } from "./format.js";
 import { printRun } from "./run.js";

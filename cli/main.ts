@@ -20,9 +20,9 @@ import { addScheduleCommand } from "./schedule.js";
 import { addSourcingCommands } from "./sourcing.js";
 import { evaluateSourcing, formatSourcingEval } from "../evals/sourcing.js";
 import { addTraceCommand } from "./trace.js";
-import { createTierSet } from "../runtime/models.js";
-import { FLOW_AGENTS } from "../runtime/flow-agents.js";
-import type { RunStatus } from "../runtime/runs.js";
+import { createTierSet } from "../runtime/models/models.js";
+import { FLOW_AGENTS } from "../flows/agents.js";
+import type { RunStatus } from "../flows/contract-review/run/runner.js";
 
 const FLOWS = ["contract-review", "portfolio-monitoring"] as const;
 

@@ -1,10 +1,10 @@
 import path from "node:path";
-import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
+import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
 import { openApp } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
-import { portfolioInputFromFlags, readPortfolioInput, type PortfolioInput } from "../runtime/portfolio-input.js";
-import type { RunRecord } from "../runtime/flow-runner.js";
+import { portfolioInputFromFlags, readPortfolioInput, type PortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
+import type { RunRecord } from "../runtime/runs/flow-runner.js";
 import { table } from "./format.js";
 import { announceTiers } from "./run.js";
 

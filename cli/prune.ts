@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { App } from "../runtime/app.js";
-import { parseDuration, prune } from "../runtime/retention.js";
+import { parseDuration, prune } from "../runtime/db/retention.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
 

@@ -3,9 +3,9 @@ import { chainText } from "../nodes/agent-step.js";
 import { openApp, type App } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
-import { serveMetrics } from "../runtime/metrics.js";
-import { Schedules, submitThrough } from "../runtime/schedules.js";
-import { Worker } from "../runtime/worker.js";
+import { serveMetrics } from "../runtime/observability/metrics.js";
+import { Schedules, submitThrough } from "../runtime/queue/schedules.js";
+import { Worker } from "../runtime/queue/worker.js";
 import { positiveInt } from "./format.js";
 import { readInputs } from "./run.js";
 

@@ -4,12 +4,12 @@ import cliProgress from "cli-progress";
 import pLimit from "p-limit";
 import { openApp } from "../runtime/app.js";
 import type { Config } from "../runtime/config.js";
-import { listContracts, readContract, type ContractDocument } from "../runtime/documents.js";
+import { listContracts, readContract, type ContractDocument } from "../runtime/documents/documents.js";
 import { InputError } from "../runtime/errors.js";
-import { readPlaybook } from "../runtime/playbook.js";
-import type { Playbook } from "../agents/contract-review/playbook.js";
+import { readPlaybook } from "../flows/contract-review/run/playbook.js";
+import type { Playbook } from "../flows/contract-review/agents/playbook.js";
 import { table } from "./format.js";
-import type { RunRecord } from "../runtime/runs.js";
+import type { RunRecord } from "../flows/contract-review/run/runner.js";
 
 interface RunOptions {
   input: string;

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { App } from "../runtime/app.js";
-import { readPortfolioInput } from "../runtime/portfolio-input.js";
-import { assertSchedulable, Schedules, SCHEDULABLE_FLOWS, type Schedule } from "../runtime/schedules.js";
+import { readPortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
+import { assertSchedulable, Schedules, SCHEDULABLE_FLOWS, type Schedule } from "../runtime/queue/schedules.js";
 import { table } from "./format.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;

@@ -1,11 +1,11 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import type { Command } from "commander";
-import { parseThesis, ThesisError, type Thesis } from "../agents/sourcing/thesis.js";
+import { parseThesis, ThesisError, type Thesis } from "../flows/sourcing/agents/thesis.js";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
-import type { SourcingStatus } from "../runtime/sourcing-status.js";
+import type { SourcingStatus } from "../flows/sourcing/run/status.js";
 import { positiveInt, table } from "./format.js";
 import { age } from "./status.js";
 

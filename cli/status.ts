@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { table } from "./format.js";
 import type { App } from "../runtime/app.js";
 import { chainText, tiersOf } from "../nodes/agent-step.js";
-import { modelsOf, readStatus, type Status } from "../runtime/status.js";
+import { modelsOf, readStatus, type Status } from "../runtime/observability/status.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
 

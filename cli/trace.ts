@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { App } from "../runtime/app.js";
 import { InputError } from "../runtime/errors.js";
-import { loadTrace, type Span, type Trace } from "../runtime/tracing.js";
+import { loadTrace, type Span, type Trace } from "../runtime/observability/tracing.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
 

@@ -1,9 +1,9 @@
 import { InMemoryStore, MemorySaver } from "@langchain/langgraph";
 import pLimit from "p-limit";
-import { buildContractReviewGraph, type ContractReviewState } from "../graphs/contract-review/index.js";
+import { buildContractReviewGraph, type ContractReviewState } from "../flows/contract-review/graph/index.js";
 import type { ModelTier } from "../nodes/agent.js";
 import { chainText, countModelCalls, RULES_TIER } from "../nodes/agent-step.js";
-import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
+import type { ClauseFinding } from "../flows/contract-review/agents/clause-rules.js";
 import { cuadReportMarkdown, loadCuadSplit, scoreCuad, type CuadContract, type CuadScore } from "./cuad.js";
 
 export interface ContractReviewEval {

@@ -2,8 +2,8 @@ import { describe, it, expect } from "vitest";
 import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CATEGORY_NAMES, CORE_CATEGORY_NAMES, type CategoryName } from "../agents/contract-review/categories.js";
-import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
+import { CATEGORY_NAMES, CORE_CATEGORY_NAMES, type CategoryName } from "../flows/contract-review/agents/categories.js";
+import type { ClauseFinding } from "../flows/contract-review/agents/clause-rules.js";
 import { InputError } from "../runtime/errors.js";
 import {
   codePointToUtf16Map,

@@ -16,8 +16,8 @@ import {
   CORE_CATEGORY_NAMES,
   isCategoryName,
   type CategoryName,
-} from "../agents/contract-review/categories.js";
-import type { ClauseFinding } from "../agents/contract-review/clause-rules.js";
+} from "../flows/contract-review/agents/categories.js";
+import type { ClauseFinding } from "../flows/contract-review/agents/clause-rules.js";
 
 export interface CuadSpan {
   start: number;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../runtime/errors.js";
 import { evaluateNab, formatNab, loadNab, scoreSeries } from "./nab.js";
-import { dataset } from "../test/support/datasets.js";
+import { dataset } from "../testing/datasets.js";
 
 const REAL_NAB = dataset("portfolio/nab-kpi-anomalies");
 const ms = (iso: string) => Date.parse(`${iso}Z`);

@@ -26,7 +26,7 @@ import {
   type AnomalyOptions,
   type RawPoint,
   type ReportingPeriod,
-} from "../agents/portfolio-monitoring/kpi-anomalies.js";
+} from "../flows/portfolio-monitoring/agents/kpi-anomalies.js";
 
 export const PRECISION_DEFINITION = "windows hit / (windows hit + flags outside every window)";
 

@@ -13,7 +13,7 @@ import { portfolioNabSuite } from "./suites/portfolio-nab.js";
 import { sourcingSuite } from "./suites/sourcing.js";
 import { startScriptedModel } from "./scripted-model.js";
 import { loadConfig } from "../runtime/config.js";
-import { createModelTiers } from "../runtime/models.js";
+import { createModelTiers } from "../runtime/models/models.js";
 
 // the shared evaluation data: OPSGRAPH_DATASETS (.ci/run sets it), else ../shared/datasets beside the repository
 const DATA = process.env.OPSGRAPH_DATASETS ?? path.join("..", "shared", "datasets");

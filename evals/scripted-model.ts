@@ -1,12 +1,12 @@
-import { extractClausesByRules } from "../agents/contract-review/clause-rules.js";
+import { extractClausesByRules } from "../flows/contract-review/agents/clause-rules.js";
 import type { ModelTier } from "../nodes/agent.js";
 import { loadConfig } from "../runtime/config.js";
-import { createModelTiers } from "../runtime/models.js";
-import { startScriptedOpenAI, type RecordedRequest, type ScriptedServer } from "../test/scripted-openai.js";
-import { analystAnswer } from "../test/support/scripted-portfolio.js";
-import { judge, type FitAnswer } from "../agents/sourcing/fit-analyst.js";
-import { parseThesis, type Thesis } from "../agents/sourcing/thesis.js";
-import type { CompanyProfile } from "../agents/sourcing/company.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import { startScriptedOpenAI, type RecordedRequest, type ScriptedServer } from "../testing/scripted-openai.js";
+import { analystAnswer } from "../testing/scripted-portfolio.js";
+import { judge, type FitAnswer } from "../flows/sourcing/agents/fit-analyst.js";
+import { parseThesis, type Thesis } from "../flows/sourcing/agents/thesis.js";
+import type { CompanyProfile } from "../flows/sourcing/agents/company.js";
 
 /** The fit analyst's answer from its prompt alone: the thesis and the profile's lines, judged criterion by criterion. */
 function fitAnswer(prompt: string): FitAnswer {

@@ -1,9 +1,9 @@
 import fs from "node:fs/promises";
-import { fitAnalyst } from "../agents/sourcing/fit-analyst.js";
-import { companyProfiler } from "../agents/sourcing/profiler.js";
-import { parseThesis, ThesisError, type Thesis } from "../agents/sourcing/thesis.js";
+import { fitAnalyst } from "../flows/sourcing/agents/fit-analyst.js";
+import { companyProfiler } from "../flows/sourcing/agents/profiler.js";
+import { parseThesis, ThesisError, type Thesis } from "../flows/sourcing/agents/thesis.js";
 import { InputError } from "../runtime/errors.js";
-import { discovery, readStartupsCsv } from "../runtime/sourcing-ingest.js";
+import { discovery, readStartupsCsv } from "../flows/sourcing/run/ingest.js";
 
 /** The back-test: how well the fit score (rules tier) told the companies that exited from those that died by 2014. */
 export interface SourcingEval {

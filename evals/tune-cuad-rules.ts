@@ -8,8 +8,8 @@
  * dir defaults to ../shared/datasets/cuad/dev. Only ever tune on the dev split.
  */
 import { performance } from "node:perf_hooks";
-import { CATEGORY_NAMES, type CategoryName } from "../agents/contract-review/categories.js";
-import { extractClausesByRules, type ClauseFinding } from "../agents/contract-review/clause-rules.js";
+import { CATEGORY_NAMES, type CategoryName } from "../flows/contract-review/agents/categories.js";
+import { extractClausesByRules, type ClauseFinding } from "../flows/contract-review/agents/clause-rules.js";
 import { cuadReportMarkdown, loadCuadSplit, scoreCuad } from "./cuad.js";
 
 const args = process.argv.slice(2);

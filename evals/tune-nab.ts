@@ -7,7 +7,7 @@
  *
  * dir defaults to ../shared/datasets/portfolio/nab-kpi-anomalies.
  */
-import { resample, toEpochMs, type AnomalyOptions, type ReportingPeriod } from "../agents/portfolio-monitoring/kpi-anomalies.js";
+import { resample, toEpochMs, type AnomalyOptions, type ReportingPeriod } from "../flows/portfolio-monitoring/agents/kpi-anomalies.js";
 import { formatNab, loadNab, scoreNab } from "./nab.js";
 
 const args = process.argv.slice(2);

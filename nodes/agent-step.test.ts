@@ -1,7 +1,7 @@
 import { Annotation, Command, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { FakeClock } from "../test/support/fake-clock.js";
+import { FakeClock } from "../testing/fake-clock.js";
 import { InvalidOutputError, type Agent, type ModelTier, type StructuredCall } from "./agent.js";
 import { abandonedBy, addAgentStep, AgentStepChannels, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
 import type { DeadLetterEntry } from "./dead-letter.js";

@@ -1,8 +1,8 @@
 import { Annotation, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { FakeClock } from "../test/support/fake-clock.js";
-import { withRunContext } from "../runtime/run-defaults.js";
+import { FakeClock } from "../testing/fake-clock.js";
+import { withRunContext } from "../runtime/runs/run-defaults.js";
 import type { Agent, Attempt, ModelTier, StructuredCall } from "./agent.js";
 import { addAgentStep, AgentStepChannels, countModelCalls, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
 import { agentStepSupersteps, budgetOf, DEFAULT_BUDGET, recursionLimitOf } from "./budget.js";

@@ -1,7 +1,7 @@
 import { Annotation, Command, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { FakeClock } from "../test/support/fake-clock.js";
+import { FakeClock } from "../testing/fake-clock.js";
 import type { Agent, ModelTier, StructuredCall } from "./agent.js";
 import { AgentStepChannels, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
 import { CircuitOpenError } from "./errors.js";

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import type { BudgetContext } from "../nodes/budget.js";
 import { InputError } from "./errors.js";
-import { DEFAULT_PRICES, PriceTable } from "./prices.js";
-import { endpointOf, keyRequired, parseTierList, type ModelTierSpec } from "./tier-spec.js";
+import { DEFAULT_PRICES, PriceTable } from "./models/prices.js";
+import { endpointOf, keyRequired, parseTierList, type ModelTierSpec } from "./models/tier-spec.js";
 
-export type { ModelTierSpec } from "./tier-spec.js";
+export type { ModelTierSpec } from "./models/tier-spec.js";
 
 /** The model used when OPENAI_API_KEY is set and OPSGRAPH_MODELS is not. */
 export const DEFAULT_OPENAI_MODEL = "openai:gpt-4.1-mini";

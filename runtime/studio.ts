@@ -5,29 +5,29 @@
  * read once, here, as the CLI reads it: the model tiers (OPSGRAPH_MODELS, OPSGRAPH_MODELS_<AGENT>, their keys), the review
  * threshold and the exhausted-tier policy become defaults under each run's own context.
  */
-import { buildContractReviewGraph } from "../graphs/contract-review/index.js";
-import { buildPortfolioMonitoringGraph } from "../graphs/portfolio-monitoring/index.js";
-import { buildSourcingGraph, buildStageGraph, fitStage, outreachStage, profilerStage, type SourcingStage } from "../graphs/sourcing/index.js";
-import { contractReviewRecursionLimit } from "../graphs/contract-review/limits.js";
-import { portfolioRecursionLimit } from "../graphs/portfolio-monitoring/limits.js";
-import { sourcingRecursionLimit, sourcingStageRecursionLimit } from "../graphs/sourcing/limits.js";
+import { buildContractReviewGraph } from "../flows/contract-review/graph/index.js";
+import { buildPortfolioMonitoringGraph } from "../flows/portfolio-monitoring/graph/index.js";
+import { buildSourcingGraph, buildStageGraph, fitStage, outreachStage, profilerStage, type SourcingStage } from "../flows/sourcing/graph/index.js";
+import { contractReviewRecursionLimit } from "../flows/contract-review/graph/limits.js";
+import { portfolioRecursionLimit } from "../flows/portfolio-monitoring/graph/limits.js";
+import { sourcingRecursionLimit, sourcingStageRecursionLimit } from "../flows/sourcing/graph/limits.js";
 import { mostTiers, type ExhaustedPolicy } from "../nodes/agent-step.js";
 import { budgetOf, type LimitInputs } from "../nodes/budget.js";
 import { DEFAULT_BACKOFF } from "../nodes/errors.js";
 import type { Attempt } from "../nodes/agent.js";
 import { checkAgentTiers, loadConfig } from "./config.js";
-import { costOf } from "./prices.js";
+import { costOf } from "./models/prices.js";
 import { InputError } from "./errors.js";
-import { FLOW_AGENTS } from "./flow-agents.js";
-import { createLogger } from "./log.js";
-import { createTierSet } from "./models.js";
-import { openDatabase } from "./postgres.js";
-import { PortfolioSources } from "./portfolio-input.js";
-import { PORTFOLIO_MONITORING } from "./portfolio-runner.js";
-import { openPortfolioSource } from "./portfolio-sources.js";
-import { agentStepsOf, plainSettings, withRunContext, type RunContext } from "./run-defaults.js";
-import { CONTRACT_REVIEW } from "./runs.js";
-import { SharedBreakers } from "./shared-breakers.js";
+import { FLOW_AGENTS } from "../flows/agents.js";
+import { createLogger } from "./observability/log.js";
+import { createTierSet } from "./models/models.js";
+import { openDatabase } from "./db/postgres.js";
+import { PortfolioSources } from "../flows/portfolio-monitoring/run/input.js";
+import { PORTFOLIO_MONITORING } from "../flows/portfolio-monitoring/run/runner.js";
+import { openPortfolioSource } from "../flows/portfolio-monitoring/run/sources.js";
+import { agentStepsOf, plainSettings, withRunContext, type RunContext } from "./runs/run-defaults.js";
+import { CONTRACT_REVIEW } from "../flows/contract-review/run/runner.js";
+import { SharedBreakers } from "./models/shared-breakers.js";
 
 const config = loadConfig();
 // once per process: every run shares the circuit breakers, as in a worker; with DATABASE_URL, the

@@ -11,10 +11,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { openApp } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import { startScriptedOpenAI } from "../test/scripted-openai.js";
-import { MODEL } from "../test/support/scripted-contract.js";
-import { until } from "../test/support/until.js";
-import { startWorkers, submitContracts, waitFinished } from "../test/support/worker-fleet.js";
+import { startScriptedOpenAI } from "../testing/scripted-openai.js";
+import { MODEL } from "../testing/scripted-contract.js";
+import { until } from "../testing/until.js";
+import { startWorkers, submitContracts, waitFinished } from "../testing/worker-fleet.js";
 
 const { values } = parseArgs({
   options: {

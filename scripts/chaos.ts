@@ -17,8 +17,8 @@ import { countModelCalls } from "../nodes/agent-step.js";
 import type { Attempt } from "../nodes/agent.js";
 import { openApp } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import { startScriptedOpenAI, type Reply } from "../test/scripted-openai.js";
-import { AGENTS, CONTRACT, MODEL, ok } from "../test/support/scripted-contract.js";
+import { startScriptedOpenAI, type Reply } from "../testing/scripted-openai.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
 
 const { values } = parseArgs({
   options: {

@@ -19,13 +19,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { clauseExtractor } from "../agents/contract-review/clause-extractor.js";
+import { clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
 import { countModelCalls } from "../nodes/agent-step.js";
 import { openApp } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import { portfolioInputFromFlags } from "../runtime/portfolio-input.js";
-import { startScriptedOpenAI, type Reply, type Responder } from "../test/scripted-openai.js";
-import { portfolioResponders } from "../test/support/scripted-portfolio.js";
+import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";
+import { startScriptedOpenAI, type Reply, type Responder } from "../testing/scripted-openai.js";
+import { portfolioResponders } from "../testing/scripted-portfolio.js";
 
 const { values } = parseArgs({
   options: {

@@ -2,13 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatStatus } from "../cli/status.js";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import type { RunRecord } from "../runtime/flow-runner.js";
-import { readStatus } from "../runtime/status.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import type { RunRecord } from "../runtime/runs/flow-runner.js";
+import { readStatus } from "../runtime/observability/status.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { databaseUrl } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
-import { AGENTS, CONTRACT, ok } from "./support/scripted-contract.js";
+import { documentOf } from "../testing/documents.js";
+import { AGENTS, CONTRACT, ok } from "../testing/scripted-contract.js";
 
 // Adaptive tier order on PostgreSQL, through openApp as the CLI opens it, with the real
 // ChatOpenAI client and two model tiers on the scripted server: gpt-4.1-mini answers the risk

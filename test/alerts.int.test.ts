@@ -4,17 +4,17 @@ import path from "node:path";
 import { parse } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatStatus } from "../cli/status.js";
-import { ALERT_RULE_NAMES, checkAlerts, DEFAULT_ALERT_RULES, type AlertReport } from "../runtime/alerts.js";
+import { ALERT_RULE_NAMES, checkAlerts, DEFAULT_ALERT_RULES, type AlertReport } from "../runtime/observability/alerts.js";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import type { ContractDocument } from "../runtime/documents.js";
-import { createMetrics } from "../runtime/metrics.js";
-import { openQueue, RUNS_QUEUE } from "../runtime/queue.js";
-import { readStatus } from "../runtime/status.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import type { ContractDocument } from "../runtime/documents/documents.js";
+import { createMetrics } from "../runtime/observability/metrics.js";
+import { openQueue, RUNS_QUEUE } from "../runtime/queue/queue.js";
+import { readStatus } from "../runtime/observability/status.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { databaseUrl, ROOT, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { AGENTS, answers, CONTRACT, MODEL } from "./support/scripted-contract.js";
+import { AGENTS, answers, CONTRACT, MODEL } from "../testing/scripted-contract.js";
 
 // `opsgraph alerts check` on fresh databases: the breaker provoked for real (the real ChatOpenAI
 // against a scripted server answering 500s), the other rules' data inserted directly.

@@ -2,12 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { databaseUrl } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { AGENTS, MODEL } from "./support/scripted-contract.js";
-import { until } from "./support/until.js";
-import { runCaller, startWorkers, submitContracts, waitFinished, type WorkerFleet } from "./support/worker-fleet.js";
+import { AGENTS, MODEL } from "../testing/scripted-contract.js";
+import { until } from "../testing/until.js";
+import { runCaller, startWorkers, submitContracts, waitFinished, type WorkerFleet } from "../testing/worker-fleet.js";
 
 // The breaker across real `opsgraph worker` processes on one (fresh) database, the real
 // ChatOpenAI against a scripted model that answers every request with a 500.

@@ -3,17 +3,17 @@ import os from "node:os";
 import path from "node:path";
 import type pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ClauseExtraction, clauseExtractor } from "../agents/contract-review/clause-extractor.js";
-import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
+import { ClauseExtraction, clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
+import { riskAnalyst } from "../flows/contract-review/agents/risk-analyst.js";
 import type { Agent, Attempt } from "../nodes/agent.js";
-import { createModelTiers } from "../runtime/models.js";
-import type { Database } from "../runtime/postgres.js";
-import { ContractReviewRunner, type RunRecord } from "../runtime/runs.js";
-import { FakeClock } from "./support/fake-clock.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import type { Database } from "../runtime/db/postgres.js";
+import { ContractReviewRunner, type RunRecord } from "../flows/contract-review/run/runner.js";
+import { FakeClock } from "../testing/fake-clock.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
-import { startScriptedOpenAI, type Reply, type ScriptedServer } from "./scripted-openai.js";
-import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
+import { documentOf } from "../testing/documents.js";
+import { startScriptedOpenAI, type Reply, type ScriptedServer } from "../testing/scripted-openai.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
 
 // The chaos matrix: the contract-review flow on PostgreSQL, the real ChatOpenAI talking HTTP to
 // the scripted server, which fails in every way a provider does. Backoff waits run on a fake

@@ -1,8 +1,8 @@
 import { validate } from "@langchain/langgraph-checkpoint-validation";
 import type { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type pg from "pg";
-import { createCheckpointer } from "../runtime/checkpointer.js";
-import type { Database } from "../runtime/postgres.js";
+import { createCheckpointer } from "../runtime/db/checkpointer.js";
+import type { Database } from "../runtime/db/postgres.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
 
 // LangGraph's own checkpointer conformance suite, against the checkpointer exactly as the

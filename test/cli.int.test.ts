@@ -1,19 +1,19 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
-import { portfolioRouter } from "../agents/portfolio-monitoring/router.js";
+import { riskAnalyst } from "../flows/contract-review/agents/risk-analyst.js";
+import { portfolioRouter } from "../flows/portfolio-monitoring/agents/router.js";
 import type { Agent } from "../nodes/agent.js";
-import { createCheckpointer } from "../runtime/checkpointer.js";
-import { portfolioInputFromFlags } from "../runtime/portfolio-input.js";
-import { PortfolioRunner } from "../runtime/portfolio-runner.js";
-import { openDatabase } from "../runtime/postgres.js";
-import { checkpointStateVersion } from "../runtime/state-version.js";
-import { readContract } from "../runtime/documents.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
-import { startScriptedOpenAI } from "./scripted-openai.js";
+import { createCheckpointer } from "../runtime/db/checkpointer.js";
+import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";
+import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
+import { openDatabase } from "../runtime/db/postgres.js";
+import { checkpointStateVersion } from "../runtime/db/state-version.js";
+import { readContract } from "../runtime/documents/documents.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
+import { startScriptedOpenAI } from "../testing/scripted-openai.js";
 import { ROOT, runOpsgraph, type CliResult } from "./support/cli.js";
-import { dataset } from "./support/datasets.js";
+import { dataset } from "../testing/datasets.js";
 
 // The CLI as a user runs it: a real process per command, the embedded PostgreSQL under a
 // temp data dir, no model configured (rules tier only).

@@ -5,14 +5,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { ChatOpenAI } from "@langchain/openai";
 import type { z } from "zod";
-import { riskAnalyst } from "../agents/contract-review/risk-analyst.js";
-import { summarizer } from "../agents/contract-review/summarizer.js";
-import { createModelTiers } from "../runtime/models.js";
-import type { Database } from "../runtime/postgres.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { riskAnalyst } from "../flows/contract-review/agents/risk-analyst.js";
+import { summarizer } from "../flows/contract-review/agents/summarizer.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import type { Database } from "../runtime/db/postgres.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
+import { documentOf } from "../testing/documents.js";
 
 // The whole contract-review flow on PostgreSQL, with the real ChatOpenAI client talking
 // HTTP to the scripted OpenAI-compatible server.

@@ -4,19 +4,19 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { clauseExtractor } from "../agents/contract-review/clause-extractor.js";
+import { clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
 import { countModelCalls } from "../nodes/agent-step.js";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import type { ContractDocument } from "../runtime/documents.js";
-import { portfolioInputFromFlags } from "../runtime/portfolio-input.js";
-import { prune } from "../runtime/retention.js";
-import { startScriptedOpenAI, type RecordedRequest, type Reply, type ScriptedServer } from "./scripted-openai.js";
+import type { ContractDocument } from "../runtime/documents/documents.js";
+import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";
+import { prune } from "../runtime/db/retention.js";
+import { startScriptedOpenAI, type RecordedRequest, type Reply, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";
-import { dataset } from "./support/datasets.js";
-import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
-import { portfolioResponders } from "./support/scripted-portfolio.js";
-import { until } from "./support/until.js";
+import { dataset } from "../testing/datasets.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
+import { portfolioResponders } from "../testing/scripted-portfolio.js";
+import { until } from "../testing/until.js";
 
 // A worker process SIGKILLed in the middle of runs costs at most the model calls that were in
 // flight at the kill: every call whose answer had come back is kept (a finished parallel branch,

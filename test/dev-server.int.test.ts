@@ -4,11 +4,11 @@ import net from "node:net";
 import path from "node:path";
 import { Client } from "@langchain/langgraph-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
-import { startScriptedOpenAI, type RecordedRequest, type ScriptedServer } from "./scripted-openai.js";
-import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
-import { scriptPortfolioModel } from "./support/scripted-portfolio.js";
-import { dataset } from "./support/datasets.js";
+import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
+import { startScriptedOpenAI, type RecordedRequest, type ScriptedServer } from "../testing/scripted-openai.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
+import { scriptPortfolioModel } from "../testing/scripted-portfolio.js";
+import { dataset } from "../testing/datasets.js";
 
 // `npm run dev` (the langgraphjs dev server) driven only through @langchain/langgraph-sdk, as
 // Studio and users' code drive it. Its model tier is the scripted OpenAI-compatible server,

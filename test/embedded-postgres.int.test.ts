@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../runtime/errors.js";
-import { MIGRATIONS } from "../runtime/migrations.js";
-import { openDatabase } from "../runtime/postgres.js";
+import { MIGRATIONS } from "../runtime/db/migrations.js";
+import { openDatabase } from "../runtime/db/postgres.js";
 
 // The embedded PostgreSQL shared between processes, proven with real processes: each test
 // has its own fresh data dir, and holders (test/support/hold-database.ts) open it exactly as

@@ -3,10 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
-import { createCheckpointer } from "../runtime/checkpointer.js";
-import { DeadLetterQueue } from "../runtime/dead-letters.js";
-import { FENCE_KEY, FencedError } from "../runtime/fencing.js";
-import { Outbox } from "../runtime/outbox.js";
+import { createCheckpointer } from "../runtime/db/checkpointer.js";
+import { DeadLetterQueue } from "../runtime/queue/dead-letters.js";
+import { FENCE_KEY, FencedError } from "../runtime/runs/fencing.js";
+import { Outbox } from "../runtime/queue/outbox.js";
 import { useFreshDatabase } from "./support/database.js";
 
 // The guards of an execution's writes: each is written only while the run's fence is the

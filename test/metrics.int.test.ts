@@ -4,12 +4,12 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import type { ContractDocument } from "../runtime/documents.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import type { ContractDocument } from "../runtime/documents/documents.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { databaseUrl, ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { AGENTS, answers, CONTRACT, MODEL } from "./support/scripted-contract.js";
-import { until } from "./support/until.js";
+import { AGENTS, answers, CONTRACT, MODEL } from "../testing/scripted-contract.js";
+import { until } from "../testing/until.js";
 
 // `opsgraph worker --metrics-port 0` as a process of its own, one contract review submitted
 // through the queue, the real ChatOpenAI against the scripted server, /metrics scraped over HTTP.

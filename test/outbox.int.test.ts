@@ -1,12 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildContractReviewGraph, type ContractReviewContext, type ContractReviewState } from "../graphs/contract-review/index.js";
-import { createCheckpointer, createStore } from "../runtime/checkpointer.js";
-import { Outbox, outboxNotifier, outboxPublisher, outboxReportSink } from "../runtime/outbox.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
+import { buildContractReviewGraph, type ContractReviewContext, type ContractReviewState } from "../flows/contract-review/graph/index.js";
+import { createCheckpointer, createStore } from "../runtime/db/checkpointer.js";
+import { Outbox, outboxNotifier, outboxPublisher, outboxReportSink } from "../runtime/queue/outbox.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
 import { useFreshDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
+import { documentOf } from "../testing/documents.js";
 
 // Side effects go through the outbox under a unique key: delivering again, enqueueing the same
 // key again, or running the report step again repeats none of them.

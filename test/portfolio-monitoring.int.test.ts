@@ -3,22 +3,22 @@ import os from "node:os";
 import path from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CompanyResult } from "../agents/portfolio-monitoring/company.js";
-import type { PortfolioDataSource } from "../agents/portfolio-monitoring/metrics-collector.js";
+import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
+import type { PortfolioDataSource } from "../flows/portfolio-monitoring/agents/metrics-collector.js";
 import { RULES_TIER } from "../nodes/agent-step.js";
 import type { BackoffPolicy } from "../nodes/errors.js";
 import { loadConfig } from "../runtime/config.js";
-import type { RunRecord } from "../runtime/flow-runner.js";
-import { createModelTiers } from "../runtime/models.js";
-import { portfolioInputFromFlags } from "../runtime/portfolio-input.js";
-import { PortfolioRunner } from "../runtime/portfolio-runner.js";
-import type { Database } from "../runtime/postgres.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import type { RunRecord } from "../runtime/runs/flow-runner.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";
+import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
+import type { Database } from "../runtime/db/postgres.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { openInChromium } from "./support/browser.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
-import { kpiAnalyst } from "../agents/portfolio-monitoring/kpi-analyst.js";
-import { ANALYST, criticalPath, faulty, MODEL, ROUTER, scriptPortfolioModel, type FaultStats } from "./support/scripted-portfolio.js";
-import { dataset } from "./support/datasets.js";
+import { kpiAnalyst } from "../flows/portfolio-monitoring/agents/kpi-analyst.js";
+import { ANALYST, criticalPath, faulty, MODEL, ROUTER, scriptPortfolioModel, type FaultStats } from "../testing/scripted-portfolio.js";
+import { dataset } from "../testing/datasets.js";
 
 // The portfolio-monitoring flow end to end: PostgreSQL, the S&P 500 fundamentals, and the real
 // ChatOpenAI client talking HTTP to the scripted server, which answers every agent from its

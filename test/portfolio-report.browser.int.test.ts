@@ -3,10 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import type { Page } from "playwright-core";
-import type { CompanyMetrics, CompanyResult, Flag } from "../agents/portfolio-monitoring/company.js";
-import { renderPortfolioReport } from "../graphs/portfolio-monitoring/report.js";
+import type { CompanyMetrics, CompanyResult, Flag } from "../flows/portfolio-monitoring/agents/company.js";
+import { renderPortfolioReport } from "../flows/portfolio-monitoring/graph/report.js";
 import { openInChromium, type OpenedPage } from "./support/browser.js";
-import { dataset } from "./support/datasets.js";
+import { dataset } from "../testing/datasets.js";
 
 // The HTML report in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
 // it loads with no console error, every chart renders visibly, and a screenshot shows a chart

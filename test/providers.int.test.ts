@@ -7,16 +7,16 @@ import { z } from "zod";
 import { RULES_TIER } from "../nodes/agent-step.js";
 import { classifyError } from "../nodes/errors.js";
 import { loadConfig } from "../runtime/config.js";
-import { createModelTiers, createTierSet, type BreakerTier } from "../runtime/models.js";
-import type { Database } from "../runtime/postgres.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
-import { startScriptedOpenAI, type RecordedRequest, type Reply, type ScriptedApi, type ScriptedServer } from "./scripted-openai.js";
+import { createModelTiers, createTierSet, type BreakerTier } from "../runtime/models/models.js";
+import type { Database } from "../runtime/db/postgres.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
+import { startScriptedOpenAI, type RecordedRequest, type Reply, type ScriptedApi, type ScriptedServer } from "../testing/scripted-openai.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
-import { FakeWaitsClock } from "./support/fake-clock.js";
+import { documentOf } from "../testing/documents.js";
+import { FakeWaitsClock } from "../testing/fake-clock.js";
 import { startRelay, type Relay } from "./support/providers-relay.js";
-import { AGENTS, CONTRACT, ok } from "./support/scripted-contract.js";
-import { until } from "./support/until.js";
+import { AGENTS, CONTRACT, ok } from "../testing/scripted-contract.js";
+import { until } from "../testing/until.js";
 
 // Every provider's tier exactly as createTierSet builds it from the environment (ChatOpenAI,
 // AzureChatOpenAI, ChatAnthropic, ChatOllama), over real HTTP to the scripted server: the

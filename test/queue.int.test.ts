@@ -1,6 +1,6 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { openQueue } from "../runtime/queue.js";
+import { openQueue } from "../runtime/queue/queue.js";
 import { useFreshDatabase } from "./support/database.js";
 
 const db = useFreshDatabase();

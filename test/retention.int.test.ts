@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../runtime/errors.js";
-import { parseDuration, prune } from "../runtime/retention.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
+import { parseDuration, prune } from "../runtime/db/retention.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
 import { databaseUrl, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
+import { documentOf } from "../testing/documents.js";
 
 // Retention: finished threads' checkpoints go after the retention period; paused, running,
 // queued and recent runs keep theirs; run rows always stay.

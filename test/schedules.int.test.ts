@@ -2,14 +2,14 @@ import path from "node:path";
 import type PgBoss from "pg-boss";
 import { afterEach, describe, expect, it } from "vitest";
 import { InputError } from "../runtime/errors.js";
-import type { PortfolioInput } from "../runtime/portfolio-input.js";
-import { PortfolioRunner } from "../runtime/portfolio-runner.js";
-import { openQueue, RUNS_QUEUE } from "../runtime/queue.js";
-import { Schedules, submitThrough, type SubmitTick } from "../runtime/schedules.js";
-import { Worker } from "../runtime/worker.js";
+import type { PortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
+import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
+import { openQueue, RUNS_QUEUE } from "../runtime/queue/queue.js";
+import { Schedules, submitThrough, type SubmitTick } from "../runtime/queue/schedules.js";
+import { Worker } from "../runtime/queue/worker.js";
 import { databaseUrl, runOpsgraph, ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { dataset } from "./support/datasets.js";
+import { dataset } from "../testing/datasets.js";
 
 // Schedules on a fresh database, with a fixed "now" instead of waiting for real minutes; runs
 // submitted through the real PortfolioRunner on the real pg-boss queue.

@@ -2,14 +2,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { formatStatus } from "../cli/status.js";
 import { CircuitOpenError } from "../nodes/errors.js";
-import { AlertSignals } from "../runtime/alert-signals.js";
-import { createMetrics } from "../runtime/metrics.js";
-import { createModelTiers, type BreakerTier } from "../runtime/models.js";
-import { SharedBreakers } from "../runtime/shared-breakers.js";
-import { readStatus } from "../runtime/status.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { AlertSignals } from "../runtime/observability/alert-signals.js";
+import { createMetrics } from "../runtime/observability/metrics.js";
+import { createModelTiers, type BreakerTier } from "../runtime/models/models.js";
+import { SharedBreakers } from "../runtime/models/shared-breakers.js";
+import { readStatus } from "../runtime/observability/status.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { useFreshDatabase } from "./support/database.js";
-import { until } from "./support/until.js";
+import { until } from "../testing/until.js";
 
 // Breakers shared through PostgreSQL: each "process" here is what openApp builds in one (its
 // tiers, its SharedBreakers with its own LISTEN connection and probe owner id), several on one

@@ -3,15 +3,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseThesis } from "../agents/sourcing/thesis.js";
+import { parseThesis } from "../flows/sourcing/agents/thesis.js";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";
-import { dataset } from "./support/datasets.js";
-import { MODEL, sourcingResponders } from "./support/scripted-sourcing.js";
-import { until } from "./support/until.js";
-import { startWorkers } from "./support/worker-fleet.js";
+import { dataset } from "../testing/datasets.js";
+import { MODEL, sourcingResponders } from "../testing/scripted-sourcing.js";
+import { until } from "../testing/until.js";
+import { startWorkers } from "../testing/worker-fleet.js";
 
 // The event-driven flow has no queue claim: a stage's run is held by the consuming worker's own
 // lease, renewed as it runs. A worker frozen (SIGSTOP) past it while its stage runs are mid-call

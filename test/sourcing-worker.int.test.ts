@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { databaseUrl, ROOT, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { companyOf, MODEL, scriptSourcingModel, SOURCING_AGENTS } from "./support/scripted-sourcing.js";
-import { until } from "./support/until.js";
-import { dataset } from "./support/datasets.js";
+import { companyOf, MODEL, scriptSourcingModel, SOURCING_AGENTS } from "../testing/scripted-sourcing.js";
+import { until } from "../testing/until.js";
+import { dataset } from "../testing/datasets.js";
 
 // The sourcing flow as a user runs it: `opsgraph sourcing ingest`, real `opsgraph worker`
 // processes against the scripted model server, one fresh database per test.

@@ -2,15 +2,15 @@ import fs from "node:fs";
 import path from "node:path";
 import type PgBoss from "pg-boss";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseThesis } from "../agents/sourcing/thesis.js";
-import { checkEvent, derivedEventId, type SourcingEvent } from "../graphs/sourcing/index.js";
-import { consumerQueue, type EventConsumer } from "../runtime/event-bus.js";
-import { Outbox } from "../runtime/outbox.js";
-import { openQueue } from "../runtime/queue.js";
-import { Sourcing } from "../runtime/sourcing-flow.js";
+import { parseThesis } from "../flows/sourcing/agents/thesis.js";
+import { checkEvent, derivedEventId, type SourcingEvent } from "../flows/sourcing/graph/index.js";
+import { consumerQueue, type EventConsumer } from "../runtime/queue/event-bus.js";
+import { Outbox } from "../runtime/queue/outbox.js";
+import { openQueue } from "../runtime/queue/queue.js";
+import { Sourcing } from "../flows/sourcing/run/flow.js";
 import { ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { dataset } from "./support/datasets.js";
+import { dataset } from "../testing/datasets.js";
 
 // The sourcing flow in process: the bus, the stages as subscribers, and their consumers
 // polled by hand, on a fresh database each test. No model: every stage on its rules tier.

@@ -4,13 +4,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Checkpoint, CheckpointMetadata } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
-import { buildContractReviewGraph, CONTRACT_REVIEW_STATE_VERSION, DOCUMENTS_NAMESPACE } from "../graphs/contract-review/index.js";
-import { clauseExtractor } from "../agents/contract-review/clause-extractor.js";
-import { CONTRACT_REVIEW_STATE_VERSIONS } from "../graphs/contract-review/upgrade.js";
+import { buildContractReviewGraph, CONTRACT_REVIEW_STATE_VERSION, DOCUMENTS_NAMESPACE } from "../flows/contract-review/graph/index.js";
+import { clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
+import { CONTRACT_REVIEW_STATE_VERSIONS } from "../flows/contract-review/graph/upgrade.js";
 import type { Agent } from "../nodes/agent.js";
-import { createCheckpointer, createStore } from "../runtime/checkpointer.js";
-import { ContractReviewRunner, type RunStatus } from "../runtime/runs.js";
-import { checkpointStateVersion, ensureStateVersion, StateVersionError } from "../runtime/state-version.js";
+import { createCheckpointer, createStore } from "../runtime/db/checkpointer.js";
+import { ContractReviewRunner, type RunStatus } from "../flows/contract-review/run/runner.js";
+import { checkpointStateVersion, ensureStateVersion, StateVersionError } from "../runtime/db/state-version.js";
 import { useFreshDatabase } from "./support/database.js";
 
 // Runs checkpointed under the previous state version (real version-1 checkpoints, made by

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type PgBoss from "pg-boss";
 import { afterEach, describe, expect, it } from "vitest";
 import { age, formatStatus } from "../cli/status.js";
-import { openQueue, RUNS_QUEUE } from "../runtime/queue.js";
-import { readStatus, type Status } from "../runtime/status.js";
+import { openQueue, RUNS_QUEUE } from "../runtime/queue/queue.js";
+import { readStatus, type Status } from "../runtime/observability/status.js";
 import { databaseUrl, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
 

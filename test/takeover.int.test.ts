@@ -6,11 +6,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import type { ContractDocument } from "../runtime/documents.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import type { ContractDocument } from "../runtime/documents/documents.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";
-import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
-import { until } from "./support/until.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
+import { until } from "../testing/until.js";
 
 // No stale writer: a worker frozen (SIGSTOP) past its lease while it executes runs neither
 // blocks their takeover by another worker nor writes anything once it thaws (SIGCONT). Two

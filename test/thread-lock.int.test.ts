@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ThreadLock } from "../runtime/flow-runner.js";
+import { ThreadLock } from "../runtime/runs/flow-runner.js";
 import { useFreshDatabase } from "./support/database.js";
 
 // A run lets go of its thread's lock in the same round trip as its row's last update, and the

@@ -2,13 +2,13 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { formatTrace } from "../cli/trace.js";
-import { createModelTiers } from "../runtime/models.js";
-import { ContractReviewRunner } from "../runtime/runs.js";
-import { createTracing, loadTrace, type Tracing } from "../runtime/tracing.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
+import { createModelTiers } from "../runtime/models/models.js";
+import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
+import { createTracing, loadTrace, type Tracing } from "../runtime/observability/tracing.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { useFreshDatabase } from "./support/database.js";
-import { documentOf } from "./support/documents.js";
-import { answers, CONTRACT, MODEL } from "./support/scripted-contract.js";
+import { documentOf } from "../testing/documents.js";
+import { answers, CONTRACT, MODEL } from "../testing/scripted-contract.js";
 
 // Traces of contract reviews: spans stored with the run, the `opsgraph trace` tree, and the
 // same spans over OTLP/HTTP to a local receiver.

@@ -7,13 +7,13 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openApp, type App } from "../runtime/app.js";
 import { loadConfig } from "../runtime/config.js";
-import type { ContractDocument } from "../runtime/documents.js";
-import { RUNS_QUEUE } from "../runtime/queue.js";
-import { ThreadBusyError } from "../runtime/runs.js";
-import { Worker } from "../runtime/worker.js";
-import { startScriptedOpenAI, type ScriptedServer } from "./scripted-openai.js";
-import { AGENTS, CONTRACT, MODEL, ok } from "./support/scripted-contract.js";
-import { until } from "./support/until.js";
+import type { ContractDocument } from "../runtime/documents/documents.js";
+import { RUNS_QUEUE } from "../runtime/queue/queue.js";
+import { ThreadBusyError } from "../flows/contract-review/run/runner.js";
+import { Worker } from "../runtime/queue/worker.js";
+import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
+import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
+import { until } from "../testing/until.js";
 
 // Runs as jobs: real worker processes (`opsgraph worker`) on one embedded PostgreSQL, the
 // real ChatOpenAI against the scripted server, and the test process submitting and watching.

@@ -1,4 +1,4 @@
-import type { ClauseFinding } from "../../agents/contract-review/clause-rules.js";
+import type { ClauseFinding } from "../../flows/contract-review/agents/clause-rules.js";
 import type { ModelTier } from "../../nodes/agent.js";
 import { countModelCalls } from "../../nodes/agent-step.js";
 import { compileForEval, reviewForEval } from "../contract-review.js";

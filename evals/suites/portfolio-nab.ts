@@ -1,6 +1,6 @@
-import { DEFAULT_ANOMALY_OPTIONS, detectAnomalies, resample, toEpochMs, type ReportingPeriod } from "../../agents/portfolio-monitoring/kpi-anomalies.js";
-import type { CompanyMetrics } from "../../agents/portfolio-monitoring/company.js";
-import { kpiAnalyst, type KpiAnalysis } from "../../agents/portfolio-monitoring/kpi-analyst.js";
+import { DEFAULT_ANOMALY_OPTIONS, detectAnomalies, resample, toEpochMs, type ReportingPeriod } from "../../flows/portfolio-monitoring/agents/kpi-anomalies.js";
+import type { CompanyMetrics } from "../../flows/portfolio-monitoring/agents/company.js";
+import { kpiAnalyst, type KpiAnalysis } from "../../flows/portfolio-monitoring/agents/kpi-analyst.js";
 import type { ModelTier } from "../../nodes/agent.js";
 import { runAgentStep } from "../agent-run.js";
 import { loadNab, ratios, scoreSeries } from "../nab.js";

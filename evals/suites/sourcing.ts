@@ -1,7 +1,7 @@
-import { fitAnalyst, type FitAssessment } from "../../agents/sourcing/fit-analyst.js";
+import { fitAnalyst, type FitAssessment } from "../../flows/sourcing/agents/fit-analyst.js";
 import type { ModelTier } from "../../nodes/agent.js";
 import { runAgentStep } from "../agent-run.js";
-import { readStartupsCsv } from "../../runtime/sourcing-ingest.js";
+import { readStartupsCsv } from "../../flows/sourcing/run/ingest.js";
 import { runExperiment, type ExperimentResult } from "../experiment.js";
 import { auc, fitInputOf, outcomeOf, readThesisFile } from "../sourcing.js";
 

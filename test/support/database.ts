@@ -5,8 +5,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { migrate } from "../../runtime/migrations.js";
-import { openDatabase, type Database } from "../../runtime/postgres.js";
+import { migrate } from "../../runtime/db/migrations.js";
+import { openDatabase, type Database } from "../../runtime/db/postgres.js";
 
 /** The data dir tests share: one embedded server for every test process (or DATABASE_URL when set). */
 export const TEST_DATA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", ".opsgraph", "test");

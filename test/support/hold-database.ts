@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { openDatabase, type Database } from "../../runtime/postgres.js";
+import { openDatabase, type Database } from "../../runtime/db/postgres.js";
 
 const dataDir = process.argv[2];
 if (!dataDir) {

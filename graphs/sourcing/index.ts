@@ -1,9 +1,0 @@
-import { buildSourcingGraph } from "./graph.js";
-
-export { buildSourcingGraph, buildStageGraph } from "./graph.js";
-export * from "./events.js";
-export * from "./stages.js";
-export * from "./state.js";
-
-/** The compiled graph langgraph.json points at: every stage for one company in one thread. */
-export const graph = buildSourcingGraph().compile();
