@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { extractClausesByRules } from "../flows/contract-review/agents/clause-rules.js";
 import { loadCuadSplit } from "../evals/cuad.js";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import { createModelTiers } from "../runtime/models/models.js";
 import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
 import { startModelServer } from "./model-server.js";

@@ -11,7 +11,7 @@ import { setMaxListeners } from "node:events";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { createModelTiers } from "../runtime/models/models.js";
 import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { RUNS_QUEUE } from "../runtime/queue/queue.js";
 import { Worker } from "../runtime/queue/worker.js";
 import { AGENTS } from "../testing/scripted-contract.js";

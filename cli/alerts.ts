@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { checkAlerts, DEFAULT_ALERT_RULES, type AlertReport, type AlertRules } from "../runtime/observability/alerts.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import { Command, Option } from "commander";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { parseSince, replayDeadLetters, selectDeadLetters, type ReplayFilter, type ReplaySummary } from "../runtime/queue/dead-letter-replay.js";
 import type { DeadLetter } from "../runtime/queue/dead-letters.js";
 import { InputError } from "../runtime/errors.js";

@@ -7,7 +7,7 @@ import { checkAgentTiers, loadConfig, type Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { runPortfolio } from "./portfolio.js";
 import { announceTiers, runContractReview, printRuns, printRun } from "./run.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { evaluateContractReview } from "../evals/contract-review.js";
 import { evaluateNab, formatNab } from "../evals/nab.js";
 import { addDeadLetterCommands, readJsonFile } from "./dlq.js";

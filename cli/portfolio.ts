@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { portfolioInputFromFlags, readPortfolioInput, type PortfolioInput } from "../flows/portfolio-monitoring/run/input.js";

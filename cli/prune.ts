@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { parseDuration, prune } from "../runtime/db/retention.js";
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { chainText } from "../nodes/agent-step.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { serveMetrics } from "../runtime/observability/metrics.js";

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import pLimit from "p-limit";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import type { Config } from "../runtime/config.js";
 import { listContracts, readContract, type ContractDocument } from "../runtime/documents/documents.js";
 import { InputError } from "../runtime/errors.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { readPortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
 import { assertSchedulable, Schedules, SCHEDULABLE_FLOWS, type Schedule } from "../runtime/queue/schedules.js";
 import { table } from "./format.js";

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import type { Command } from "commander";
 import { parseThesis, ThesisError, type Thesis } from "../flows/sourcing/agents/thesis.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import type { SourcingStatus } from "../flows/sourcing/run/status.js";

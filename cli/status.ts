@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { table } from "./format.js";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { chainText, tiersOf } from "../nodes/agent-step.js";
 import { modelsOf, readStatus, type Status } from "../runtime/observability/status.js";
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { InputError } from "../runtime/errors.js";
 import { loadTrace, type Span, type Trace } from "../runtime/observability/tracing.js";
 

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { startScriptedOpenAI } from "../testing/scripted-openai.js";
 import { MODEL } from "../testing/scripted-contract.js";

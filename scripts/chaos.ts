@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { countModelCalls } from "../nodes/agent-step.js";
 import type { Attempt } from "../nodes/agent.js";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { startScriptedOpenAI, type Reply } from "../testing/scripted-openai.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";

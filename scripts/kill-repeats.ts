@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
 import { countModelCalls } from "../nodes/agent-step.js";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";
 import { startScriptedOpenAI, type Reply, type Responder } from "../testing/scripted-openai.js";

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatStatus } from "../cli/status.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import type { RunRecord } from "../runtime/runs/flow-runner.js";
 import { readStatus } from "../runtime/observability/status.js";

@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatStatus } from "../cli/status.js";
 import { ALERT_RULE_NAMES, checkAlerts, DEFAULT_ALERT_RULES, type AlertReport } from "../runtime/observability/alerts.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import type { ContractDocument } from "../runtime/documents/documents.js";
 import { createMetrics } from "../runtime/observability/metrics.js";

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { databaseUrl } from "./support/cli.js";

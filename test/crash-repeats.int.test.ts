@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
 import { countModelCalls } from "../nodes/agent-step.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import type { ContractDocument } from "../runtime/documents/documents.js";
 import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input.js";

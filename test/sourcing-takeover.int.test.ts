@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseThesis } from "../flows/sourcing/agents/thesis.js";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";

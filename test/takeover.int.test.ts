@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import type { ContractDocument } from "../runtime/documents/documents.js";
 import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openApp, type App } from "../runtime/app.js";
+import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import type { ContractDocument } from "../runtime/documents/documents.js";
 import { RUNS_QUEUE } from "../runtime/queue/queue.js";

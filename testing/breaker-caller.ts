@@ -3,7 +3,7 @@
 // ({ ok, error, skipped }) as JSON. Started by test/breaker-fleet.int.test.ts.
 import { z } from "zod";
 import { CircuitOpenError } from "../nodes/errors.js";
-import { openApp } from "../runtime/app.js";
+import { openApp } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 
 const app = await openApp(loadConfig(process.env));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type pg from "pg";
-import type { App } from "../runtime/app.js";
+import type { App } from "../app/app.js";
 import { CONTRACT } from "./scripted-contract.js";
 const ROOT = path.resolve(import.meta.dirname, "..");
 import { documentOf } from "./documents.js";

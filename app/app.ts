@@ -1,23 +1,23 @@
 import path from "node:path";
 import type { ModelTier } from "../nodes/agent.js";
 import { chainText, tiersOf } from "../nodes/agent-step.js";
-import { checkAgentTiers, type Config } from "./config.js";
-import { createLogger, type Logger } from "./observability/log.js";
-import { createTierSet, type TierSet } from "./models/models.js";
-import { openDatabase, type Database } from "./db/postgres.js";
+import { checkAgentTiers, type Config } from "../runtime/config.js";
+import { createLogger, type Logger } from "../runtime/observability/log.js";
+import { createTierSet, type TierSet } from "../runtime/models/models.js";
+import { openDatabase, type Database } from "../runtime/db/postgres.js";
 import type PgBoss from "pg-boss";
-import { openQueue } from "./queue/queue.js";
-import type { FlowRunner } from "./runs/flow-runner.js";
+import { openQueue } from "../runtime/queue/queue.js";
+import type { FlowRunner } from "../runtime/runs/flow-runner.js";
 import { FLOW_AGENTS } from "../flows/agents.js";
-import { FlowRegistry } from "./runs/flow-registry.js";
+import { FlowRegistry } from "../runtime/runs/flow-registry.js";
 import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
 import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
 import { Sourcing } from "../flows/sourcing/run/flow.js";
-import { createTracing } from "./observability/tracing.js";
-import { AlertSignals } from "./observability/alert-signals.js";
-import { createMetrics, type Metrics } from "./observability/metrics.js";
-import { SharedBreakers } from "./models/shared-breakers.js";
-import { TierLedger } from "./models/tier-stats.js";
+import { createTracing } from "../runtime/observability/tracing.js";
+import { AlertSignals } from "../runtime/observability/alert-signals.js";
+import { createMetrics, type Metrics } from "../runtime/observability/metrics.js";
+import { SharedBreakers } from "../runtime/models/shared-breakers.js";
+import { TierLedger } from "../runtime/models/tier-stats.js";
 
 /** What a CLI command works with: the database, the model tiers and the flows' runners. */
 export interface App {

@@ -15,19 +15,19 @@ import { mostTiers, type ExhaustedPolicy } from "../nodes/agent-step.js";
 import { budgetOf, type LimitInputs } from "../nodes/budget.js";
 import { DEFAULT_BACKOFF } from "../nodes/errors.js";
 import type { Attempt } from "../nodes/agent.js";
-import { checkAgentTiers, loadConfig } from "./config.js";
-import { costOf } from "./models/prices.js";
-import { InputError } from "./errors.js";
+import { checkAgentTiers, loadConfig } from "../runtime/config.js";
+import { costOf } from "../runtime/models/prices.js";
+import { InputError } from "../runtime/errors.js";
 import { FLOW_AGENTS } from "../flows/agents.js";
-import { createLogger } from "./observability/log.js";
-import { createTierSet } from "./models/models.js";
-import { openDatabase } from "./db/postgres.js";
+import { createLogger } from "../runtime/observability/log.js";
+import { createTierSet } from "../runtime/models/models.js";
+import { openDatabase } from "../runtime/db/postgres.js";
 import { PortfolioSources } from "../flows/portfolio-monitoring/run/input.js";
 import { PORTFOLIO_MONITORING } from "../flows/portfolio-monitoring/run/runner.js";
 import { openPortfolioSource } from "../flows/portfolio-monitoring/run/sources.js";
-import { agentStepsOf, plainSettings, withRunContext, type RunContext } from "./runs/run-defaults.js";
+import { agentStepsOf, plainSettings, withRunContext, type RunContext } from "../runtime/runs/run-defaults.js";
 import { CONTRACT_REVIEW } from "../flows/contract-review/run/runner.js";
-import { SharedBreakers } from "./models/shared-breakers.js";
+import { SharedBreakers } from "../runtime/models/shared-breakers.js";
 
 const config = loadConfig();
 // once per process: every run shares the circuit breakers, as in a worker; with DATABASE_URL, the
