@@ -22,7 +22,7 @@ import { evaluateSourcing, formatSourcingEval } from "../evals/sourcing.js";
 import { addTraceCommand } from "./trace.js";
 import { createTierSet } from "../runtime/models/models.js";
 import { FLOW_AGENTS } from "../flows/agents.js";
-import type { RunStatus } from "../flows/contract-review/run/runner.js";
+import type { RunStatus } from "../runtime/runs/flow-runner.js";
 
 const FLOWS = ["contract-review", "portfolio-monitoring"] as const;
 

@@ -6,6 +6,7 @@ import type { PortfolioInput } from "../flows/portfolio-monitoring/run/input.js"
 import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
 import { openQueue, RUNS_QUEUE } from "../runtime/queue/queue.js";
 import { Schedules, submitThrough, type SubmitTick } from "../runtime/queue/schedules.js";
+import { scheduledPortfolio } from "../flows/portfolio-monitoring/run/schedule.js";
 import { Worker } from "../runtime/queue/worker.js";
 import { databaseUrl, runOpsgraph, ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
@@ -44,7 +45,7 @@ async function counts() {
 
 describe("add, list, remove", () => {
   it("keeps a schedule with its first tick in its own time zone, lists the next first, and removes it", async () => {
-    const schedules = new Schedules({ pool: db.pool, clock: at(T0) });
+    const schedules = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) });
     const utc = await schedules.add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
     const paris = await schedules.add({ flow: "portfolio-monitoring", cron: WEEKLY, tz: "Europe/Paris", input: PORTFOLIO });
     expect(utc).toMatchObject({ flow: "portfolio-monitoring", cron: WEEKLY, tz: "UTC", next_run_at: FIRST_TICK, last_run_at: null, last_run_id: null, enabled: true, input: PORTFOLIO });
@@ -58,7 +59,7 @@ describe("add, list, remove", () => {
   });
 
   it("refuses a bad cron, a bad time zone and a flow it cannot schedule, writing nothing", async () => {
-    const schedules = new Schedules({ pool: db.pool, clock: at(T0) });
+    const schedules = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) });
     const add = (o: { flow?: string; cron?: string; tz?: string }) => schedules.add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO, ...o });
     for (const cron of ["0 6 * *", "0 6 * * FOO", "61 6 * * *", "every monday", "0 0 6 * * MON"]) {
       const err = await add({ cron }).catch((e: unknown) => e);
@@ -75,10 +76,10 @@ describe("add, list, remove", () => {
 
 describe("each tick starts exactly one run", () => {
   it("5 schedulers firing the same due tick at once submit one run and one job, then the next tick is in the future", async () => {
-    const submit = submitThrough({ portfolio: await portfolioRunner() });
-    const s = await new Schedules({ pool: db.pool, clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
+    const submit = submitThrough([scheduledPortfolio(await portfolioRunner())]);
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
     const now = Date.parse(FIRST_TICK) + 60_000;
-    const fired = (await Promise.all(Array.from({ length: 5 }, () => new Schedules({ pool: db.pool, clock: at(now), submit }).fireDue()))).flat();
+    const fired = (await Promise.all(Array.from({ length: 5 }, () => new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit }).fireDue()))).flat();
 
     const { runs, jobs } = await counts();
     expect(runs).toHaveLength(1);
@@ -87,28 +88,28 @@ describe("each tick starts exactly one run", () => {
     expect(fired).toHaveLength(1); // one caller claimed the tick
     expect(fired[0]).toMatchObject({ schedule_id: s.id, tick: FIRST_TICK, run_id: runs[0]!.run_id });
 
-    const [after] = await new Schedules({ pool: db.pool }).list();
+    const [after] = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"] }).list();
     expect(after).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_run_at: new Date(now).toISOString(), last_run_id: runs[0]!.run_id, last_error: null });
     expect(Date.parse(after!.next_run_at)).toBeGreaterThan(now);
     // the same moment again: nothing is due
-    expect(await new Schedules({ pool: db.pool, clock: at(now), submit }).fireDue()).toEqual([]);
+    expect(await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit }).fireDue()).toEqual([]);
     expect((await counts()).runs).toHaveLength(1);
   });
 
   it("a tick submitted by a worker that died before claiming it is still one run", async () => {
     const runner = await portfolioRunner();
-    const s = await new Schedules({ pool: db.pool, clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
     const dead = await runner.submit({ portfolio: PORTFOLIO, requestId: `schedule:${s.id}:${FIRST_TICK}` });
-    const fired = await new Schedules({ pool: db.pool, clock: at(Date.parse(FIRST_TICK) + 1000), submit: submitThrough({ portfolio: runner }) }).fireDue();
+    const fired = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(Date.parse(FIRST_TICK) + 1000), submit: submitThrough([scheduledPortfolio(runner)]) }).fireDue();
     expect(fired).toEqual([expect.objectContaining({ run_id: dead.run_id, created: false })]);
     expect(await counts()).toMatchObject({ runs: [expect.objectContaining({ run_id: dead.run_id })], jobs: 1 });
   });
 
   it("ticks missed for weeks fire once, and the next tick is counted from now", async () => {
-    const submit = submitThrough({ portfolio: await portfolioRunner() });
-    const s = await new Schedules({ pool: db.pool, clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: "0 * * * *", input: PORTFOLIO });
+    const submit = submitThrough([scheduledPortfolio(await portfolioRunner())]);
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: "0 * * * *", input: PORTFOLIO });
     const now = Date.parse("2026-02-10T09:30:00Z"); // some 950 hourly ticks later
-    const later = new Schedules({ pool: db.pool, clock: at(now), submit });
+    const later = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit });
     expect(await later.fireDue()).toEqual([expect.objectContaining({ tick: "2026-01-01T01:00:00.000Z", created: true })]);
     expect(await later.fireDue()).toEqual([]);
     expect((await counts()).runs).toEqual([expect.objectContaining({ request_id: `schedule:${s.id}:2026-01-01T01:00:00.000Z` })]);
@@ -116,7 +117,7 @@ describe("each tick starts exactly one run", () => {
   });
 
   it("a tick whose input is bad is claimed with its error; one whose submission failed otherwise is tried again", async () => {
-    const schedules = new Schedules({ pool: db.pool, clock: at(T0) });
+    const schedules = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) });
     const bad = await schedules.add({ flow: "portfolio-monitoring", cron: WEEKLY, input: { ...PORTFOLIO, sources: {} } });
     const now = at(Date.parse(FIRST_TICK) + 1000);
     let calls = 0;
@@ -124,24 +125,24 @@ describe("each tick starts exactly one run", () => {
       calls++;
       return Promise.reject(new Error("connection terminated"));
     };
-    expect(await new Schedules({ pool: db.pool, clock: now, submit: down }).fireDue()).toEqual([]);
+    expect(await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: now, submit: down }).fireDue()).toEqual([]);
     expect(calls).toBe(1);
     expect((await schedules.list())[0]).toMatchObject({ next_run_at: FIRST_TICK, last_run_at: null });
 
-    const fired = await new Schedules({ pool: db.pool, clock: now, submit: submitThrough({ portfolio: await portfolioRunner() }) }).fireDue();
+    const fired = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: now, submit: submitThrough([scheduledPortfolio(await portfolioRunner())]) }).fireDue();
     expect(fired).toEqual([expect.objectContaining({ schedule_id: bad.id, run_id: null, error: "sources: name at least one of fundamentals, kpis or postgres" })]);
     expect((await schedules.list())[0]).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_error: "sources: name at least one of fundamentals, kpis or postgres" });
     expect((await counts()).runs).toEqual([]);
   });
 
   it("3 real workers start a due tick's run once, and one of them executes it", async () => {
-    const s = await new Schedules({ pool: db.pool, clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
     const now = at(Date.parse(FIRST_TICK) + 5000);
     const passes = [0, 0, 0];
     const workers: Worker[] = [];
     for (const i of passes.keys()) {
       const runner = await portfolioRunner(); // one after the other: pg-boss's first start creates its schema
-      const schedules = new Schedules({ pool: db.pool, clock: now, submit: submitThrough({ portfolio: runner }) });
+      const schedules = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: now, submit: submitThrough([scheduledPortfolio(runner)]) });
       const counting = { fireDue: () => schedules.fireDue().finally(() => passes[i]!++) };
       workers.push(new Worker({ pool: db.pool, queue: runner.queue, runners: [runner], concurrency: 1, pollMs: 20, scheduleEveryMs: 20, schedules: counting }));
     }
@@ -160,7 +161,7 @@ describe("each tick starts exactly one run", () => {
     const { runs, jobs } = await counts();
     expect(runs).toEqual([expect.objectContaining({ request_id: `schedule:${s.id}:${FIRST_TICK}`, status: "completed" })]);
     expect(jobs).toBe(1);
-    expect((await new Schedules({ pool: db.pool }).list())[0]).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_run_id: runs[0]!.run_id });
+    expect((await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"] }).list())[0]).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_run_id: runs[0]!.run_id });
   });
 });
 

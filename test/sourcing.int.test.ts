@@ -4,7 +4,8 @@ import type PgBoss from "pg-boss";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseThesis } from "../flows/sourcing/agents/thesis.js";
 import { checkEvent, derivedEventId, type SourcingEvent } from "../flows/sourcing/graph/index.js";
-import { consumerQueue, type EventConsumer } from "../runtime/queue/event-bus.js";
+import type { EventConsumer } from "../runtime/queue/event-bus.js";
+import { stageQueue } from "../flows/sourcing/run/bus.js";
 import { Outbox } from "../runtime/queue/outbox.js";
 import { openQueue } from "../runtime/queue/queue.js";
 import { Sourcing } from "../flows/sourcing/run/flow.js";
@@ -76,8 +77,8 @@ describe("sourcing events: schemas and versions", () => {
     const { rows } = await db.pool.query(`SELECT id::text, name, version, correlation_id, causation_id, payload FROM opsgraph_events`);
     const valid = rows[0];
     // a newer producer's v2 and a broken v1, straight onto the profiler's queue, ahead of nothing
-    await boss.send(consumerQueue("company_profiler"), { ...valid, id: "11111111-1111-4111-8111-111111111111", version: 2 });
-    await boss.send(consumerQueue("company_profiler"), { ...valid, id: "22222222-2222-4222-8222-222222222222", payload: { thesis: valid.payload.thesis } });
+    await boss.send(stageQueue("company_profiler"), { ...valid, id: "11111111-1111-4111-8111-111111111111", version: 2 });
+    await boss.send(stageQueue("company_profiler"), { ...valid, id: "22222222-2222-4222-8222-222222222222", payload: { thesis: valid.payload.thesis } });
     await drain(consumers);
     const letters = (await db.pool.query(`SELECT node, input_ref, errors FROM opsgraph_dead_letters ORDER BY id`)).rows;
     expect(letters.map((l) => [l.node, l.input_ref.event_id, l.errors[0].error.split(":")[0]]).sort((a, b) => (a[1] < b[1] ? -1 : 1))).toEqual([

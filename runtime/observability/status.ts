@@ -4,7 +4,7 @@ import { costOf, DEFAULT_PRICES, type PriceTable } from "../models/prices.js";
 import { RUNS_QUEUE } from "../queue/queue.js";
 import type { TierStats } from "../../nodes/tier-order.js";
 import { readTierStats, TIER_STATS_WINDOW, tierOrdersOf, type TierOrders } from "../models/tier-stats.js";
-import type { RunStatus } from "../../flows/contract-review/run/runner.js";
+import type { RunStatus } from "../runs/flow-runner.js";
 import type { Config } from "../config.js";
 import { breakerKeyOf, endpointOf, type ModelTierSpec, type Provider } from "../models/tier-spec.js";
 

@@ -1,10 +1,37 @@
 import type pg from "pg";
 import type PgBoss from "pg-boss";
-import { checkEvent, splitType, type SourcingEvent, type SourcingEventType } from "../../flows/sourcing/graph/events.js";
-import type { Emitted } from "../../flows/sourcing/graph/stages.js";
 import type { DeadLetterQueue } from "./dead-letters.js";
 import type { Logger } from "../observability/log.js";
 import { bossDb, notifyRuns } from "./queue.js";
+
+/** An event as published: its type is `<name>.v<version>`, its id its idempotency key. */
+export interface Emitted {
+  id: string;
+  type: string;
+  correlation_id: string;
+  /** The event it answers; null for a first one (a discovery). */
+  causation_id: string | null;
+  payload: unknown;
+}
+
+/** An event as checked against its type's schema: what a subscriber is handed. */
+export interface CheckedEvent {
+  id: string;
+  type: string;
+}
+
+/**
+ * What the bus knows of its events, given by the flow whose events they are: the bus checks
+ * every event on publish and on consume, and names no event type itself.
+ */
+export interface EventTypes<E extends CheckedEvent> {
+  /** The flow the events belong to: its subscribers' queues are `<flow>-<consumer>`, refused events its dead letters. */
+  flow: string;
+  /** The reason an envelope (`{ id, name, version, correlation_id, causation_id, payload }`) is refused, or the typed event. */
+  check(raw: unknown): { ok: true; event: E } | { ok: false; reason: string };
+  /** `company.discovered.v1` as its name and version. */
+  split(type: string): { name: string; version: number };
+}
 
 /** What a subscriber did with an event: committed with its consumption, in one transaction. */
 export interface Handled {
@@ -20,12 +47,12 @@ export interface Handled {
  * A consumer of one event type. `handle` does the work durably and may run again for the same
  * event (a crash before the commit): it must answer the same again without repeating the work.
  */
-export interface Subscriber {
+export interface Subscriber<E extends CheckedEvent = CheckedEvent> {
   /** Its name: its queue, and its key in the consumption records. */
   name: string;
-  subscribes: SourcingEventType;
+  subscribes: E["type"];
   /** `holder`: the consumer's worker and lease, which the run is held by (renewed as it runs, so a frozen worker's run is taken over). */
-  handle(event: SourcingEvent, holder?: { workerId: string; leaseMs: number }): Promise<Handled>;
+  handle(event: E, holder?: { workerId: string; leaseMs: number }): Promise<Handled>;
 }
 
 /** What a worker polls. */
@@ -42,35 +69,52 @@ export interface PublishReport {
   invalid: number;
 }
 
-/** The queue a subscriber's deliveries wait in. */
-export const consumerQueue = (consumer: string) => `sourcing-${consumer}`;
+/** The queue a subscriber of `flow`'s events has its deliveries wait in. */
+export const consumerQueue = (flow: string, consumer: string) => `${flow}-${consumer}`;
+
+export interface EventBusOptions<E extends CheckedEvent> {
+  pool: pg.Pool;
+  boss: PgBoss;
+  deadLetters: DeadLetterQueue;
+  /** The events it carries (a flow's): their schemas, their flow. */
+  events: EventTypes<E>;
+  log?: Logger;
+}
 
 /**
- * The sourcing event bus on PostgreSQL. Every event is a row of opsgraph_events (its id the
+ * An event bus on PostgreSQL, for one flow's events. Every event is a row of opsgraph_events (its id the
  * primary key: the same event published twice is one), and a job on the pg-boss queue of
  * each subscriber (pg-boss's subscription table). Publishing is one transaction with the
  * publisher's consumption record, so a crash never publishes twice. Events are checked
  * against their schema on publish and on consume; a refused one is a dead letter with its
  * reason, and the others go on.
  */
-export class EventBus {
-  constructor(
-    private readonly pool: pg.Pool,
-    private readonly boss: PgBoss,
-    private readonly deadLetters: DeadLetterQueue,
-    private readonly log?: Logger,
-  ) {}
+export class EventBus<E extends CheckedEvent = CheckedEvent> {
+  private readonly pool: pg.Pool;
+  private readonly boss: PgBoss;
+  private readonly deadLetters: DeadLetterQueue;
+  private readonly events: EventTypes<E>;
+  private readonly log?: Logger;
+
+  constructor(o: EventBusOptions<E>) {
+    ({ pool: this.pool, boss: this.boss, deadLetters: this.deadLetters, events: this.events, log: this.log } = o);
+  }
+
+  /** The queue `consumer`'s deliveries wait in. */
+  private queueOf(consumer: string): string {
+    return consumerQueue(this.events.flow, consumer);
+  }
 
   /** Subscribes a consumer to an event type (idempotent): from now on each such event is delivered to it. */
-  async subscribe(type: SourcingEventType, consumer: string): Promise<void> {
+  async subscribe(type: E["type"], consumer: string): Promise<void> {
     // two processes subscribing at once (a worker's first poll, an ingest) may deadlock in
     // pg-boss's queue creation: PostgreSQL aborts one of them, which tries again
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.boss.createQueue(consumerQueue(consumer)).catch((e: Error) => {
+        await this.boss.createQueue(this.queueOf(consumer)).catch((e: Error) => {
           if (!/already exists/.test(e.message)) throw e;
         });
-        await this.boss.subscribe(type, consumerQueue(consumer));
+        await this.boss.subscribe(type, this.queueOf(consumer));
         return;
       } catch (e) {
         if ((e as { code?: string }).code !== "40P01" || attempt >= 5) throw e;
@@ -99,9 +143,9 @@ export class EventBus {
   private async publishIn(tx: pg.PoolClient, events: Emitted[]): Promise<PublishReport> {
     const report: PublishReport = { published: 0, duplicates: 0, invalid: 0 };
     for (const e of events) {
-      const { name, version } = splitType(e.type);
+      const { name, version } = this.events.split(e.type);
       const envelope = { id: e.id, name, version, correlation_id: e.correlation_id, causation_id: e.causation_id, payload: e.payload };
-      const checked = checkEvent(envelope);
+      const checked = this.events.check(envelope);
       if (!checked.ok) {
         report.invalid++;
         await this.deadLetter("publish", envelope, checked.reason);
@@ -131,7 +175,7 @@ export class EventBus {
     await this.deadLetters.put({
       run_id: null,
       thread_id: `event:${String(e.id ?? "unknown")}`,
-      flow: "sourcing",
+      flow: this.events.flow,
       node: consumer,
       agent: consumer,
       input_ref: { event_id: e.id ?? null, name: e.name ?? null, version: e.version ?? null, correlation_id: e.correlation_id ?? null },
@@ -144,14 +188,14 @@ export class EventBus {
    * when already consumed (a redelivery), else handled and committed with what it publishes.
    * Deliveries lost with a dead worker are sent again after `leaseMs`.
    */
-  consumer(sub: Subscriber, opts: { workerId: string; leaseMs: number }): EventConsumer & { stats: { handled: number; skipped: number; refused: number } } {
-    const queue = consumerQueue(sub.name);
+  consumer(sub: Subscriber<E>, opts: { workerId: string; leaseMs: number }): EventConsumer & { stats: { handled: number; skipped: number; refused: number } } {
+    const queue = this.queueOf(sub.name);
     const stats = { handled: 0, skipped: 0, refused: 0 };
     let lastSweep = 0;
     let subscribed = false;
     const take = async (job: PgBoss.Job<object>) => {
       try {
-        const checked = checkEvent(job.data);
+        const checked = this.events.check(job.data);
         if (!checked.ok) {
           stats.refused++;
           await this.deadLetter(sub.name, job.data, checked.reason);
@@ -210,7 +254,7 @@ export class EventBus {
    * publishes is published, in one transaction, as if it had been handled the first time. False
    * when it was handled already (nothing published twice).
    */
-  settleLater(event: SourcingEvent, consumer: string, handled: Handled, by: string): Promise<boolean> {
+  settleLater(event: E, consumer: string, handled: Handled, by: string): Promise<boolean> {
     return this.commit(event, consumer, handled, by, { replaceUnhandled: true });
   }
 
@@ -219,7 +263,7 @@ export class EventBus {
    * another got there first. `replaceUnhandled`: a record of a dead-lettered or failed handling
    * is replaced (see settleLater).
    */
-  private async commit(event: SourcingEvent, consumer: string, handled: Handled, workerId: string, opts: { replaceUnhandled?: boolean } = {}): Promise<boolean> {
+  private async commit(event: E, consumer: string, handled: Handled, workerId: string, opts: { replaceUnhandled?: boolean } = {}): Promise<boolean> {
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
@@ -254,7 +298,7 @@ export class EventBus {
    * consumption record says it was handled, and the stage's thread answers from its result.
    */
   async redeliver(consumer: string, leaseMs: number): Promise<number> {
-    const queue = consumerQueue(consumer);
+    const queue = this.queueOf(consumer);
     const { rows } = await this.pool.query<{ id: string; name: string; version: number; correlation_id: string; causation_id: string | null; payload: unknown }>(
       `SELECT e.id::text, e.name, e.version, e.correlation_id, e.causation_id::text, e.payload
        FROM opsgraph_events e JOIN pgboss.subscription s ON s.event = e.name || '.v' || e.version AND s.name = $1

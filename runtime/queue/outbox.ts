@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
-import type { ContractReviewContext, ReportSink } from "../../flows/contract-review/graph/index.js";
 import { fencedError, ownerOfRun } from "../runs/fencing.js";
 
 /** What the outbox delivers. */
@@ -275,6 +274,24 @@ export class Outbox {
   }
 }
 
+/** Where a flow's finished report goes: stored, and where it is returned. Same name, same content: safe to repeat. */
+export interface ReportSink {
+  write(name: string, content: string): Promise<string>;
+}
+
+/** A notification a flow tells of: `key` names it, so the same key again repeats nothing. */
+export interface OutboxNotification {
+  key: string;
+  kind: string;
+  payload: object;
+}
+
+/** Writes a report and tells of it as one side effect, the notification built from the path written; returns the path. */
+export type ReportPublisher = (report: { name: string; markdown: string }, event: (report_path: string) => OutboxNotification) => Promise<string>;
+
+/** Tells of one notification. */
+export type Notifier = (event: OutboxNotification) => Promise<void>;
+
 /** The run an outbox-backed sink belongs to. */
 export interface OutboxIds {
   run_id?: string | null;
@@ -303,7 +320,7 @@ const reportKey = (ids: OutboxIds, name: string) => `${ids.thread_id}:report:${n
  * The flow's `publish` through the outbox: the report as outboxReportSink writes it, and its
  * notification in the same statement (see Outbox.deliverReport).
  */
-export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): NonNullable<ContractReviewContext["publish"]> {
+export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): ReportPublisher {
   return async ({ name, markdown }, event) => {
     const report = { key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, path: path.resolve(dir, name), markdown };
     return (await outbox.deliverReport(report, event)).path;
@@ -311,7 +328,7 @@ export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): No
 }
 
 /** The flow's `notify` through the outbox: one `notification` entry per event key, delivered at once. */
-export function outboxNotifier(outbox: Outbox, ids: OutboxIds): NonNullable<ContractReviewContext["notify"]> {
+export function outboxNotifier(outbox: Outbox, ids: OutboxIds): Notifier {
   return async (event) => {
     await outbox.enqueueAndDeliver({ key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, payload: { kind: event.kind, payload: event.payload } });
   };

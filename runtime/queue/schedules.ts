@@ -4,11 +4,16 @@ import type pg from "pg";
 import type { Clock } from "../../nodes/clock.js";
 import { InputError } from "../errors.js";
 import type { Logger } from "../observability/log.js";
-import type { PortfolioInput } from "../../flows/portfolio-monitoring/run/input.js";
-import { PORTFOLIO_MONITORING, type PortfolioRunner } from "../../flows/portfolio-monitoring/run/runner.js";
 
-/** The flows a schedule can start: each needs an input that a schedule can keep. */
-export const SCHEDULABLE_FLOWS = [PORTFOLIO_MONITORING] as const;
+/** A flow's input as a schedule keeps it (JSON: a portfolio, its paths absolute). */
+export type ScheduleInput = unknown;
+
+/** A flow a schedule can start: one whose input a schedule can keep, and how a tick's run of it is submitted. */
+export interface SchedulableFlow<I = ScheduleInput> {
+  flow: string;
+  /** Puts a tick's run on the queue; the same request id is the same run. */
+  submit(input: I, requestId: string): Promise<{ run_id: string; created: boolean }>;
+}
 
 /** A schedule as `opsgraph schedule list --json` prints it; times are ISO 8601 (UTC). */
 export interface Schedule {
@@ -18,7 +23,7 @@ export interface Schedule {
   /** The IANA time zone the cron is read in. */
   tz: string;
   /** The flow's input, kept as it was when the schedule was added (a portfolio: paths absolute). */
-  input: PortfolioInput;
+  input: ScheduleInput;
   next_run_at: string;
   last_run_at: string | null;
   last_run_id: string | null;
@@ -34,7 +39,7 @@ export interface NewSchedule {
   cron: string;
   /** Default UTC. */
   tz?: string;
-  input: PortfolioInput;
+  input: ScheduleInput;
 }
 
 /** One tick that fireDue started: `created` is false when another worker had already submitted it. */
@@ -47,26 +52,28 @@ export interface FiredTick {
   error?: string;
 }
 
-/** A flow no schedule can start is an InputError. */
-export function assertSchedulable(flow: string): void {
-  if (!(SCHEDULABLE_FLOWS as readonly string[]).includes(flow)) {
-    throw new InputError(`flow ${flow}: cannot be scheduled (schedulable flows: ${SCHEDULABLE_FLOWS.join(", ")})`);
+/** A flow no schedule can start (not among `schedulable`) is an InputError. */
+export function assertSchedulable(flow: string, schedulable: readonly string[]): void {
+  if (!schedulable.includes(flow)) {
+    throw new InputError(`flow ${flow}: cannot be scheduled (schedulable flows: ${schedulable.join(", ")})`);
   }
 }
 
 /** Submits one tick's run; the request id is the tick's, so a tick submitted twice is one run. */
-export type SubmitTick = (tick: { flow: string; input: PortfolioInput; requestId: string }) => Promise<{ run_id: string; created: boolean }>;
+export type SubmitTick = (tick: { flow: string; input: ScheduleInput; requestId: string }) => Promise<{ run_id: string; created: boolean }>;
 
-/** A SubmitTick through the flows' runners (the runners need the job queue). */
-export function submitThrough(runners: { portfolio: Pick<PortfolioRunner, "submit"> }): SubmitTick {
+/** A SubmitTick through the schedulable flows' runners (the runners need the job queue). */
+export function submitThrough(flows: readonly SchedulableFlow<never>[]): SubmitTick {
   return async ({ flow, input, requestId }) => {
-    assertSchedulable(flow);
-    return runners.portfolio.submit({ portfolio: input, requestId });
+    assertSchedulable(flow, flows.map((f) => f.flow));
+    return flows.find((f) => f.flow === flow)!.submit(input as never, requestId);
   };
 }
 
 export interface SchedulesOptions {
   pool: pg.Pool;
+  /** The flows a schedule may start (the registry's schedulable flows). */
+  flows: readonly string[];
   /** How runs are submitted when fireDue is given no submit of its own. */
   submit?: SubmitTick;
   /** "Now" for due ticks and next runs. Default: this machine's clock. */
@@ -81,7 +88,7 @@ interface ScheduleRow {
   flow: string;
   cron: string;
   tz: string;
-  input: PortfolioInput;
+  input: ScheduleInput;
   next_run_at: Date;
   last_run_at: Date | null;
   last_run_id: string | null;
@@ -130,7 +137,7 @@ export class Schedules {
 
   /** Adds a schedule; its first run is at the cron's next tick from now. */
   async add({ flow, cron, tz = "UTC", input }: NewSchedule): Promise<Schedule> {
-    assertSchedulable(flow);
+    assertSchedulable(flow, this.o.flows);
     const now = new Date(this.clock.now());
     const next = nextTick(cron, tz, now);
     const { rows } = await this.o.pool.query<ScheduleRow>(

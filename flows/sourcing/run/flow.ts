@@ -1,9 +1,10 @@
 import type { Thesis } from "../agents/thesis.js";
-import { SOURCING_STAGES } from "../graph/index.js";
+import { SOURCING_STAGES, type SourcingEvent } from "../graph/index.js";
 import { DeadLetterQueue } from "../../../runtime/queue/dead-letters.js";
 import { InputError } from "../../../runtime/errors.js";
 import { EventBus } from "../../../runtime/queue/event-bus.js";
 import type { RunnerDeps } from "../../../runtime/runs/flow-runner.js";
+import { SOURCING_EVENT_TYPES } from "./bus.js";
 import { Outbox } from "../../../runtime/queue/outbox.js";
 import { discovery, readStartupsCsv } from "./ingest.js";
 import { SourcingStageRunner } from "./runner.js";
@@ -34,16 +35,16 @@ export interface OutreachDraftRow {
  */
 export class Sourcing {
   readonly stages: SourcingStageRunner[];
-  readonly bus?: EventBus;
+  readonly bus?: EventBus<SourcingEvent>;
   private readonly outbox: Outbox;
 
   constructor(private readonly deps: RunnerDeps) {
-    this.bus = deps.queue ? new EventBus(deps.pool, deps.queue, new DeadLetterQueue(deps.pool), deps.log) : undefined;
+    this.bus = deps.queue ? new EventBus({ pool: deps.pool, boss: deps.queue, deadLetters: new DeadLetterQueue(deps.pool), events: SOURCING_EVENT_TYPES, log: deps.log }) : undefined;
     this.stages = SOURCING_STAGES.map((s) => new SourcingStageRunner(deps, s as never, this.bus));
     this.outbox = new Outbox(deps.pool);
   }
 
-  private requireBus(): EventBus {
+  private requireBus(): EventBus<SourcingEvent> {
     if (!this.bus) throw new Error("sourcing needs the event bus (openApp({ queue: true }))");
     return this.bus;
   }

@@ -17,7 +17,7 @@ export const stageFlow = (stage: string) => `sourcing.${stage}`;
  * crash before the commit) answers from the finished thread: no model call, and the same
  * events to publish, which the bus keeps once.
  */
-export class SourcingStageRunner extends FlowRunner<SourcingState> implements Subscriber {
+export class SourcingStageRunner extends FlowRunner<SourcingState> implements Subscriber<SourcingEvent> {
   readonly flow: string;
   readonly name: string;
   readonly subscribes: SourcingStage["subscribes"];
@@ -32,7 +32,7 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     deps: RunnerDeps,
     private readonly stage: SourcingStage,
     /** The bus it consumes from (none: the runner only runs, e.g. without the queue). */
-    private readonly bus?: EventBus,
+    private readonly bus?: EventBus<SourcingEvent>,
   ) {
     super(deps, createCheckpointer(deps.pool), createStore(deps.pool));
     this.flow = stageFlow(stage.name);
@@ -88,12 +88,12 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     return { ...retried, run: await this.publishFinished(bus, retried.run, "dlq-retry") };
   }
 
-  private requireBus(): EventBus {
+  private requireBus(): EventBus<SourcingEvent> {
     if (!this.bus) throw new Error(`${this.flow}: carrying a stage's run on needs the event bus, to publish its next event (openApp({ queue: true }))`);
     return this.bus;
   }
 
-  private async publishFinished(bus: EventBus, run: RunRecord, by: string): Promise<RunRecord> {
+  private async publishFinished(bus: EventBus<SourcingEvent>, run: RunRecord, by: string): Promise<RunRecord> {
     if (run.status !== "completed") return run;
     const event = (await this.get({ runId: run.run_id }))!.input["event"] as SourcingEvent;
     await bus.settleLater(event, this.name, this.handled(event, run), by);

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { SOURCING_STAGES } from "../graph/index.js";
-import { consumerQueue } from "../../../runtime/queue/event-bus.js";
+import { stageQueue } from "./bus.js";
 
 export interface StageStatus {
   subscribes: string;
@@ -43,7 +43,7 @@ export async function readSourcingStatus(pool: pg.Pool): Promise<SourcingStatus>
       `SELECT count(*)::int AS n, min(e.published_at) AS oldest
        FROM opsgraph_events e JOIN pgboss.subscription s ON s.event = e.name || '.v' || e.version AND s.name = $1
        WHERE e.published_at >= s.created_on AND NOT EXISTS (SELECT 1 FROM opsgraph_event_consumptions c WHERE c.event_id = e.id AND c.consumer = $2)`,
-      [consumerQueue(consumer), consumer],
+      [stageQueue(consumer), consumer],
     );
     const p = pending[0];
     stages[consumer] = { subscribes, consumed: Object.fromEntries(consumed.map((r) => [r.outcome, r.n])), pending: p?.n ?? 0, lag_ms: p?.oldest ? Date.now() - p.oldest.getTime() : null };
