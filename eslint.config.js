@@ -24,7 +24,7 @@ const zones = [
   zone("./runtime/**", ["flows", "app", ...TOOLS], "runtime/ knows no flow: pass what a flow owns in from app/ or the flow's runner."),
   zone("./flows/*/agents/**", ["flows/*/graph", "flows/*/run", "runtime", "app", ...TOOLS], "an agent imports only nodes/ (the agent contract) and its own flow's agents."),
   zone("./flows/*/graph/**", ["flows/*/run", "runtime", "app", ...TOOLS], "a graph gets its I/O through the run context, never from runtime/ or its runner."),
-  zone(["./flows/*/run/**", "./flows/*.ts"], ["app", ...TOOLS], "a flow's runner may use runtime/ and its graph, not the composition root or the tools."),
+  zone(["./flows/*/run/**", "./flows/*/*.ts", "./flows/*.ts"], ["app", ...TOOLS], "a flow's runner may use runtime/ and its graph, not the composition root or the tools."),
   zone("./app/**", TOOLS, "app/ wires the runtime and the flows; the commands and tools sit above it."),
   zone(["./evals/**", "./bench/**", "./scripts/**"], ["cli", "test"], "evals, bench and scripts are beside the CLI, not under it; fakes come from testing/."),
   zone("./cli/**", ["bench", "scripts", "testing", "test"], "the CLI ships: no fakes, benchmarks or scripts."),

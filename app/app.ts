@@ -8,11 +8,12 @@ import { openDatabase, type Database } from "../runtime/db/postgres.js";
 import type PgBoss from "pg-boss";
 import { openQueue } from "../runtime/queue/queue.js";
 import type { FlowRunner } from "../runtime/runs/flow-runner.js";
-import { FLOW_AGENTS } from "../flows/agents.js";
+import { FLOW_AGENTS, openFlows } from "../flows/index.js";
+import type { SchedulableFlow } from "../runtime/queue/schedules.js";
 import { FlowRegistry } from "../runtime/runs/flow-registry.js";
-import { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
-import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
-import { Sourcing } from "../flows/sourcing/run/flow.js";
+import type { PortfolioRunner } from "../flows/portfolio-monitoring/run/runner.js";
+import type { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
+import type { Sourcing } from "../flows/sourcing/run/flow.js";
 import { createTracing } from "../runtime/observability/tracing.js";
 import { AlertSignals } from "../runtime/observability/alert-signals.js";
 import { createMetrics, type Metrics } from "../runtime/observability/metrics.js";
@@ -32,6 +33,8 @@ export interface App {
   portfolio: PortfolioRunner;
   /** The sourcing flow: its stages consume events from the bus (with the queue open). */
   sourcing: Sourcing;
+  /** How a schedule's tick submits a run, for each flow that can be scheduled. */
+  schedules: SchedulableFlow<never>[];
   /** Every flow's runner (a worker executes runs of all of them). */
   runners: FlowRunner[];
   /** The runners by flow: a run, or a dead letter, goes on on its own flow's graph only. */
@@ -81,23 +84,8 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   // the attempt ledger adaptive tier order reads: written only when that is on
   const observers = [tracing, metrics.observer, alertSignals, ...(config.adaptiveTiers ? [new TierLedger(db.pool)] : [])];
   const adaptiveTiers = config.adaptiveTiers;
-  const contractReview = new ContractReviewRunner({
-    pool: db.pool,
-    tiers,
-    agentTiers,
-    reportsDir: path.join(config.dataDir, "reports"),
-    reviewThreshold: config.reviewThreshold,
-    log,
-    onExhausted: config.onExhausted,
-    queue,
-    observers,
-    prices: config.prices,
-    budget: config.budget,
-    adaptiveTiers,
-  });
-  const portfolio = new PortfolioRunner({ pool: db.pool, tiers, agentTiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
-  const sourcing = new Sourcing({ pool: db.pool, tiers, agentTiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers });
-  const runners = [contractReview, portfolio, ...sourcing.stages];
+  const deps = { pool: db.pool, tiers, agentTiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers };
+  const { flows, runners, schedules } = openFlows(deps, { reviewThreshold: config.reviewThreshold });
   const registry = new FlowRegistry(db.pool, runners);
   return {
     config,
@@ -105,10 +93,11 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
     tiers,
     tierSet,
     log,
-    contractReview,
-    portfolio,
-    sourcing,
+    contractReview: flows.contractReview,
+    portfolio: flows.portfolio,
+    sourcing: flows.sourcing,
     runners,
+    schedules,
     registry,
     runnerFor: (flow) => registry.runnerFor(flow),
     queue,

@@ -18,7 +18,7 @@ import type { Attempt } from "../nodes/agent.js";
 import { checkAgentTiers, loadConfig } from "../runtime/config.js";
 import { costOf } from "../runtime/models/prices.js";
 import { InputError } from "../runtime/errors.js";
-import { FLOW_AGENTS } from "../flows/agents.js";
+import { FLOW_AGENTS } from "../flows/index.js";
 import { createLogger } from "../runtime/observability/log.js";
 import { createTierSet } from "../runtime/models/models.js";
 import { openDatabase } from "../runtime/db/postgres.js";

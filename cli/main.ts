@@ -21,7 +21,7 @@ import { addSourcingCommands } from "./sourcing.js";
 import { evaluateSourcing, formatSourcingEval } from "../evals/sourcing.js";
 import { addTraceCommand } from "./trace.js";
 import { createTierSet } from "../runtime/models/models.js";
-import { FLOW_AGENTS } from "../flows/agents.js";
+import { FLOW_AGENTS } from "../flows/index.js";
 import type { RunStatus } from "../runtime/runs/flow-runner.js";
 
 const FLOWS = ["contract-review", "portfolio-monitoring"] as const;

@@ -5,9 +5,8 @@ import type { Config } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { serveMetrics } from "../runtime/observability/metrics.js";
 import { Schedules, submitThrough } from "../runtime/queue/schedules.js";
-import { SCHEDULABLE_FLOWS } from "./schedule.js";
+import { SCHEDULABLE_FLOWS } from "../flows/index.js";
 import { Worker } from "../runtime/queue/worker.js";
-import { scheduledPortfolio } from "../flows/portfolio-monitoring/run/schedule.js";
 import { positiveInt } from "./format.js";
 import { readInputs } from "./run.js";
 
@@ -60,7 +59,7 @@ export function addQueueCommands(program: Command, config: () => Config) {
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
       const app = await openApp(cfg, { queue: true, concurrency });
-      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log, schedules: new Schedules({ pool: app.db.pool, flows: SCHEDULABLE_FLOWS, submit: submitThrough([scheduledPortfolio(app.portfolio)]), log: app.log }) });
+      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log, schedules: new Schedules({ pool: app.db.pool, flows: SCHEDULABLE_FLOWS, submit: submitThrough(app.schedules), log: app.log }) });
       await worker.start();
       app.metrics.inFlight(() => worker.running);
       const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(app.metrics.registry, { port: opts.metricsPort });

@@ -1,13 +1,8 @@
 import type { Command } from "commander";
 import type { App } from "../app/app.js";
-import { readPortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
-import { PORTFOLIO_MONITORING } from "../flows/portfolio-monitoring/run/runner.js";
-import type { PortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
+import { SCHEDULABLE_FLOWS, scheduleInputOf } from "../flows/index.js";
 import { assertSchedulable, Schedules, type Schedule } from "../runtime/queue/schedules.js";
 import { table } from "./format.js";
-
-/** The flows a schedule can start: each needs an input that a schedule can keep. */
-export const SCHEDULABLE_FLOWS: readonly string[] = [PORTFOLIO_MONITORING];
 
 type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
 
@@ -41,13 +36,14 @@ export function addScheduleCommand(program: Command, withApp: WithApp) {
     .option("--tz <zone>", "the IANA time zone the cron is read in, e.g. Europe/Paris", "UTC")
     .option("--json", "print the schedule as one JSON object", false)
     .action(async (flow: string, opts: { cron: string; input: string; tz: string; json: boolean }) => {
-      assertSchedulable(flow, SCHEDULABLE_FLOWS); // before reading the input as a portfolio
-      const input = await readPortfolioInput(opts.input);
+      assertSchedulable(flow, SCHEDULABLE_FLOWS); // before reading the input as the flow's
+      const reader = scheduleInputOf(flow);
+      const input = await reader.read(opts.input);
       const s = await withApp((app) => new Schedules({ pool: app.db.pool, flows: SCHEDULABLE_FLOWS }).add({ flow, cron: opts.cron, tz: opts.tz, input }));
       process.stdout.write(
         opts.json
           ? JSON.stringify(s) + "\n"
-          : `schedule ${s.id}: ${s.flow} "${s.cron}" (${s.tz}), ${(s.input as PortfolioInput).companies.length} companies; next run ${inZone(s.next_run_at, s.tz)} ${s.tz} (${s.next_run_at})\n` +
+          : `schedule ${s.id}: ${s.flow} "${s.cron}" (${s.tz}), ${reader.summary(s.input)}; next run ${inZone(s.next_run_at, s.tz)} ${s.tz} (${s.next_run_at})\n` +
               "runs start on a running worker: opsgraph worker\n",
       );
     });
