@@ -20,6 +20,7 @@ import { addScheduleCommand } from "./schedule.js";
 import { addSourcingCommands } from "./sourcing.js";
 import { evaluateSourcing, formatSourcingEval } from "../evals/sourcing.js";
 import { addTraceCommand } from "./trace.js";
+import { addDataCommands } from "./data.js";
 import { createTierSet } from "../runtime/models/models.js";
 import { FLOW_AGENTS } from "../flows/index.js";
 import type { RunStatus } from "../runtime/runs/flow-runner.js";
@@ -132,6 +133,7 @@ export function buildProgram(): Command {
   addSourcingCommands(program, withApp);
   addTraceCommand(program, withApp);
   addQueueCommands(program, config);
+  addDataCommands(program);
 
   const runs = program.command("runs").description("List and show runs");
   runs
