@@ -8,10 +8,15 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { createRequire } from "node:module";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, extname, join } from "node:path";
 
 import { InputError } from "../errors.js";
+import { MAX_CONTRACT_CHARS, errorMessage, oneLine } from "./formats/common.js";
+import { extractDocxText } from "./formats/docx.js";
+import { extractPdfText } from "./formats/pdf.js";
+import { decodeText, normalizeText } from "./formats/text.js";
+
+export { MAX_CONTRACT_CHARS };
 
 export type ContractFormat = "txt" | "md" | "pdf" | "docx";
 
@@ -29,7 +34,6 @@ export interface ContractDocument {
   format: ContractFormat;
 }
 
-export const MAX_CONTRACT_CHARS = 300_000;
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 export const SUPPORTED_EXTENSIONS = [".txt", ".md", ".pdf", ".docx"];
 
@@ -181,170 +185,6 @@ function fsError(path: string, err: unknown, kind: "file" | "directory"): InputE
     default:
       return new InputError(`${path}: cannot read ${kind} (${oneLine(errorMessage(err))})`);
   }
-}
-
-/** Strict UTF-8 decoding for .txt/.md: reject NUL bytes and invalid sequences. */
-function decodeText(path: string, data: Buffer): string {
-  if (
-    data.length >= 2 &&
-    ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff))
-  ) {
-    throw new InputError(`${path}: file is UTF-16 encoded; save it as UTF-8 text`);
-  }
-  const nul = data.indexOf(0);
-  if (nul !== -1) {
-    throw new InputError(`${path}: contains binary data (NUL byte at offset ${nul}); expected UTF-8 text`);
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
-  } catch {
-    throw new InputError(`${path}: is not valid UTF-8 text (binary data or another encoding); save it as UTF-8`);
-  }
-}
-
-function normalizeText(text: string): string {
-  return text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
-}
-
-// ---------------------------------------------------------------------------
-// PDF
-
-type PdfModule = typeof import("pdfjs-dist/legacy/build/pdf.mjs");
-let pdfjsPromise: Promise<PdfModule> | undefined;
-let pdfjsAssets: { cMapUrl: string; standardFontDataUrl: string; wasmUrl: string } | undefined;
-
-function loadPdfjs(): Promise<PdfModule> {
-  pdfjsPromise ??= import("pdfjs-dist/legacy/build/pdf.mjs");
-  return pdfjsPromise;
-}
-
-/**
- * Directories shipped in pdfjs-dist. Passing them lets pdfjs read predefined
- * CMaps (CJK text) and the standard fonts from disk instead of warning.
- * In Node, pdfjs reads these with fs.readFile(baseUrl + name).
- */
-function pdfjsAssetDirs(): { cMapUrl: string; standardFontDataUrl: string; wasmUrl: string } | undefined {
-  if (pdfjsAssets) return pdfjsAssets;
-  try {
-    const root = dirname(createRequire(import.meta.url).resolve("pdfjs-dist/package.json"));
-    pdfjsAssets = {
-      cMapUrl: join(root, "cmaps") + "/",
-      standardFontDataUrl: join(root, "standard_fonts") + "/",
-      wasmUrl: join(root, "wasm") + "/",
-    };
-  } catch {
-    pdfjsAssets = undefined;
-  }
-  return pdfjsAssets;
-}
-
-async function extractPdfText(path: string, data: Buffer): Promise<string> {
-  const pdfjs = await loadPdfjs();
-  const loadingTask = pdfjs.getDocument({
-    // A copy: pdfjs may take ownership of (detach) the buffer it is given.
-    data: new Uint8Array(data),
-    verbosity: 0,
-    useSystemFonts: false,
-    isEvalSupported: false,
-    disableFontFace: true,
-    useWorkerFetch: false,
-    isOffscreenCanvasSupported: false,
-    ...pdfjsAssetDirs(),
-  });
-
-  let doc: Awaited<typeof loadingTask.promise>;
-  try {
-    doc = await loadingTask.promise;
-  } catch (err) {
-    await loadingTask.destroy().catch(() => undefined);
-    const name = (err as { name?: unknown } | undefined)?.name;
-    if (name === "PasswordException") {
-      throw new InputError(`${path}: PDF is password-protected; remove the password and try again`);
-    }
-    throw new InputError(`${path}: corrupt or unreadable PDF (${oneLine(errorMessage(err))})`);
-  }
-
-  try {
-    const pages: string[] = [];
-    let chars = 0;
-    for (let n = 1; n <= doc.numPages; n++) {
-      const page = await doc.getPage(n);
-      const content = await page.getTextContent();
-      page.cleanup();
-      const text = pageText(content.items);
-      if (text !== "") {
-        pages.push(text);
-        chars += text.length + 2;
-      }
-      // No need to extract the rest once the text is certainly too long.
-      if (chars > MAX_CONTRACT_CHARS + 2) break;
-    }
-    return pages.join("\n\n");
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`${path}: corrupt or unreadable PDF (${oneLine(errorMessage(err))})`);
-  } finally {
-    await doc.destroy().catch(() => undefined);
-  }
-}
-
-interface PdfTextItemLike {
-  str: string;
-  hasEOL?: boolean;
-  transform?: unknown[];
-  height?: number;
-}
-
-/** Join one page's text items; new line where pdfjs marks EOL or the baseline moves. */
-function pageText(items: readonly unknown[]): string {
-  let out = "";
-  let lastY: number | undefined;
-  for (const raw of items) {
-    if (typeof raw !== "object" || raw === null || typeof (raw as { str?: unknown }).str !== "string") continue;
-    const item = raw as PdfTextItemLike;
-    const y = typeof item.transform?.[5] === "number" ? item.transform[5] : undefined;
-    if (item.str !== "") {
-      if (lastY !== undefined && y !== undefined && out !== "" && !out.endsWith("\n")) {
-        const tolerance = Math.max(1, (item.height ?? 0) * 0.5);
-        if (Math.abs(y - lastY) > tolerance) out += "\n";
-      }
-      out += item.str;
-      if (y !== undefined) lastY = y;
-    }
-    if (item.hasEOL && !out.endsWith("\n")) out += "\n";
-  }
-  return out
-    .replace(/\r\n?/g, "\n")
-    .replace(/[ \t\u00a0]+\n/g, "\n")
-    .replace(/\n{3,}/g, "\n\n")
-    .trim();
-}
-
-// ---------------------------------------------------------------------------
-// DOCX
-
-async function extractDocxText(path: string, data: Buffer): Promise<string> {
-  const mammoth = (await import("mammoth")).default;
-  try {
-    const result = await mammoth.extractRawText({ buffer: data });
-    return result.value.trim();
-  } catch (err) {
-    throw new InputError(`${path}: corrupt or unreadable .docx (${oneLine(errorMessage(err))})`);
-  }
-}
-
-// ---------------------------------------------------------------------------
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
-
-/** Collapse a library's error message to one short line. */
-function oneLine(message: string): string {
-  const line = message.replace(/\s+/g, " ").trim().replace(/\.$/, "");
-  const short = line.length > 160 ? `${line.slice(0, 157)}...` : line;
-  return short === "" ? "unknown error" : short;
 }
 
 function tooLarge(path: string, size: number, limit: number): InputError {

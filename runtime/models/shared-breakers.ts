@@ -1,3 +1,4 @@
+// Over 300 lines: SharedBreakers is one state machine over one table (claim, succeed, fail, release, listen, poll) whose steps share its maps, timers and connection; the local breaker is nodes/circuit-breaker.ts.
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import pg from "pg";

@@ -1,3 +1,4 @@
+// Over 300 lines: one table (opsgraph_outbox) and its keyed, locked, deliver-once semantics; the Outbox class shares its SQL with the thin sink, publisher and notifier adapters that close the file.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
