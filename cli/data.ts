@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { Command } from "commander";
 import { InputError } from "../runtime/errors.js";
+import { datasetsDir } from "../runtime/config.js";
 
 /** The committed manifest: per suite, each file it reads under the datasets dir, its upstream and sha256. */
 export const MANIFEST = path.resolve(import.meta.dirname, "..", "evals", "datasets.json");
@@ -40,9 +41,9 @@ export function readManifest(file = MANIFEST): DatasetManifest {
   return m;
 }
 
-/** `--dir`, else OPSGRAPH_DATASETS, else `.opsgraph/datasets` (relative to the working directory). */
-export function datasetsDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(dir ?? (env.OPSGRAPH_DATASETS || path.join(".opsgraph", "datasets")));
+/** `--dir`, else where the evaluations look for their data (runtime/config.ts datasetsDir). */
+export function targetDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return dir ? path.resolve(dir) : datasetsDir(env);
 }
 
 async function sha256Of(file: string): Promise<string | undefined> {
@@ -161,10 +162,10 @@ export function addDataCommands(program: Command) {
       "Download each file a suite needs from its pinned upstream (or --from), check its sha256 against evals/datasets.json, and move it into place; files already present with the right sha256 are skipped. Exit 1 on a bad checksum or a failed download, 2 on an unknown suite or a file with no source",
     )
     .argument("<suite>", "the suite whose data to fetch: contract-review, portfolio-monitoring or sourcing (see evals/datasets.json)")
-    .option("--dir <dir>", "the datasets dir to fill (default: OPSGRAPH_DATASETS, else .opsgraph/datasets)")
+    .option("--dir <dir>", "the datasets dir to fill (default: OPSGRAPH_DATASETS, else ../shared/datasets when it exists, else .opsgraph/datasets)")
     .option("--from <url>", "a base URL serving a copy of the datasets dir: each file is fetched from <url>/<path> instead of its upstream (needed for files with no public upstream)")
     .action(async (suite: string, opts: { dir?: string; from?: string }) => {
-      const dir = datasetsDir(opts.dir);
+      const dir = targetDir(opts.dir);
       const r = await fetchSuite(suite, { dir, from: opts.from });
       process.stdout.write(`${suite}: ${r.fetched} fetched (${r.bytes} bytes), ${r.skipped} already present, in ${dir}\n`);
     });

@@ -12,11 +12,12 @@ import { contractReviewSuite } from "./suites/contract-review.js";
 import { portfolioNabSuite } from "./suites/portfolio-nab.js";
 import { sourcingSuite } from "./suites/sourcing.js";
 import { startScriptedModel } from "./scripted-model.js";
-import { loadConfig } from "../runtime/config.js";
+import { datasetsDir, loadConfig } from "../runtime/config.js";
+import { existsSync } from "node:fs";
 import { createModelTiers } from "../runtime/models/models.js";
 
-// the shared evaluation data: OPSGRAPH_DATASETS (.ci/run sets it), else ../shared/datasets beside the repository
-const DATA = process.env.OPSGRAPH_DATASETS ?? path.join("..", "shared", "datasets");
+// the public evaluation data: OPSGRAPH_DATASETS (.ci/run sets it), else ../shared/datasets, else .opsgraph/datasets
+const DATA = datasetsDir(process.env);
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     "npm run eval -- [--cuad DIR] [--nab DIR] [--suite NAME]... [--out DIR] [--thresholds FILE]\n" +
-      "  (defaults are under $OPSGRAPH_DATASETS, else ../shared/datasets)\n" +
+      "  (defaults are under $OPSGRAPH_DATASETS, else ../shared/datasets, else .opsgraph/datasets; get the data with npx opsgraph data fetch <flow>)\n" +
       "  --cuad DIR         a CUAD-format folder for contract review (default cuad/dev)\n" +
       "  --nab DIR          the NAB folder for portfolio anomaly flagging (default portfolio/nab-kpi-anomalies)\n" +
       "  --startups FILE    a Startups.csv for the sourcing back-test (default sourcing/yc-startups-2005-2014/Startups.csv)\n" +
@@ -50,28 +51,37 @@ if (values.help) {
 const upload = Boolean(process.env.LANGSMITH_API_KEY);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 
-type Suite = { name: string; run: () => Promise<SuiteRun["result"]> };
+type Suite = { name: string; data: string; run: () => Promise<SuiteRun["result"]> };
 const scripted = await startScriptedModel();
 // a model configured the way the CLI takes it (OPSGRAPH_MODELS, OPENAI_API_KEY / OPENAI_BASE_URL): every suite on it too, reported, not gated
 const model = createModelTiers(loadConfig(process.env));
 const suites: Suite[] = [
-  { name: "contract-review/rules", run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
-  { name: "contract-review/scripted-model", run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
-  { name: "portfolio-monitoring/nab-day", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }) },
-  { name: "portfolio-monitoring/nab-day-scripted-model", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
-  { name: "sourcing/backtest", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }) },
-  { name: "sourcing/backtest-scripted-model", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
+  { name: "contract-review/rules", data: values.cuad!, run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
+  { name: "contract-review/scripted-model", data: values.cuad!, run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
+  { name: "portfolio-monitoring/nab-day", data: values.nab!, run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }) },
+  { name: "portfolio-monitoring/nab-day-scripted-model", data: values.nab!, run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
+  { name: "sourcing/backtest", data: values.startups!, run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }) },
+  { name: "sourcing/backtest-scripted-model", data: values.startups!, run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
   ...(model.length
     ? [
-        { name: "contract-review/model", run: () => contractReviewSuite({ data: values.cuad!, tiers: model, name: `contract-review-model-${stamp}`, upload }) },
-        { name: "portfolio-monitoring/nab-day-model", run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-model-${stamp}`, upload, tiers: model }) },
-        { name: "sourcing/backtest-model", run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-model-${stamp}`, upload, tiers: model }) },
+        { name: "contract-review/model", data: values.cuad!, run: () => contractReviewSuite({ data: values.cuad!, tiers: model, name: `contract-review-model-${stamp}`, upload }) },
+        { name: "portfolio-monitoring/nab-day-model", data: values.nab!, run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-model-${stamp}`, upload, tiers: model }) },
+        { name: "sourcing/backtest-model", data: values.startups!, run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-model-${stamp}`, upload, tiers: model }) },
       ]
     : []),
 ];
 const wanted = values.suite?.length ? suites.filter((s) => values.suite!.includes(s.name)) : suites;
 if (values.suite?.some((n) => !suites.some((s) => s.name === n))) {
   process.stderr.write(`eval: --suite: unknown suite (known: ${suites.map((s) => s.name).join(", ")})\n`);
+  process.exit(2);
+}
+
+// data missing: one line saying how to get it, before any suite runs
+for (const s of wanted) {
+  if (existsSync(s.data)) continue;
+  const flow = s.name.split("/")[0]!;
+  process.stderr.write(`eval: ${s.name}: no data at ${s.data} (set OPSGRAPH_DATASETS, or fetch it: npx opsgraph data fetch ${flow})\n`);
+  await scripted.close();
   process.exit(2);
 }
 

@@ -1,6 +1,9 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "./config.js";
+import { datasetsDir, loadConfig } from "./config.js";
 import { InputError } from "./errors.js";
 
 describe("config", () => {
@@ -98,5 +101,19 @@ describe("config", () => {
     expect(error).toBeInstanceOf(InputError);
     expect((error as Error).message.startsWith(message)).toBe(true);
     expect((error as Error).message).not.toContain("\n");
+  });
+});
+
+describe("datasetsDir: the one setting for the evaluation data", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-datasets-"));
+  const repo = path.join(root, "repo");
+  fs.mkdirSync(repo);
+  it("is OPSGRAPH_DATASETS when set, relative to the working directory", () => {
+    expect(datasetsDir({ OPSGRAPH_DATASETS: "data" }, repo)).toBe(path.join(repo, "data"));
+  });
+  it("unset: .opsgraph/datasets (where data fetch puts it), or ../shared/datasets once that exists", () => {
+    expect(datasetsDir({}, repo)).toBe(path.join(repo, ".opsgraph", "datasets"));
+    fs.mkdirSync(path.join(root, "shared", "datasets"), { recursive: true });
+    expect(datasetsDir({}, repo)).toBe(path.join(root, "shared", "datasets"));
   });
 });

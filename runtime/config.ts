@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { z } from "zod";
 import type { BudgetContext } from "../nodes/budget.js";
 import { InputError } from "./errors.js";
@@ -249,4 +251,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     prices: { ...DEFAULT_PRICES, ...c.OPSGRAPH_PRICES },
     logLevel: c.LOG_LEVEL,
   };
+}
+
+/**
+ * Where the public evaluation data is (the one setting: OPSGRAPH_DATASETS). Unset: `../shared/datasets`
+ * beside the working directory when it is there (this workplace's copy), else `.opsgraph/datasets`,
+ * where `opsgraph data fetch` puts it.
+ */
+export function datasetsDir(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): string {
+  if (env["OPSGRAPH_DATASETS"]) return path.resolve(cwd, env["OPSGRAPH_DATASETS"]);
+  const shared = path.resolve(cwd, "..", "shared", "datasets");
+  return fs.existsSync(shared) ? shared : path.resolve(cwd, ".opsgraph", "datasets");
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -6,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { readManifest, type DatasetFile } from "../cli/data.js";
 import { dataset } from "../testing/datasets.js";
-import { runOpsgraph, type CliResult } from "./support/cli.js";
+import { ROOT, runOpsgraph, type CliResult } from "./support/cli.js";
 
 // `opsgraph data fetch` as a user runs it, against a local HTTP server serving a copy of the
 // smallest suite's files (read from the shared datasets through testing/datasets.ts): no internet.
@@ -140,5 +141,18 @@ describe(`opsgraph data fetch ${SUITE} (the smallest suite) from a local copy`, 
 
   it("the manifest never lists the CUAD holdout split", () => {
     for (const s of Object.values(manifest.suites)) for (const f of s.files) expect(f.path).not.toMatch(/(^|\/)holdout(\/|$)/);
+  });
+  it("npm run eval with a suite's data missing: one line saying how to get it, exit 2, before any suite runs", () => {
+    const dir = tempDir();
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "evals", "run.ts"), "--suite", "sourcing/backtest", "--out", dir], {
+      cwd: ROOT,
+      env: { ...process.env, OPSGRAPH_DATASETS: path.join(dir, "none") },
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("eval:"))).toEqual([
+      `eval: sourcing/backtest: no data at ${path.join(dir, "none", "sourcing", "yc-startups-2005-2014", "Startups.csv")} (set OPSGRAPH_DATASETS, or fetch it: npx opsgraph data fetch sourcing)`,
+    ]);
+    expect(filesUnder(dir)).toEqual([]);
   });
 });
