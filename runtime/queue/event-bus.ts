@@ -1,3 +1,4 @@
+// Over 300 lines: the EventBus is one mechanism (publish with the outbox, subscribe, consume with the consumption record in one transaction, redeliver lost deliveries) whose steps share its queue names and SQL; it knows no flow: its caller gives the event checker.
 import type pg from "pg";
 import type PgBoss from "pg-boss";
 import type { DeadLetterQueue } from "./dead-letters.js";
