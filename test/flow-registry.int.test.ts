@@ -36,7 +36,7 @@ import { documentOf } from "../testing/documents.js";
 const db = useFreshDatabase("opsgraph-registry-");
 const CONTRACT = fs.readFileSync(path.join(ROOT, "samples", "contracts", "harbor-consulting-services.txt"), "utf8");
 const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
-const CSV = dataset("sourcing/yc-startups-2005-2014/Startups.csv");
+const CSV = path.join(ROOT, "test", "fixtures", "startups", "Startups.csv"); // invented: see test/fixtures/README.md
 const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
 
 /** Agents whose rules (the only tier) throw while their name is in `broken`. */

@@ -8,7 +8,6 @@ import { openApp, type App } from "../app/app.js";
 import { loadConfig } from "../runtime/config.js";
 import { startScriptedOpenAI, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";
-import { dataset } from "../testing/datasets.js";
 import { MODEL, sourcingResponders } from "../testing/scripted-sourcing.js";
 import { until } from "../testing/until.js";
 import { startWorkers } from "../testing/worker-fleet.js";
@@ -76,7 +75,7 @@ describe("a sourcing worker frozen past its lease", () => {
     const a = startWorker();
     await until("worker a to be up", async () => (await q(`SELECT 1 FROM opsgraph_workers WHERE pid = $1 AND stopped_at IS NULL`, [a.pid])).length > 0);
     const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
-    const { published } = await app.sourcing.ingest({ csv: dataset("sourcing/yc-startups-2005-2014/Startups.csv"), thesis, limit: STARTUPS });
+    const { published } = await app.sourcing.ingest({ csv: path.join(ROOT, "test", "fixtures", "startups", "Startups.csv"), thesis, limit: STARTUPS });
     expect(published).toBe(STARTUPS);
     // every profiler run held by a's lease, its call in flight
     await until(`worker a to be mid-call on ${STARTUPS} profiler runs (${a.output()})`, async () => {

@@ -6,13 +6,12 @@ import { databaseUrl, ROOT, runOpsgraph } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
 import { companyOf, MODEL, scriptSourcingModel, SOURCING_AGENTS } from "../testing/scripted-sourcing.js";
 import { until } from "../testing/until.js";
-import { dataset } from "../testing/datasets.js";
 
 // The sourcing flow as a user runs it: `opsgraph sourcing ingest`, real `opsgraph worker`
 // processes against the scripted model server, one fresh database per test.
 
 const db = useFreshDatabase("opsgraph-sourcing-worker-");
-const CSV = dataset("sourcing/yc-startups-2005-2014/Startups.csv");
+const CSV = path.join(ROOT, "test", "fixtures", "startups", "Startups.csv"); // invented: see test/fixtures/README.md
 const THESIS = path.join(ROOT, "samples", "thesis.md");
 let server: ScriptedServer;
 const workers: ChildProcess[] = [];
@@ -67,7 +66,7 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
     // every company profiled and assessed by the model tier, once each
     for (const agent of ["company_profiler", "fit_analyst"]) expect(new Set(server.requestsFor(agent).map(companyOf)).size).toBe(40);
     expect(server.requestsFor("company_profiler")).toHaveLength(40);
-    const trace = await runOpsgraph(["sourcing", "trace", "Curebit"], env());
+    const trace = await runOpsgraph(["sourcing", "trace", "Quillstack"], env());
     expect(trace.stdout).toMatch(/company\.discovered\.v1[\s\S]*company\.profiled\.v1[\s\S]*company\.fit_assessed\.v1/);
   }, 240_000);
 

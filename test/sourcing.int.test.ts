@@ -11,13 +11,12 @@ import { openQueue } from "../runtime/queue/queue.js";
 import { Sourcing } from "../flows/sourcing/run/flow.js";
 import { ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { dataset } from "../testing/datasets.js";
 
 // The sourcing flow in process: the bus, the stages as subscribers, and their consumers
 // polled by hand, on a fresh database each test. No model: every stage on its rules tier.
 
 const db = useFreshDatabase("opsgraph-sourcing-");
-const CSV = dataset("sourcing/yc-startups-2005-2014/Startups.csv");
+const CSV = path.join(ROOT, "test", "fixtures", "startups", "Startups.csv"); // invented: see test/fixtures/README.md
 const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
 let boss: PgBoss | undefined;
 
