@@ -7,7 +7,7 @@ import type { DeadLetterSink } from "./dead-letter.js";
 import { budgetOf, type BudgetContext } from "./budget.js";
 import { PartAnswers, type PartAnswer } from "./part-answers.js";
 import { classifyError, DEFAULT_BACKOFF, nextDelay, type BackoffPolicy } from "./errors.js";
-import type { GraphBuilder } from "./graph-builder.js";
+import type { GraphBuilder as TypedGraphBuilder } from "./graph-builder.js";
 
 /** The name of the deterministic last tier. */
 export const RULES_TIER = "rules";
@@ -104,7 +104,10 @@ export type AgentStepContext = BudgetContext & {
 };
 
 
-export type { GraphBuilder, NodeFn, Route, Router } from "./graph-builder.js";
+export type { NodeFn, Route, Router } from "./graph-builder.js";
+/** graph-builder.ts's GraphBuilder; bare, any state and node name (for tests that build graphs from lists). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bare form types nothing, as the untyped builder did
+export type GraphBuilder<S = any, N extends string = string, W = Partial<S>> = TypedGraphBuilder<S, N, W>;
 
 /** The nodes an agent step named Name adds: the attempt node and its resilience edges' targets. */
 export type StepNodeName<Name extends string> = Name | `${Name}_retry` | `${Name}_fallback` | `${Name}_escalate` | `${Name}_dead_letter`;
