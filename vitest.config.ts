@@ -15,7 +15,16 @@ const shared = {
 export default defineConfig({
   test: {
     projects: [
-      { test: { ...shared, name: "unit", include: ["**/*.test.ts"], exclude: [...shared.exclude, "**/*.int.test.ts"] } },
+      // typecheck: the *.test-d.ts type tests (a misspelt edge must not compile) run through tsc with the unit tests
+      {
+        test: {
+          ...shared,
+          name: "unit",
+          include: ["**/*.test.ts"],
+          exclude: [...shared.exclude, "**/*.int.test.ts"],
+          typecheck: { enabled: true, include: ["**/*.test-d.ts"], exclude: shared.exclude },
+        },
+      },
       { test: { ...shared, name: "integration", include: ["**/*.int.test.ts"], exclude: [...shared.exclude, "**/*.browser.int.test.ts"] } },
       { test: { ...shared, name: "browser", include: ["**/*.browser.int.test.ts"] } },
     ],

@@ -31,8 +31,8 @@ const State = Annotation.Root({
 type State = typeof State.State;
 
 function buildGraph(policy: "escalate" | "dead_letter" = "dead_letter") {
-  const graph = new StateGraph(State);
-  const g = graph as unknown as GraphBuilder;
+  const graph = new StateGraph(State, { nodes: [] as string[] }); // any node name: these tests build their graphs from lists
+  const g: GraphBuilder<State, string, typeof State.Update> = graph;
   g.addNode("finish", async () => ({ done: true })).addEdge(START, "doubler").addEdge("finish", END);
   addAgentStep(g, { name: "doubler", agent: doubler, input: (s: State) => s.n, output: (doubled) => ({ doubled }), next: "finish", policy, inputRef: (s: State) => ({ n: s.n }) });
   return graph.compile({ checkpointer: new MemorySaver() });
@@ -175,8 +175,8 @@ describe("agent step with the run's tier order", () => {
   });
 
   it("goes on in the order the step started with when the run's order changes mid-step (a resume with new stats)", async () => {
-    const graph = new StateGraph(State);
-    const g = graph as unknown as GraphBuilder;
+    const graph = new StateGraph(State, { nodes: [] as string[] }); // any node name: these tests build their graphs from lists
+    const g: GraphBuilder<State, string, typeof State.Update> = graph;
     g.addNode("finish", async () => ({ done: true })).addEdge(START, "doubler").addEdge("finish", END);
     addAgentStep(g, { name: "doubler", agent: doubler, input: (s: State) => s.n, output: (doubled) => ({ doubled }), next: "finish" });
     const compiled = graph.compile({ checkpointer: new MemorySaver(), interruptBefore: ["doubler_fallback" as never] });

@@ -7,6 +7,7 @@ import type { DeadLetterSink } from "./dead-letter.js";
 import { budgetOf, type BudgetContext } from "./budget.js";
 import { PartAnswers, type PartAnswer } from "./part-answers.js";
 import { classifyError, DEFAULT_BACKOFF, nextDelay, type BackoffPolicy } from "./errors.js";
+import type { GraphBuilder as TypedGraphBuilder } from "./graph-builder.js";
 
 /** The name of the deterministic last tier. */
 export const RULES_TIER = "rules";
@@ -103,17 +104,20 @@ export type AgentStepContext = BudgetContext & {
 };
 
 
-// A structural view of StateGraph: agent steps add nodes whose names are built at runtime.
-type NodeFn = (state: never, config: LangGraphRunnableConfig) => Promise<unknown>;
-export interface GraphBuilder {
-  addNode(name: string, fn: NodeFn, options?: { defer?: boolean; ends?: string[]; subgraphs?: unknown[] }): GraphBuilder;
-  addEdge(from: string | string[], to: string): GraphBuilder;
-  addConditionalEdges(from: string, path: (state: never, config: LangGraphRunnableConfig) => string | string[], ends: string[]): GraphBuilder;
-}
+export type { NodeFn, Route, Router } from "./graph-builder.js";
+/** graph-builder.ts's GraphBuilder; bare, any state and node name (for tests that build graphs from lists). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bare form types nothing, as the untyped builder did
+export type GraphBuilder<S = any, N extends string = string, W = Partial<S>> = TypedGraphBuilder<S, N, W>;
 
-export interface AgentStepSpec<S extends AgentStepState, I, M, O> {
+/** The nodes an agent step named Name adds: the attempt node and its resilience edges' targets. */
+export type StepNodeName<Name extends string> = Name | `${Name}_retry` | `${Name}_fallback` | `${Name}_escalate` | `${Name}_dead_letter`;
+
+/** What an agent step's own nodes return: the flow's update (its output) or the step's channels. */
+export type StepUpdate<S> = Partial<S> | Partial<AgentStepState>;
+
+export interface AgentStepSpec<S extends AgentStepState, I, M, O, Name extends string = string, Next extends string = string> {
   /** The node's name; also the agent's key in `steps`, `produced_by` and the ledger. */
-  name: string;
+  name: Name;
   agent: Agent<I, M, O>;
   /** The agent's input, from state (may read the Store through config). */
   input(state: S, config: LangGraphRunnableConfig): I | Promise<I>;
@@ -123,7 +127,7 @@ export interface AgentStepSpec<S extends AgentStepState, I, M, O> {
    * The node (or nodes, run in parallel) after a successful step; or a route choosing among
    * `ends` from the state the step left.
    */
-  next: string | string[] | { route(state: S, config: LangGraphRunnableConfig): string | string[]; ends: string[] };
+  next: Next | typeof END | (Next | typeof END)[] | { route(state: S, config: LangGraphRunnableConfig): Next | typeof END | (Next | typeof END)[]; ends: (Next | typeof END)[] };
   /** When every tier failed. Default: dead_letter. The run's context may override it per agent. */
   policy?: ExhaustedPolicy;
   /** What the dead letter records as the input (a reference, never the content). */
@@ -140,13 +144,19 @@ const contextOf = (config: LangGraphRunnableConfig) => (config.context ?? {}) as
 export const storeOfRun = (config: LangGraphRunnableConfig): BaseStore | undefined => contextOf(config).store ?? config.store;
 
 /** The node names of an agent step: the attempt node, then its resilience edges' targets. */
-export const stepNodes = (name: string) => ({
+export const stepNodes = <Name extends string>(name: Name) => ({
   attempt: name,
-  retry: `${name}_retry`,
-  fallback: `${name}_fallback`,
-  escalate: `${name}_escalate`,
-  deadLetter: `${name}_dead_letter`,
+  retry: `${name}_retry` as const,
+  fallback: `${name}_fallback` as const,
+  escalate: `${name}_escalate` as const,
+  deadLetter: `${name}_dead_letter` as const,
 });
+
+/** The nodes of an agent step, to declare in `new StateGraph({ nodes })`. */
+export const stepNodeNames = <Name extends string>(name: Name): StepNodeName<Name>[] => {
+  const n = stepNodes(name);
+  return [n.attempt, n.retry, n.fallback, n.escalate, n.deadLetter];
+};
 
 /**
  * Adds an agent step to a graph: one node that makes one attempt on the current tier, and
@@ -158,8 +168,14 @@ export const stepNodes = (name: string) => ({
  *     ├──exhausted▶ agent_escalate ──▶ next | END (a person supplies the output or rejects)
  *     └──exhausted▶ agent_dead_letter ──▶ END    (a dead letter row; the run ends dead_lettered)
  */
-export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuilder, spec: AgentStepSpec<S, I, M, O>): GraphBuilder {
-  const { name, next } = spec;
+export function addAgentStep<S extends AgentStepState, I, M, O, Name extends string, Next extends string = never>(
+  graph: GraphBuilder<S, NoInfer<StepNodeName<Name> | Exclude<Next, typeof END>>, StepUpdate<S>>,
+  spec: AgentStepSpec<S, I, M, O, Name, Next>,
+): void {
+  const { name } = spec;
+  // Next names a node or END; for a generic Next tsc cannot see that Next ⊆ Exclude<Next, END> | END, the nodes the graph declares
+  type To = Exclude<Next, typeof END> | typeof END;
+  const next = spec.next as To | To[] | { route(state: S, config: LangGraphRunnableConfig): To | To[]; ends: To[] };
   const agentOf = (config: LangGraphRunnableConfig) => (contextOf(config).agents?.[name] as Agent<I, M, O> | undefined) ?? spec.agent;
   const nodes = stepNodes(name);
 
@@ -329,28 +345,27 @@ export function addAgentStep<S extends AgentStepState, I, M, O>(graph: GraphBuil
   const policyOf = (config: LangGraphRunnableConfig) => contextOf(config).policies?.[name] ?? spec.policy ?? "dead_letter";
 
   graph
-    .addNode(nodes.attempt, attempt as NodeFn, spec.join ? { defer: true } : undefined)
-    .addNode(nodes.retry, retry as NodeFn)
-    .addNode(nodes.fallback, fallback as NodeFn)
-    .addNode(nodes.escalate, escalate as NodeFn)
-    .addNode(nodes.deadLetter, deadLetter as NodeFn)
+    .addNode(nodes.attempt, attempt, spec.join ? { defer: true } : undefined)
+    .addNode(nodes.retry, retry)
+    .addNode(nodes.fallback, fallback)
+    .addNode(nodes.escalate, escalate)
+    .addNode(nodes.deadLetter, deadLetter)
     .addConditionalEdges(
       nodes.attempt,
-      ((state: S, config: LangGraphRunnableConfig): string | string[] => {
+      (state: S, config: LangGraphRunnableConfig) => {
         if (state.halted) return END;
         const route = state.steps[name]?.route;
         if (route === "ok") return after(state, config);
         if (route === "retry") return nodes.retry;
         if (route === "fallback") return nodes.fallback;
         return policyOf(config) === "escalate" ? nodes.escalate : nodes.deadLetter;
-      }) as never,
+      },
       [...nexts, nodes.retry, nodes.fallback, nodes.escalate, nodes.deadLetter, END],
     )
     .addEdge(nodes.retry, nodes.attempt)
     .addEdge(nodes.fallback, nodes.attempt)
-    .addConditionalEdges(nodes.escalate, ((state: S, config: LangGraphRunnableConfig) => (state.halted ? END : after(state, config))) as never, [...nexts, END])
+    .addConditionalEdges(nodes.escalate, (state: S, config: LangGraphRunnableConfig) => (state.halted ? END : after(state, config)), [...nexts, END])
     .addEdge(nodes.deadLetter, END);
-  return graph;
 }
 
 /** An agent's model tiers in the run's context: its own list, else the flow's. */

@@ -1,16 +1,16 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import type { z } from "zod";
 import type { Agent } from "./agent.js";
-import { addAgentStep, AgentStepChannels, type ExhaustedPolicy, type GraphBuilder } from "./agent-step.js";
+import { addAgentStep, AgentStepChannels, stepNodeNames, type ExhaustedPolicy } from "./agent-step.js";
 import type { SupervisorWorker } from "./supervisor.js";
 
 const last = <T>(fallback: T) => Annotation<T>({ reducer: (_a, b) => b, default: () => fallback });
 
 const AgentWorkerState = Annotation.Root({ input: Annotation<unknown>, output: last<unknown>(null), ...AgentStepChannels });
 
-export interface AgentWorkerSpec<P, I, M, O> {
+export interface AgentWorkerSpec<P, I, M, O, Name extends string = string> {
   /** The worker's name; also the agent step's name in the ledger and in the run's `agents` overrides. */
-  name: string;
+  name: Name;
   description: string;
   agent: Agent<I, M, O>;
   /** The payload's schema. */
@@ -28,12 +28,11 @@ export interface AgentWorkerSpec<P, I, M, O> {
  * one-agent subgraph. The subgraph has no checkpointer of its own: invoked with the worker
  * node's config, it checkpoints under the parent's, and sees its context and store.
  */
-export function agentWorker<P, I, M, O>({ name, description, agent, input, prepare, needs, summary, policy = "dead_letter" }: AgentWorkerSpec<P, I, M, O>): SupervisorWorker<P, O> {
+export function agentWorker<P, I, M, O, Name extends string>({ name, description, agent, input, prepare, needs, summary, policy = "dead_letter" }: AgentWorkerSpec<P, I, M, O, Name>): SupervisorWorker<P, O, Name> & Required<Pick<SupervisorWorker, "graph">> {
   type State = typeof AgentWorkerState.State;
-  const graph = new StateGraph(AgentWorkerState);
-  const g = graph as unknown as GraphBuilder;
-  g.addEdge(START, name);
-  addAgentStep(g, { name, agent, input: (s: State) => s.input as I, output: (output: O) => ({ output }), next: END, policy, inputRef: (s: State) => s.input });
+  const graph = new StateGraph(AgentWorkerState, { nodes: [START, ...stepNodeNames(name)] });
+  graph.addEdge(START, name);
+  addAgentStep(graph, { name, agent, input: (s: State) => s.input as I, output: (output: O) => ({ output }), next: END, policy, inputRef: (s: State) => s.input });
   const subgraph = graph.compile();
   return {
     name,

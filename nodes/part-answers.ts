@@ -43,7 +43,8 @@ export class PartAnswers {
   /** The answers this task has already got, by part index. A Store that fails answers none. */
   async load(parts: number): Promise<Map<number, PartAnswer>> {
     const items = await this.store.search(this.namespace, { limit: parts }).catch(() => []);
-    return new Map(items.map((i) => [Number(i.key), i.value as unknown as PartAnswer]));
+    // the Store's values are untyped records; these are the PartAnswers `save` put under this namespace
+    return new Map(items.map((i) => [Number(i.key), i.value as PartAnswer]));
   }
 
   /** Keeps a part's answer. A failed put only means a crash would ask that part again, so it does not fail the step. */

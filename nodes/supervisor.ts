@@ -1,7 +1,7 @@
-import { Annotation, END, isGraphBubbleUp, Send, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { Annotation, END, isGraphBubbleUp, Send, type AddNodeOptions, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import type { Agent, Attempt } from "./agent.js";
-import { addAgentStep, countModelCalls, freshCursor, type AgentStepContext, type AgentStepState, type ExhaustedPolicy, type GraphBuilder } from "./agent-step.js";
+import { addAgentStep, countModelCalls, freshCursor, type AgentStepContext, type AgentStepState, type ExhaustedPolicy, type GraphBuilder, stepNodeNames, type StepNodeName } from "./agent-step.js";
 import { budgetOf } from "./budget.js";
 
 /** What a worker did with one task; the task board (`tasks`) keeps one per key. */
@@ -110,9 +110,9 @@ export interface WorkerJob {
 }
 
 /** A worker the supervisor may dispatch tasks to: one graph node, run once per task. */
-export interface SupervisorWorker<P = unknown, O = unknown> {
+export interface SupervisorWorker<P = unknown, O = unknown, Name extends string = string> {
   /** The node's name and what the router calls it. */
-  name: string;
+  name: Name;
   /** What it does, for the router. */
   description: string;
   /** Its payload's schema: a task whose payload fails it is never dispatched. */
@@ -124,7 +124,7 @@ export interface SupervisorWorker<P = unknown, O = unknown> {
   /** A short line about an output for the router, which never sees outputs. */
   summary?(output: O): string;
   /** The compiled graph `run` invokes, if any (agentWorker's agent step): declared on the node for drawings and state. */
-  graph?: unknown;
+  graph?: NonNullable<AddNodeOptions["subgraphs"]>[number];
 }
 
 /** JSON with sorted keys, so equal payloads give equal task keys. */
@@ -182,13 +182,14 @@ export function planRound(decision: RouterDecision, workers: readonly Supervisor
 // A re-dispatch of a failure carries a higher dispatch number, so it is progress, not a repeat.
 const signature = (r: DecisionRecord) => r.dispatched.map((t) => `${t.key}#${t.dispatch}`).sort().join("|");
 
-export interface SupervisorSpec<S extends SupervisorState, C, M> {
+export interface SupervisorSpec<S extends SupervisorState, C, M, Name extends string = string, Worker extends string = string, Next extends string = string> {
   /** The router's agent-step name (its key in `steps` and the ledger); the other nodes are named after it. */
-  name?: string;
+  name?: Name;
   /** Picks the next tasks each round; its `rules` tier is the flow's deterministic plan. */
   router: Agent<RouterInput<C>, M, RouterDecision>;
   /** The workers tasks may go to; each is a node named after it. */
-  workers: SupervisorWorker[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each worker has its own payload and output; only its name is checked here
+  workers: SupervisorWorker<any, any, Worker>[];
   /** The flow's own facts the router sees (e.g. the tickers). */
   context?(state: S): C;
   /** Rounds (router decisions) at most; the next one stops the loop with "max_rounds". The run's context's `maxRounds` wins; default: nodes/budget.ts. */
@@ -200,11 +201,22 @@ export interface SupervisorSpec<S extends SupervisorState, C, M> {
   /** The router's policy when every tier failed. Default: dead_letter. */
   policy?: ExhaustedPolicy;
   /** The node after the loop ends, whatever the reason. */
-  next: string;
+  next: Next | typeof END;
+}
+
+/** The nodes a supervisor named Name adds (its workers' nodes besides). */
+export type SupervisorNodeName<Name extends string> = `${Name}_round` | StepNodeName<Name> | `${Name}_dispatch`;
+
+/** The nodes of a supervisor and its workers, to declare in `new StateGraph({ nodes })`. */
+// `as Name`: as in supervisorNodes
+export function supervisorNodeNames<Worker extends string, Name extends string = "supervisor">(workers: readonly { name: Worker }[], name: Name = "supervisor" as Name): (SupervisorNodeName<Name> | Worker)[] {
+  const n = supervisorNodes(name);
+  return [n.round, ...stepNodeNames(name), n.dispatch, ...workers.map((w) => w.name)];
 }
 
 /** The node names of a supervisor: enter the loop at `round`. */
-export const supervisorNodes = (name = "supervisor") => ({ round: `${name}_round`, router: name, dispatch: `${name}_dispatch` });
+// `as Name`: Name defaults to "supervisor", the default name (tsc cannot tie a default value to a default type argument)
+export const supervisorNodes = <Name extends string = "supervisor">(name: Name = "supervisor" as Name) => ({ round: `${name}_round` as const, router: name, dispatch: `${name}_dispatch` as const });
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!.slice(0, 300);
 
@@ -216,8 +228,14 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
  *      every worker;       fallback, escalate,
  *      limits)             dead letter)
  */
-export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuilder, spec: SupervisorSpec<S, C, M>): GraphBuilder {
-  const { name = "supervisor", router, workers, context, maxDispatches = 2, policy, next } = spec;
+export function addSupervisor<S extends SupervisorState, C, M, Worker extends string, Next extends string = never, Name extends string = "supervisor">(
+  graph: GraphBuilder<S, NoInfer<SupervisorNodeName<Name> | Worker | Exclude<Next, typeof END>>, Partial<S> | Partial<SupervisorState>>,
+  spec: SupervisorSpec<S, C, M, Name, Worker, Next>,
+): void {
+  // `as Name`: as in supervisorNodes, the default value of the default type argument
+  const { name = "supervisor" as Name, router, workers, context, maxDispatches = 2, policy } = spec;
+  // for a generic Next tsc cannot see that Next ⊆ Exclude<Next, END> | END, the nodes the graph declares
+  const next = spec.next as Exclude<Next, typeof END> | typeof END;
   const nodes = supervisorNodes(name);
   // the run's context, then the flow's own setting, then the one default
   const limitsOf = (config: LangGraphRunnableConfig) => {
@@ -253,13 +271,13 @@ export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuild
     return { decisions: [record] };
   }
 
-  function afterDispatch(state: S): string | Send[] {
+  function afterDispatch(state: S): typeof next | typeof nodes.round | Send[] {
     if (state.supervisor_stop) return next;
     const dispatched = state.decisions.at(-1)?.dispatched ?? [];
     // One Send per task: they all run in the next superstep, in parallel.
     const inputsOf = (t: (typeof dispatched)[number]) => {
       const worker = workers.find((w) => w.name === t.worker);
-      return (worker?.needs?.(t.payload as never) ?? []).map((n) => state.tasks[taskKey(n.worker, n.payload)]?.output);
+      return (worker?.needs?.(t.payload) ?? []).map((n) => state.tasks[taskKey(n.worker, n.payload)]?.output);
     };
     return dispatched.length ? dispatched.map((task) => new Send(task.worker, { supervisor_task: { ...task, inputs: inputsOf(task) } satisfies DispatchedTask })) : nodes.round;
   }
@@ -279,9 +297,9 @@ export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuild
       }
     };
 
-  graph.addNode(nodes.round, round as never, { defer: true }).addConditionalEdges(
+  graph.addNode(nodes.round, round, { defer: true }).addConditionalEdges(
     nodes.round,
-    ((state: S) => (state.halted ? END : state.supervisor_stop ? next : nodes.router)) as never,
+    (state: S) => (state.halted ? END : state.supervisor_stop ? next : nodes.router),
     [nodes.router, next, END],
   );
   addAgentStep(graph, {
@@ -293,8 +311,7 @@ export function addSupervisor<S extends SupervisorState, C, M>(graph: GraphBuild
     ...(policy ? { policy } : {}),
     inputRef: (s: S) => ({ round: s.rounds }),
   });
-  graph.addNode(nodes.dispatch, dispatch as never).addConditionalEdges(nodes.dispatch, afterDispatch as never, [...workers.map((w) => w.name), nodes.round, next]);
+  graph.addNode(nodes.dispatch, dispatch).addConditionalEdges(nodes.dispatch, afterDispatch, [...workers.map((w) => w.name), nodes.round, next]);
   // a worker's own graph (an agent step) is declared, so the drawing (xray) shows its retry, fallback, escalate and dead-letter edges
-  for (const worker of workers) graph.addNode(worker.name, workerNode(worker) as never, worker.graph ? { subgraphs: [worker.graph] } : undefined).addEdge(worker.name, nodes.round);
-  return graph;
+  for (const worker of workers) graph.addNode(worker.name, workerNode(worker), worker.graph ? { subgraphs: [worker.graph] } : undefined).addEdge(worker.name, nodes.round);
 }

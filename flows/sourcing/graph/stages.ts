@@ -1,8 +1,8 @@
-import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import type { END, LangGraphRunnableConfig } from "@langchain/langgraph";
 import { companyProfiler } from "../agents/profiler.js";
 import { fitAnalyst } from "../agents/fit-analyst.js";
 import { outreachWriter } from "../agents/outreach-writer.js";
-import { addAgentStep, type GraphBuilder } from "../../../nodes/agent-step.js";
+import { addAgentStep, type GraphBuilder, type StepNodeName, type StepUpdate } from "../../../nodes/agent-step.js";
 import { derivedEventId, type PayloadOf, type SourcingEvent, type SourcingEventType } from "./events.js";
 import type { SourcingState } from "./state.js";
 
@@ -21,15 +21,17 @@ export interface Emitted<T extends SourcingEventType = SourcingEventType> {
  * publishes. No stage knows another: each reacts to an event type, so the order is the
  * events', and a new subscriber joins without any change here.
  */
-export interface SourcingStage<T extends SourcingEventType = SourcingEventType> {
-  name: "company_profiler" | "fit_analyst" | "outreach_writer";
+export type SourcingStageName = "company_profiler" | "fit_analyst" | "outreach_writer";
+
+export interface SourcingStage<T extends SourcingEventType = SourcingEventType, Name extends SourcingStageName = SourcingStageName> {
+  name: Name;
   subscribes: T;
   /** Whether it acts on this event at all (the outreach writer: only on a fit). */
   accepts(event: SourcingEvent<T>): boolean;
   /** The stage graph's input, from the event. */
   input(event: SourcingEvent<T>): Partial<SourcingState>;
   /** Adds the stage's agent step, going to `next` when done. */
-  addStep(g: GraphBuilder, next: string): void;
+  addStep<Next extends string>(g: GraphBuilder<SourcingState, StepNodeName<Name> | Exclude<Next, typeof END>, StepUpdate<SourcingState>>, next: Next): void;
   /** The events it publishes from its finished state (ids derived from the handled event's). */
   emits(state: SourcingState, event: SourcingEvent<T>): Emitted[];
 }
@@ -43,7 +45,7 @@ const need = <T>(v: T | null | undefined, what: string): T => {
   return v;
 };
 
-export const profilerStage: SourcingStage<"company.discovered.v1"> = {
+export const profilerStage: SourcingStage<"company.discovered.v1", "company_profiler"> = {
   name: "company_profiler",
   subscribes: "company.discovered.v1",
   accepts: () => true,
@@ -54,7 +56,7 @@ export const profilerStage: SourcingStage<"company.discovered.v1"> = {
   emits: (s, e) => [emitted("company_profiler", e, "company.profiled.v1", { profile: need(s.profile, "profile"), thesis: e.payload.thesis })],
 };
 
-export const fitStage: SourcingStage<"company.profiled.v1"> = {
+export const fitStage: SourcingStage<"company.profiled.v1", "fit_analyst"> = {
   name: "fit_analyst",
   subscribes: "company.profiled.v1",
   accepts: () => true,
@@ -79,7 +81,7 @@ export const fitStage: SourcingStage<"company.profiled.v1"> = {
   },
 };
 
-export const outreachStage: SourcingStage<"company.fit_assessed.v1"> = {
+export const outreachStage: SourcingStage<"company.fit_assessed.v1", "outreach_writer"> = {
   name: "outreach_writer",
   subscribes: "company.fit_assessed.v1",
   accepts: (e) => e.payload.fit.fits,
@@ -103,4 +105,4 @@ export const outreachStage: SourcingStage<"company.fit_assessed.v1"> = {
 export const SOURCING_STAGES = [profilerStage, fitStage, outreachStage] as const;
 
 /** Studio's routing after the fit analyst: outreach only for a fit. */
-export const afterFit = (s: SourcingState, _config?: LangGraphRunnableConfig) => (s.fit?.fits ? "outreach_writer" : "__end__");
+export const afterFit = (s: SourcingState, _config?: LangGraphRunnableConfig): "outreach_writer" | typeof END => (s.fit?.fits ? "outreach_writer" : "__end__");

@@ -2,7 +2,7 @@ import { isGraphBubbleUp, Send, type LangGraphRunnableConfig } from "@langchain/
 import { z } from "zod";
 import type { Attempt } from "../../../../nodes/agent.js";
 import type { Company } from "../../agents/company.js";
-import { issueFlagger, type FlaggerInput, type FlagReport } from "../../agents/issue-flagger.js";
+import { issueFlagger, type FlaggerInput } from "../../agents/issue-flagger.js";
 import type { KpiAnalysis } from "../../agents/kpi-analyst.js";
 import type { CompanyMetrics } from "../../agents/company.js";
 import { ANALYSE, COLLECT } from "../../agents/router.js";
@@ -10,13 +10,13 @@ import { agentWorker } from "../../../../nodes/agent-worker.js";
 import { taskKey } from "../../../../nodes/supervisor.js";
 import type { PortfolioMonitoringState, PortfolioMonitoringUpdate } from "../state.js";
 
-export const ISSUE_FLAGGER = "issue_flagger";
+export const ISSUE_FLAGGER = "issue_flagger" as const;
 
 /** The issue flagger as an agent step in a one-agent subgraph (retry, fallback, dead letter), once per company. */
-const flagger = agentWorker<FlaggerInput, FlaggerInput, unknown, FlagReport>({
+const flagger = agentWorker({
   name: ISSUE_FLAGGER,
   description: "Turns one company's findings into flags with severity, evidence and an action",
-  agent: issueFlagger as never,
+  agent: issueFlagger,
   input: z.custom<FlaggerInput>(),
 });
 
@@ -43,7 +43,7 @@ export function flagTasks(state: PortfolioMonitoringState): FlagTask[] {
 }
 
 /** After the supervisor: one flagger per analysed company, in parallel; the report when there is none. */
-export function routeToFlagger(state: PortfolioMonitoringState): Send[] | "report" {
+export function routeToFlagger(state: PortfolioMonitoringState): Send<typeof ISSUE_FLAGGER>[] | "report" {
   const tasks = flagTasks(state).filter((t) => state.flags[t.ticker]?.status !== "done");
   return tasks.length ? tasks.map((flag_task) => new Send(ISSUE_FLAGGER, { flag_task })) : "report";
 }

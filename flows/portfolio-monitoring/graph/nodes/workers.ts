@@ -1,7 +1,7 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import type { CompanyMetrics } from "../../agents/company.js";
-import { kpiAnalyst, type KpiAnalysis, type KpiAnalystInput } from "../../agents/kpi-analyst.js";
+import { kpiAnalyst } from "../../agents/kpi-analyst.js";
 import { collectMetrics } from "../../agents/metrics-collector.js";
 import { ANALYSE, COLLECT } from "../../agents/router.js";
 import { agentWorker } from "../../../../nodes/agent-worker.js";
@@ -14,7 +14,7 @@ type TickerTask = z.infer<typeof TickerTask>;
 const contextOf = (config: LangGraphRunnableConfig) => (config.context ?? {}) as PortfolioMonitoringContext;
 
 /** Gathers one company's fundamentals, peers and KPI series from the run's data source; null: no source has it. */
-export const collectWorker: SupervisorWorker<TickerTask, CompanyMetrics | null> = {
+export const collectWorker: SupervisorWorker<TickerTask, CompanyMetrics | null, typeof COLLECT> = {
   name: COLLECT,
   description: "Collects one company's annual fundamentals, its sector peers' medians and its KPI series from the data source",
   input: TickerTask,
@@ -27,10 +27,10 @@ export const collectWorker: SupervisorWorker<TickerTask, CompanyMetrics | null> 
 };
 
 /** The KPI analyst, an agent step per company, on what the collector gathered. */
-export const analyseWorker = agentWorker<TickerTask, KpiAnalystInput, unknown, KpiAnalysis>({
+export const analyseWorker = agentWorker({
   name: ANALYSE,
   description: "Analyses one company's collected metrics: year-over-year changes, margins, liquidity, leverage, peers, KPI anomalies",
-  agent: kpiAnalyst as never,
+  agent: kpiAnalyst,
   input: TickerTask,
   needs: ({ ticker }) => [{ worker: COLLECT, payload: { ticker } }],
   prepare: (_payload, [metrics]) => ({ metrics: metrics as CompanyMetrics }),
