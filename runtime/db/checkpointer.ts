@@ -61,6 +61,7 @@ export class OpsgraphSaver extends PostgresSaver {
   override async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     if (config.configurable === undefined) throw new Error(`Missing "configurable" field in "config" param`);
     const { thread_id, checkpoint_ns = "", checkpoint_id } = config.configurable as { thread_id: string; checkpoint_ns?: string; checkpoint_id?: string };
+    // PostgresSaver's protected serialisers, reused so a checkpoint is written exactly as the library writes it
     const self = this as unknown as {
       _dumpCheckpoint(c: Checkpoint): unknown;
       _dumpBlobs(t: string, ns: string, values: Checkpoint["channel_values"], versions: ChannelVersions): Promise<Row[]>;
@@ -88,6 +89,7 @@ export class OpsgraphSaver extends PostgresSaver {
   override async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string): Promise<void> {
     if (writes.length === 0) return;
     const c = config.configurable as { thread_id?: string; checkpoint_ns?: string; checkpoint_id?: string } | undefined;
+    // PostgresSaver's protected serialiser of pending writes, reused so writes are stored as the library stores them
     const self = this as unknown as { _dumpWrites(t?: string, ns?: string, id?: string, task?: string, w?: PendingWrite[]): Promise<Row[]> };
     const dumped = await self._dumpWrites(c?.thread_id, c?.checkpoint_ns, c?.checkpoint_id, taskId, writes);
     // special channels (errors, interrupts) have fixed negative indexes and are upserted, as PostgresSaver does;
@@ -183,6 +185,7 @@ class CachingPostgresStore extends PostgresStore {
         else this.remember(k, { namespace: o.namespace, key: o.key, value: o.value as Record<string, unknown>, createdAt: new Date(), updatedAt: new Date() });
       } else if (results[i]) this.remember(k, results[i] as Item);
     });
+    // batch() answers per operation (Item, Item[] or void): the library types the tuple by its input, which this override cannot restate
     return results as never;
   }
 }
@@ -194,6 +197,7 @@ class CachingPostgresStore extends PostgresStore {
  */
 export function createStore(pool: pg.Pool, opts: { immutable?: string[][] } = {}): PostgresStore {
   const store = new CachingPostgresStore({ connectionOptions: { max: 1 }, ensureTables: false }, opts.immutable ?? []);
+  // PostgresStore keeps its pool in a private `core`: swapped for the runtime's so the process keeps one pool (checked just below)
   const core = (store as unknown as { core?: { pool?: unknown } }).core;
   if (!core || !(core.pool instanceof pg.Pool)) {
     throw new Error("PostgresStore's internals changed: cannot share the runtime pool (check @langchain/langgraph-checkpoint-postgres)");

@@ -258,6 +258,7 @@ export function scrubKeys(e: unknown, secrets: readonly string[]): void {
  * (@langchain/openai's interopZodResponseFormat: refs for cycles and reuse, titled by name).
  */
 export function responseSchema(schema: StructuredCall<unknown>["schema"], name: string): Record<string, unknown> {
+  // the agent's zod schema (v3 or v4) as @langchain/core's converter takes either: its parameter type names only one
   const converted = toJsonSchema(schema as never, {
     cycles: "ref",
     reused: "ref",

@@ -62,7 +62,7 @@ export function parseTier(text: string, n: number): ModelTierSpec {
   const where = `tier ${n} "${text.replace(/([?&]key=)([^&]*)/, (all, k: string, v: string) => (ENV_NAME.test(v) || v === "none" ? all : `${k}...`))}"`;
   const m = /^([a-z-]+):([^@?]+)(?:@([^?]+))?(?:\?(.*))?$/.exec(text);
   if (!m) throw new TierSpecError(`${where} is not provider:model[@endpoint][?options] (e.g. openai:gpt-4.1-mini, anthropic:claude-haiku-4-5, openai-compatible:llama3.1@http://127.0.0.1:11434/v1)`);
-  const [, provider, model, endpoint, query] = m as unknown as [string, string, string, string | undefined, string | undefined];
+  const [provider, model, endpoint, query] = [m[1]!, m[2]!, m[3], m[4]];
   if (!(PROVIDERS as readonly string[]).includes(provider)) throw new TierSpecError(`${where}: unknown provider "${provider}" (supported: ${PROVIDERS.join(", ")})`);
   const p = provider as Provider;
   const spec: ModelTierSpec = { provider: p, model: model.trim(), id: endpoint ? `${p}:${model.trim()}@${endpoint.replace(/\/+$/, "")}` : `${p}:${model.trim()}` };

@@ -66,6 +66,7 @@ export type SubmitTick = (tick: { flow: string; input: ScheduleInput; requestId:
 export function submitThrough(flows: readonly SchedulableFlow<never>[]): SubmitTick {
   return async ({ flow, input, requestId }) => {
     assertSchedulable(flow, flows.map((f) => f.flow));
+    // the kept input was read by this flow's own reader when the schedule was added (flows/index.ts scheduleInputOf)
     return flows.find((f) => f.flow === flow)!.submit(input as never, requestId);
   };
 }

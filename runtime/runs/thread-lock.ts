@@ -53,6 +53,7 @@ export class ThreadLock {
     );
     if (rows.length === 0) return rows;
     this.released = rows[0]!.released__;
+    // the caller's row type R, without the lock's own column: pg types rows as any record
     return rows.map(({ released__: _, ...r }) => r as unknown as R);
   }
 }

@@ -59,6 +59,7 @@ export class ContractReviewRunner extends FlowRunner<ContractReviewState> {
   constructor(protected override readonly deps: ContractReviewRunnerDeps) {
     // a document's key is its sha256: its Store items never change, so they are cached
     super(deps, createCheckpointer(deps.pool), createStore(deps.pool, { immutable: [DOCUMENTS_NAMESPACE] }));
+    // the compiled graph's own type, generic in its nodes, narrowed to what the runner calls (FlowGraph): LangGraph's CompiledStateGraph is not assignable to a structural subset of itself
     this.graph = buildContractReviewGraph().compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 

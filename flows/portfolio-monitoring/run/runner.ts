@@ -53,6 +53,7 @@ export class PortfolioRunner extends FlowRunner<PortfolioMonitoringState> {
 
   constructor(deps: ConstructorParameters<typeof FlowRunner>[0]) {
     super(deps, createCheckpointer(deps.pool), createStore(deps.pool));
+    // the compiled graph's own type, generic in its nodes, narrowed to what the runner calls (FlowGraph): LangGraph's CompiledStateGraph is not assignable to a structural subset of itself
     this.graph = buildPortfolioMonitoringGraph().compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 

@@ -40,6 +40,7 @@ export class Sourcing {
 
   constructor(private readonly deps: RunnerDeps) {
     this.bus = deps.queue ? new EventBus({ pool: deps.pool, boss: deps.queue, deadLetters: new DeadLetterQueue(deps.pool), events: SOURCING_EVENT_TYPES, log: deps.log }) : undefined;
+    // each stage is a SourcingStage of its own event type; the runner takes any one of them (TypeScript does not distribute a generic call over the tuple's union)
     this.stages = SOURCING_STAGES.map((s) => new SourcingStageRunner(deps, s as never, this.bus));
     this.outbox = new Outbox(deps.pool);
   }

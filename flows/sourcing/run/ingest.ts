@@ -37,6 +37,7 @@ export async function readStartupsCsv(file: string): Promise<StartupRow[]> {
   });
   let records: { record: string[]; info: { lines: number } }[];
   try {
+    // csv-parse's overloads type `info: true` records as a union of shapes; with these options it returns this one
     records = parse(text, { bom: true, relax_column_count: true, info: true, skip_empty_lines: true }) as never;
   } catch (e) {
     throw new InputError(`${file}: not a CSV: ${(e as Error).message.split("\n")[0]}`);

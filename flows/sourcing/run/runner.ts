@@ -40,6 +40,7 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     this.subscribes = stage.subscribes;
     this.agentNames = [stage.name];
     this.versions = { current: SOURCING_STATE_VERSION, oldest: SOURCING_STATE_VERSION, upgrade: () => ({}), asNode: stage.name };
+    // the compiled graph's own type, generic in its nodes, narrowed to what the runner calls (FlowGraph): LangGraph's CompiledStateGraph is not assignable to a structural subset of itself
     this.graph = buildStageGraph(stage).compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 
@@ -52,6 +53,9 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     return {};
   }
 
+  // `event as never` below (4 casts): this runner's stage takes events of its one subscribed
+  // type, and the bus hands it only those (checked on publish); the stage's type is erased to
+  // any stage here, so TypeScript cannot see that the event is of the stage's own type
   protected graphInput(input: RunRow["input"]) {
     return { ...this.stage.input(input["event"] as SourcingEvent as never), state_version: SOURCING_STATE_VERSION };
   }
