@@ -1,3 +1,4 @@
+// Over 300 lines: addSupervisor is one router (plan a round, dispatch, collect, decide again) whose nodes share the task records and the round budget; the worker step is agent-worker.ts.
 import { Annotation, END, isGraphBubbleUp, Send, type AddNodeOptions, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import type { Agent, Attempt } from "./agent.js";
