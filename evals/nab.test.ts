@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../runtime/errors.js";
 import { evaluateNab, formatNab, loadNab, scoreSeries } from "./nab.js";
-import { dataset } from "../testing/datasets.js";
+import { dataset, describeWithData } from "../testing/datasets.js";
 
 const REAL_NAB = dataset("portfolio/nab-kpi-anomalies");
 const ms = (iso: string) => Date.parse(`${iso}Z`);
@@ -96,7 +96,7 @@ describe("evaluateNab on a synthetic dataset", () => {
   });
 });
 
-describe("evaluateNab on the shared NAB dataset", () => {
+describeWithData("evaluateNab on the shared NAB dataset", "portfolio/nab-kpi-anomalies", "portfolio-monitoring", () => {
   it("covers the 47 real series and their 110 windows, in a few seconds", async () => {
     const t0 = performance.now();
     const r = await evaluateNab(REAL_NAB, { period: "day" });

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { readManifest, type DatasetFile } from "../cli/data.js";
-import { dataset } from "../testing/datasets.js";
+import { dataset, describeWithData } from "../testing/datasets.js";
 import { ROOT, runOpsgraph, type CliResult } from "./support/cli.js";
 
 // `opsgraph data fetch` as a user runs it, against a local HTTP server serving a copy of the
@@ -71,7 +71,7 @@ beforeEach(() => {
   requests = 0;
 });
 
-describe(`opsgraph data fetch ${SUITE} (the smallest suite) from a local copy`, () => {
+describeWithData(`opsgraph data fetch ${SUITE} (the smallest suite) from a local copy`, FILES[0]!.path, SUITE, () => {
   it("writes each file with the manifest's sha256; run again, it skips them all without a request", async () => {
     const dir = tempDir();
     const first = await fetchData([SUITE, "--from", base, "--dir", dir]);

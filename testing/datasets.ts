@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { describe } from "vitest";
+import { datasetsDir } from "../runtime/config.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -15,19 +17,28 @@ function origin(): string | undefined {
 }
 
 /**
- * Where the shared evaluation data is: OPSGRAPH_DATASETS, else `../shared/datasets` beside the
- * repository (as CI and the developers' machines have it), else beside the checkout this clone
- * came from (the same lookup as `.ci/run`).
+ * Where the public evaluation data is: runtime/config.ts's lookup from the repository
+ * (OPSGRAPH_DATASETS, else `../shared/datasets`, else `.opsgraph/datasets`), and for a local
+ * clone (`git clone . /tmp/x`) also beside the checkout it came from, as `.ci/run` looks.
  */
 export const DATASETS = locate();
 
 function locate(): string {
-  if (process.env.OPSGRAPH_DATASETS) return process.env.OPSGRAPH_DATASETS;
-  const beside = path.resolve(ROOT, "../shared/datasets");
-  if (fs.existsSync(beside)) return beside;
+  const found = datasetsDir(process.env, ROOT);
+  if (process.env.OPSGRAPH_DATASETS || fs.existsSync(found)) return found;
   const from = origin();
   const besideOrigin = from && path.resolve(from, "../shared/datasets");
-  return besideOrigin && fs.existsSync(besideOrigin) ? besideOrigin : beside;
+  return besideOrigin && fs.existsSync(besideOrigin) ? besideOrigin : found;
+}
+
+/**
+ * A test suite that evaluates on the real public data (`rel` under the datasets dir): defined
+ * where the data is; where it is not (a clone with no data), reported as skipped with the way
+ * to get it. CI always has the data (.ci/run stops without it), so there nothing is skipped.
+ */
+export function describeWithData(name: string, rel: string, fetchSuite: string, fn: () => void): void {
+  if (fs.existsSync(dataset(rel))) describe(name, fn);
+  else describe.skip(`${name} (no data at ${dataset(rel)}: npx opsgraph data fetch ${fetchSuite})`, fn);
 }
 
 /** A file or folder of the shared data, by its path under `datasets/`. */
