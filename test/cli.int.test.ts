@@ -13,7 +13,6 @@ import { readContract } from "../runtime/documents/documents.js";
 import { ContractReviewRunner } from "../flows/contract-review/run/runner.js";
 import { startScriptedOpenAI } from "../testing/scripted-openai.js";
 import { ROOT, runOpsgraph, type CliResult } from "./support/cli.js";
-import { dataset } from "../testing/datasets.js";
 
 // The CLI as a user runs it: a real process per command, the embedded PostgreSQL under a
 // temp data dir, no model configured (rules tier only).
@@ -288,7 +287,7 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
     const db = await openDatabase({ databaseUrl: undefined, dataDir });
     const broken = { ...portfolioRouter, rules: () => { throw new Error("router crashed"); } } as Agent<unknown, unknown, unknown>;
     const runner = new PortfolioRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), onExhausted: "escalate", agents: { supervisor: broken } });
-    const portfolio = portfolioInputFromFlags({ fundamentals: dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers: "AAL,DAL", year: 2014 }, ROOT);
+    const portfolio = portfolioInputFromFlags({ fundamentals: path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"), tickers: "FJRD,KSTR", year: 2014 }, ROOT);
     const paused = await runner.review({ portfolio, requestId: "cli-registry-portfolio" });
     expect(paused.status).toBe("awaiting_review");
     const versions = async () => {
@@ -298,12 +297,12 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
     };
     try {
       const plan = path.join(dataDir, "plan.json");
-      fs.writeFileSync(plan, JSON.stringify({ finish: false, reason: "a person's plan", tasks: [{ worker: "collect_metrics", payload: { ticker: "AAL" } }, { worker: "collect_metrics", payload: { ticker: "DAL" } }] }));
+      fs.writeFileSync(plan, JSON.stringify({ finish: false, reason: "a person's plan", tasks: [{ worker: "collect_metrics", payload: { ticker: "FJRD" } }, { worker: "collect_metrics", payload: { ticker: "KSTR" } }] }));
       const resumed = await opsgraph(["resume", paused.run_id, "--output", plan, "--json"], { dataDir });
       expect(resumed.code, show(resumed)).toBe(0);
       const run = JSON.parse(resumed.stdout) as { flow: string; status: string; result: { companies: { ticker: string }[]; report_path: string; report_html_path: string; categories?: unknown } };
       expect(run).toMatchObject({ flow: "portfolio-monitoring", status: "completed" });
-      expect(run.result.companies.map((c) => c.ticker).sort()).toEqual(["AAL", "DAL"]);
+      expect(run.result.companies.map((c) => c.ticker).sort()).toEqual(["FJRD", "KSTR"]);
       expect(run.result.categories).toBeUndefined();
       expect(fs.existsSync(run.result.report_path)).toBe(true);
       expect(fs.existsSync(run.result.report_html_path)).toBe(true);

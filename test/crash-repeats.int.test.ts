@@ -13,7 +13,6 @@ import { portfolioInputFromFlags } from "../flows/portfolio-monitoring/run/input
 import { prune } from "../runtime/db/retention.js";
 import { startScriptedOpenAI, type RecordedRequest, type Reply, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";
-import { dataset } from "../testing/datasets.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
 import { portfolioResponders } from "../testing/scripted-portfolio.js";
 import { until } from "../testing/until.js";
@@ -167,14 +166,14 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
   }, 240_000);
 
   it("Send fan-out: the analysts of the companies that finished before the kill are not run again", async () => {
-    const tickers = ["AAL", "DAL", "UAL", "KO", "AAPL", "MSFT"];
-    const slowTickers = new Set(["UAL", "MSFT"]);
+    const tickers = ["FJRD", "KSTR", "PLVR", "FZWL", "ORBX", "QSFT"];
+    const slowTickers = new Set(["PLVR", "QSFT"]);
     let slow = true;
     const ticker = (req: RecordedRequest) => /\(([A-Z]+)\)/.exec(userPrompt(req))?.[1] ?? "";
     for (const [agent, responder] of Object.entries(portfolioResponders)) {
       answer(agent, (req) => responder(req) as Reply, (req) => (slow && agent === "analyse_kpis" ? (slowTickers.has(ticker(req)) ? 4_000 : 100) : 20));
     }
-    const portfolio = portfolioInputFromFlags({ fundamentals: dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers: tickers.join(","), year: 2014 }, ROOT);
+    const portfolio = portfolioInputFromFlags({ fundamentals: path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"), tickers: tickers.join(","), year: 2014 }, ROOT);
     const { run_id } = await app.portfolio.submit({ portfolio, requestId: `crash-fan-out-${Date.now()}` });
     const a = startWorker(1);
     await until("the fast analysts answered, the slow ones in flight", () => server.requestsFor("analyse_kpis").length === tickers.length && inFlight === slowTickers.size, 90_000);

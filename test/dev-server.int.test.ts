@@ -8,7 +8,6 @@ import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company
 import { startScriptedOpenAI, type RecordedRequest, type ScriptedServer } from "../testing/scripted-openai.js";
 import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
 import { scriptPortfolioModel } from "../testing/scripted-portfolio.js";
-import { dataset } from "../testing/datasets.js";
 
 // `npm run dev` (the langgraphjs dev server) driven only through @langchain/langgraph-sdk, as
 // Studio and users' code drive it. Its model tier is the scripted OpenAI-compatible server,
@@ -16,7 +15,7 @@ import { dataset } from "../testing/datasets.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const STATE_DIR = path.join(ROOT, ".langgraph_api");
-const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
+const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv");
 const STARTUP_MS = 120_000;
 // a contract whose clause extraction never answers: the run to cancel mid-way
 const HANGS = "THIS CONTRACT HANGS THE MODEL";
@@ -174,10 +173,10 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
   it("reviews a portfolio of three companies from the fundamentals its run's context names", async () => {
     const thread = await client.threads.create();
     const values = (await client.runs.wait(thread.thread_id, "portfolio_monitoring", {
-      input: { companies: [{ ticker: "AAL" }, { ticker: "MSFT" }, { ticker: "KO" }] },
+      input: { companies: [{ ticker: "FJRD" }, { ticker: "QSFT" }, { ticker: "FZWL" }] },
       context: { sources: { fundamentals: FUNDAMENTALS }, year: 2014 },
     })) as { results: CompanyResult[]; produced_by: Record<string, string> };
-    expect(values.results.map((c) => c.ticker).sort()).toEqual(["AAL", "KO", "MSFT"]);
+    expect(values.results.map((c) => c.ticker).sort()).toEqual(["FJRD", "FZWL", "QSFT"]);
     for (const c of values.results) expect(["ok", "flagged"], `${c.ticker}: ${c.reason ?? ""}`).toContain(c.status);
     expect(values.produced_by["supervisor"]).toBe(MODEL);
     expect((await client.threads.get(thread.thread_id)).status).toBe("idle");
