@@ -26,7 +26,6 @@ import { Sourcing } from "../flows/sourcing/run/flow.js";
 import { checkpointStateVersion } from "../runtime/db/state-version.js";
 import { ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { dataset } from "../testing/datasets.js";
 import { documentOf } from "../testing/documents.js";
 
 // Every flow's escalated or dead-lettered run goes on on its own graph, through the registry:
@@ -35,7 +34,7 @@ import { documentOf } from "../testing/documents.js";
 
 const db = useFreshDatabase("opsgraph-registry-");
 const CONTRACT = fs.readFileSync(path.join(ROOT, "samples", "contracts", "harbor-consulting-services.txt"), "utf8");
-const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
+const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"); // invented: see test/fixtures/README.md
 const CSV = path.join(ROOT, "test", "fixtures", "startups", "Startups.csv"); // invented: see test/fixtures/README.md
 const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
 
@@ -95,7 +94,7 @@ async function stateVersions(threadId: string): Promise<(number | string)[]> {
 }
 
 const portfolioOf = (tickers: string[]) => portfolioInputFromFlags({ fundamentals: FUNDAMENTALS, tickers: tickers.join(","), year: 2014 }, process.cwd());
-const PERSON_PLAN = { finish: false, reason: "a person's plan: collect AAL first", tasks: [{ worker: COLLECT, payload: { ticker: "AAL" } }] };
+const PERSON_PLAN = { finish: false, reason: "a person's plan: collect FJRD first", tasks: [{ worker: COLLECT, payload: { ticker: "FJRD" } }] };
 
 /** The run of a sourcing stage for a company, by its flow. */
 async function stageRun(flow: string): Promise<{ run_id: string; status: string; thread_id: string; input: { event: SourcingEvent } }> {
@@ -139,7 +138,7 @@ describe("resume dispatches by the run's flow", () => {
   it("portfolio monitoring: an escalated supervisor, given a person's plan, completes on the portfolio graph with its report; contract review's upgrader never touches the thread", async () => {
     const { registry, portfolio, contractReview } = await open("escalate");
     broken.add("supervisor");
-    const paused = await portfolio.review({ portfolio: portfolioOf(["AAL", "DAL"]), requestId: "registry-portfolio" });
+    const paused = await portfolio.review({ portfolio: portfolioOf(["FJRD", "KSTR"]), requestId: "registry-portfolio" });
     expect(paused.status).toBe("awaiting_review");
     broken.clear();
     // defence in depth: another flow's runner refuses it, and writes nothing
@@ -151,7 +150,7 @@ describe("resume dispatches by the run's flow", () => {
     const done = await registry.resume(paused.run_id, { output: PERSON_PLAN });
     expect(done).toMatchObject({ flow: "portfolio-monitoring", status: "completed" });
     const result = done.result as { companies: { ticker: string; status: string }[]; report_path: string; report_html_path: string; produced_by: Record<string, string> };
-    expect(result.companies.map((c) => c.ticker).sort()).toEqual(["AAL", "DAL"]);
+    expect(result.companies.map((c) => c.ticker).sort()).toEqual(["FJRD", "KSTR"]);
     expect(result.companies.every((c) => ["ok", "flagged"].includes(c.status))).toBe(true);
     expect(fs.existsSync(result.report_path)).toBe(true);
     expect(fs.existsSync(result.report_html_path)).toBe(true);
@@ -164,7 +163,7 @@ describe("resume dispatches by the run's flow", () => {
   it("portfolio monitoring: rejected at the escalation, the run fails with the reason and writes no report", async () => {
     const { registry, portfolio } = await open("escalate");
     broken.add("supervisor");
-    const paused = await portfolio.review({ portfolio: portfolioOf(["AAL"]), requestId: "registry-portfolio-reject" });
+    const paused = await portfolio.review({ portfolio: portfolioOf(["FJRD"]), requestId: "registry-portfolio-reject" });
     const done = await registry.resume(paused.run_id, { decision: "reject", note: "wrong portfolio" });
     expect(done).toMatchObject({ flow: "portfolio-monitoring", status: "failed", error: "supervisor: rejected by a person at the escalation: wrong portfolio" });
     expect(fs.existsSync(path.join(db.dir, "reports")) ? fs.readdirSync(path.join(db.dir, "reports")) : []).toEqual([]);
@@ -243,7 +242,7 @@ describe("dlq retry --all: bulk replay", () => {
     const reviews: RunRecord[] = [];
     for (let i = 0; i < 6; i++) reviews.push(await contractReview.review({ document: documentOf(`${CONTRACT}\n\nCopy ${i}.`), autoApprove: true }));
     expect(reviews.map((r) => r.status)).toEqual(Array(6).fill("dead_lettered"));
-    const worker = await portfolio.review({ portfolio: portfolioOf(["AAL"]), requestId: "registry-bulk-worker" });
+    const worker = await portfolio.review({ portfolio: portfolioOf(["FJRD"]), requestId: "registry-bulk-worker" });
     expect(worker.status).toBe("completed"); // its company failed, with a worker task's dead letter
     broken.clear();
 

@@ -18,15 +18,15 @@ import { openInChromium } from "./support/browser.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
 import { kpiAnalyst } from "../flows/portfolio-monitoring/agents/kpi-analyst.js";
 import { ANALYST, criticalPath, faulty, MODEL, ROUTER, scriptPortfolioModel, type FaultStats } from "../testing/scripted-portfolio.js";
-import { dataset } from "../testing/datasets.js";
+import { ROOT } from "./support/cli.js";
 
-// The portfolio-monitoring flow end to end: PostgreSQL, the S&P 500 fundamentals, and the real
+// The portfolio-monitoring flow end to end: PostgreSQL, invented fundamentals, and the real
 // ChatOpenAI client talking HTTP to the scripted server, which answers every agent from its
 // prompt after 100 ms and fails a fifth of the requests (500, 429, hangs, resets, schema-invalid JSON).
 
-const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
-// 20 companies of ten sectors; AAL's 2014 revenue jumps 59.5% with the US Airways merger
-const TICKERS = ["AAL", "DAL", "UAL", "AAPL", "MSFT", "ADBE", "AMZN", "HD", "ABT", "AMGN", "CL", "KO", "AEP", "D", "AFL", "AIG", "AMT", "CVX", "APA", "T"];
+const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"); // invented: see test/fixtures/README.md
+// 20 companies of ten sectors; FJRD's 2014 revenue jumps 59.5% with its merger
+const TICKERS = ["FJRD", "KSTR", "PLVR", "ORBX", "QSFT", "FRNH", "BZRL", "HMBK", "VLXA", "CRDN", "GLNM", "FZWL", "LMPK", "HRVL", "QNTN", "HLBK", "TWRL", "PTRN", "DSHR", "WRLK"];
 const LATENCY_MS = 100;
 const FAULT_RATE = 0.2;
 /** A hung request is abandoned after this (a timeout, retried like any transient error); 10× the latency, so a loaded machine's slow answer is not one. */
@@ -65,10 +65,10 @@ describe("portfolio monitoring: 20 companies through a slow, faulty model", () =
     reportsDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-portfolio-"));
     const runner = new PortfolioRunner({ pool: db.pool, tiers: tiers(), reportsDir, backoff: BACKOFF });
     // A process's first run pays one-time costs a long-running worker pays once (parsing the
-    // 1.4 MB CSV, loading modules, JIT): a small run first, so the timed run measures the flow.
+    // fundamentals CSV, loading modules, JIT): a small run first, so the timed run measures the flow.
     server.reset();
     scriptPortfolioModel(server);
-    const warm = await runner.review({ portfolio: portfolio(["LUV", "PG"]), requestId: "portfolio-warm-up" });
+    const warm = await runner.review({ portfolio: portfolio(["TERN", "SDPL"]), requestId: "portfolio-warm-up" });
     expect(warm.status).toBe("completed");
 
     server.reset();
@@ -94,12 +94,12 @@ describe("portfolio monitoring: 20 companies through a slow, faulty model", () =
     expect(companies.filter((c) => c.status === "ok" || c.status === "flagged")).toHaveLength(20);
   });
 
-  it("flags AAL's 2014 revenue jump (+59.5%, the US Airways merger)", () => {
-    const aal = companiesOf(run).find((c) => c.ticker === "AAL")!;
-    expect(aal.status).toBe("flagged");
-    const revenue = aal.flags.find((f) => f.metric === "total_revenue" && f.period === "2014");
+  it("flags FJRD's 2014 revenue jump (+59.5%, its merger)", () => {
+    const fjrd = companiesOf(run).find((c) => c.ticker === "FJRD")!;
+    expect(fjrd.status).toBe("flagged");
+    const revenue = fjrd.flags.find((f) => f.metric === "total_revenue" && f.period === "2014");
     expect(revenue?.change_pct).toBeCloseTo(59.5, 1);
-    expect(revenue?.evidence).toBe("total_revenue 26,743M (2013) -> 42,650M (2014), +59.5%");
+    expect(revenue?.evidence).toBe("total_revenue 21,400M (2013) -> 34,133M (2014), +59.5%");
   });
 
   it("really met faults, and the agent steps retried through them on the model", () => {
@@ -148,7 +148,7 @@ describe("portfolio monitoring: 20 companies through a slow, faulty model", () =
         if (c.status === "ok" || c.status === "flagged") expect(section!.charts, c.ticker).toBeGreaterThanOrEqual(1);
         else expect(section!.charts, c.ticker).toBe(0);
       }
-      const revenueChart = page.locator("section.company", { hasText: "American Airlines Group" }).locator("svg.chart-svg").first();
+      const revenueChart = page.locator("section.company", { hasText: "Fjordair Group" }).locator("svg.chart-svg").first();
       expect(await revenueChart.isVisible()).toBe(true);
       expect((await revenueChart.boundingBox())!.width).toBeGreaterThan(200);
       expect(await revenueChart.locator("g.flag-marker title").allTextContents()).toContainEqual(expect.stringContaining("Total revenue, 2014, +59.5%"));
@@ -195,19 +195,19 @@ describe("portfolio monitoring: one company's failure or missing data never fail
     class FailingSourceRunner extends PortfolioRunner {
       protected override flowContext(r: Parameters<PortfolioRunner["flowContext"]>[0]) {
         const ctx = super.flowContext(r);
-        return { ...ctx, source: failingFor("UAL", ctx.source, calls) };
+        return { ...ctx, source: failingFor("PLVR", ctx.source, calls) };
       }
     }
     const runner = new FailingSourceRunner({ pool: db.pool, tiers: tiers(), reportsDir, backoff: BACKOFF });
-    const run = await runner.review({ portfolio: portfolio(["AAL", "UAL", "KO", "ZZZZ"]), requestId: "portfolio-failing" });
+    const run = await runner.review({ portfolio: portfolio(["FJRD", "PLVR", "FZWL", "ZZZZ"]), requestId: "portfolio-failing" });
 
     expect(run.status).toBe("completed");
     const byTicker = Object.fromEntries(companiesOf(run).map((c) => [c.ticker, c]));
-    expect(byTicker.UAL).toMatchObject({ status: "failed", reason: "collecting its metrics failed: UAL: the data source timed out" });
-    expect(calls.get("UAL")).toBe(2); // the router ran the failed collect again once, never more
+    expect(byTicker.PLVR).toMatchObject({ status: "failed", reason: "collecting its metrics failed: PLVR: the data source timed out" });
+    expect(calls.get("PLVR")).toBe(2); // the router ran the failed collect again once, never more
     expect(byTicker.ZZZZ).toMatchObject({ status: "data_unavailable" });
-    expect(byTicker.AAL!.status).toBe("flagged");
-    expect(["ok", "flagged"]).toContain(byTicker.KO!.status);
+    expect(byTicker.FJRD!.status).toBe("flagged");
+    expect(["ok", "flagged"]).toContain(byTicker.FZWL!.status);
     // the model routed and analysed: the failure is the flow's handling, not a fallback to rules
     expect((run.result as { produced_by: Record<string, string> }).produced_by).toMatchObject({ supervisor: MODEL });
     expect(server.requestsFor("analyse_kpis")).toHaveLength(2);
@@ -220,9 +220,9 @@ describe("portfolio monitoring: one company's failure or missing data never fail
     server.setResponder(ANALYST, () => ({ fault: { kind: "status", status: 400 } })); // refused: straight to rules
     const failingRules = { ...kpiAnalyst, rules: () => { throw new Error("the analyst's rules crashed"); } };
     const runner = new PortfolioRunner({ pool: db.pool, tiers: tiers(), reportsDir, backoff: BACKOFF, agents: { analyse_kpis: failingRules as never } });
-    const run = await runner.review({ portfolio: portfolio(["AAL"]), requestId: "portfolio-dead-letter" });
+    const run = await runner.review({ portfolio: portfolio(["FJRD"]), requestId: "portfolio-dead-letter" });
     expect(run.status).toBe("completed");
-    expect(companiesOf(run)[0]).toMatchObject({ ticker: "AAL", status: "failed" });
+    expect(companiesOf(run)[0]).toMatchObject({ ticker: "FJRD", status: "failed" });
     const letters = (await runner.deadLetters.list()).filter((l) => l.run_id === run.run_id);
     expect(letters.length).toBeGreaterThanOrEqual(1);
     expect(new Set(letters.map((l) => l.agent))).toEqual(new Set(["analyse_kpis"]));

@@ -9,10 +9,10 @@ import { InputError } from "../runtime/errors.js";
 import { readPortfolioInput } from "../flows/portfolio-monitoring/run/input.js";
 import { fundamentalsCsvSource, kpiDirectorySource, openPortfolioSource, postgresSource } from "../flows/portfolio-monitoring/run/sources.js";
 import { useFreshDatabase } from "./support/database.js";
-import { dataset } from "../testing/datasets.js";
+import { ROOT } from "./support/cli.js";
 
-const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
-const TWENTY = ["AAL", "AAPL", "MSFT", "XOM", "JPM", "WMT", "PFE", "KO", "BA", "DAL", "UAL", "LUV", "CVX", "T", "VZ", "HD", "MCD", "IBM", "INTC", "ANTM"];
+const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv");
+const TWENTY = ["FJRD", "ORBX", "QSFT", "PTRN", "HLBK", "BZRL", "CRDN", "FZWL", "VLXA", "KSTR", "PLVR", "TERN", "DSHR", "WRLK", "QNTN", "HMBK", "GLNM", "FRNH", "SDPL", "MDHL"];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-portfolio-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -40,17 +40,17 @@ async function review(ticker: string, source: PortfolioDataSource, year?: number
   return { metrics, analysis, flags: flagIssues({ company: metrics.company, analysis }).flags };
 }
 
-describe("fundamentals CSV: the S&P 500 file", () => {
+describe("fundamentals CSV: the invented fixture file", () => {
   const source = fundamentalsCsvSource({ file: FUNDAMENTALS });
 
-  it("reviews 20 companies for 2014 and flags AAL's revenue jump from the US Airways merger", async () => {
+  it("reviews 20 companies for 2014 and flags FJRD's revenue jump from its merger", async () => {
     const results = await Promise.all(TWENTY.map((t) => review(t, source, 2014)));
     expect(results.every((r) => r !== null)).toBe(true);
     for (const r of results) expect(r!.flags.length).toBeLessThanOrEqual(6);
-    const aal = results[0]!;
-    expect(aal.metrics.company).toEqual({ ticker: "AAL", name: "American Airlines Group", sector: "Industrials" });
-    const jump = aal.flags.find((f) => f.metric === "total_revenue");
-    expect(jump).toMatchObject({ period: "2014", change_pct: 59.5, evidence: "total_revenue 26,743M (2013) -> 42,650M (2014), +59.5%" });
+    const fjrd = results[0]!;
+    expect(fjrd.metrics.company).toEqual({ ticker: "FJRD", name: "Fjordair Group", sector: "Industrials" });
+    const jump = fjrd.flags.find((f) => f.metric === "total_revenue");
+    expect(jump).toMatchObject({ period: "2014", change_pct: 59.5, evidence: "total_revenue 21,400M (2013) -> 34,133M (2014), +59.5%" });
     expect(["high", "medium"]).toContain(jump?.severity);
     // the flags stay readable: a few per company, not every computed figure
     const total = results.reduce((n, r) => n + r!.flags.length, 0);
@@ -62,20 +62,20 @@ describe("fundamentals CSV: the S&P 500 file", () => {
     expect(await review("GE", source)).toBeNull();
   });
 
-  it("gives one row per fiscal year, oldest first, even where For Year repeats (ANTM)", async () => {
-    expect((await source.annual("ANTM")).map((a) => a.period)).toEqual(["2012", "2013", "2014", "2015"]);
+  it("gives one row per fiscal year, oldest first, even where For Year repeats (MDHL)", async () => {
+    expect((await source.annual("MDHL")).map((a) => a.period)).toEqual(["2012", "2013", "2014", "2015"]);
   });
 
   it("computes sector peer medians without the company itself", async () => {
-    const peers = await source.peerMedians("Industrials", "AAL");
+    const peers = await source.peerMedians("Industrials", "FJRD");
     expect(Object.keys(peers)).toEqual(expect.arrayContaining(["2013", "2014", "2015"]));
     expect(peers["2014"]?.total_revenue).toBeGreaterThan(1e9);
-    expect(await source.peerMedians("Unknown", "AAL")).toEqual({});
+    expect(await source.peerMedians("Unknown", "FJRD")).toEqual({});
   });
 
   it("parses the file once: a second source on it shares the parsed rows", async () => {
     const again = fundamentalsCsvSource({ file: FUNDAMENTALS });
-    expect(await again.annual("AAL")).toBe(await source.annual("AAL"));
+    expect(await again.annual("FJRD")).toBe(await source.annual("FJRD"));
   });
 });
 
@@ -120,11 +120,11 @@ describe("KPI directory", () => {
 
 describe("portfolio file", () => {
   it("reads a portfolio file whose sources are relative to it and opens them as one source", async () => {
-    write("kpis2/AAL/bookings.csv", spikySeries());
-    const file = write("portfolio.yaml", `name: airlines\nyear: 2014\ncompanies: [AAL]\nsources:\n  fundamentals: ${FUNDAMENTALS}\n  kpis: kpis2\n`);
+    write("kpis2/FJRD/bookings.csv", spikySeries());
+    const file = write("portfolio.yaml", `name: airlines\nyear: 2014\ncompanies: [FJRD]\nsources:\n  fundamentals: ${FUNDAMENTALS}\n  kpis: kpis2\n`);
     const input = await readPortfolioInput(file);
     expect(input.sources.kpis).toBe(path.join(tmp, "kpis2"));
-    const r = await review("AAL", openPortfolioSource(input.sources), input.year);
+    const r = await review("FJRD", openPortfolioSource(input.sources), input.year);
     expect(r?.flags.map((f) => f.metric)).toEqual(expect.arrayContaining(["total_revenue", "bookings"]));
   });
 

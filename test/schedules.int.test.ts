@@ -10,13 +10,12 @@ import { scheduledPortfolio } from "../flows/portfolio-monitoring/run/schedule.j
 import { Worker } from "../runtime/queue/worker.js";
 import { databaseUrl, runOpsgraph, ROOT } from "./support/cli.js";
 import { useFreshDatabase } from "./support/database.js";
-import { dataset } from "../testing/datasets.js";
 
 // Schedules on a fresh database, with a fixed "now" instead of waiting for real minutes; runs
 // submitted through the real PortfolioRunner on the real pg-boss queue.
 
-const FUNDAMENTALS = dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv");
-const PORTFOLIO: PortfolioInput = { name: "airlines", year: 2014, period: "week", companies: [{ ticker: "AAL" }, { ticker: "DAL" }], sources: { fundamentals: FUNDAMENTALS } };
+const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv");
+const PORTFOLIO: PortfolioInput = { name: "airlines", year: 2014, period: "week", companies: [{ ticker: "FJRD" }, { ticker: "KSTR" }], sources: { fundamentals: FUNDAMENTALS } };
 const WEEKLY = "0 6 * * MON";
 /** A Thursday: the weekly schedule's first tick is Monday 2026-01-05 06:00 UTC. */
 const T0 = Date.parse("2026-01-01T00:00:00Z");
