@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type PgBoss from "pg-boss";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { CompanyResult } from "../flows/portfolio-monitoring/agents/company.js";
 import { clauseExtractor } from "../flows/contract-review/agents/clause-extractor.js";
 import { parseThesis } from "../flows/sourcing/agents/thesis.js";
@@ -22,7 +22,7 @@ import { Sourcing } from "../flows/sourcing/run/flow.js";
 import { startScriptedOpenAI, type RecordedRequest, type Reply, type Responder, type ScriptedServer } from "../testing/scripted-openai.js";
 import { ROOT } from "./support/cli.js";
 import { freshDatabase, openTestDatabase } from "./support/database.js";
-import { dataset } from "../testing/datasets.js";
+import { dataset, describeWithData } from "../testing/datasets.js";
 import { documentOf } from "../testing/documents.js";
 import { FakeWaitsClock } from "../testing/fake-clock.js";
 import { portfolioResponders } from "../testing/scripted-portfolio.js";
@@ -119,7 +119,7 @@ afterAll(async () => {
   await admin?.close();
 });
 
-describe("fault matrix: contract review on the longest CUAD dev contract", () => {
+describeWithData("fault matrix: contract review on the longest CUAD dev contract", "cuad/dev", "contract-review", () => {
   let db: { pool: pg.Pool; drop: () => Promise<void> };
   let text: string;
   beforeAll(async () => {
@@ -160,7 +160,7 @@ describe("fault matrix: contract review on the longest CUAD dev contract", () =>
   }
 });
 
-describe("fault matrix: portfolio monitoring of S&P 500 companies", () => {
+describeWithData("fault matrix: portfolio monitoring of S&P 500 companies", "portfolio/sp500-fundamentals-2012-2016/fundamentals.csv", "portfolio-monitoring", () => {
   let db: { pool: pg.Pool; drop: () => Promise<void> };
   let tickers: string[];
   beforeAll(async () => {
@@ -195,7 +195,7 @@ describe("fault matrix: portfolio monitoring of S&P 500 companies", () => {
   }
 });
 
-describe("fault matrix: deal sourcing of YC startups on the event bus", () => {
+describeWithData("fault matrix: deal sourcing of YC startups on the event bus", "sourcing/yc-startups-2005-2014/Startups.csv", "sourcing", () => {
   let db: { pool: pg.Pool; drop: () => Promise<void> };
   let boss: PgBoss;
   const thesis = parseThesis(fs.readFileSync(path.join(ROOT, "samples", "thesis.md"), "utf8"));
