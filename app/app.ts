@@ -61,7 +61,11 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   checkAgentTiers(config, FLOW_AGENTS);
   const concurrency = opts.concurrency ?? config.concurrency;
   // each executing run holds its thread's lock on a connection; the rest of a run's queries are brief
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: Math.max(10, concurrency + Math.max(4, Math.ceil(concurrency / 4))) });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    maxConnections: Math.max(10, concurrency + Math.max(4, Math.ceil(concurrency / 4))),
+  });
   const queue = opts.queue ? await openQueue(db.pool) : undefined;
   const log = createLogger(config.logLevel);
   const breakers = new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log });
@@ -69,7 +73,14 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   const { tiers, agentTiers } = tierSet;
   // before any call: a breaker open in the fleet (or before a restart) is open here from the start
   await breakers.start(db.pool);
-  log.debug({ database: db.where, tiers: tiers.map((t) => t.id), agent_tiers: Object.fromEntries(Object.entries(agentTiers).map(([a, ts]) => [a, ts.map((t) => t.id)])) }, "runtime ready");
+  log.debug(
+    {
+      database: db.where,
+      tiers: tiers.map((t) => t.id),
+      agent_tiers: Object.fromEntries(Object.entries(agentTiers).map(([a, ts]) => [a, ts.map((t) => t.id)])),
+    },
+    "runtime ready",
+  );
   const tracing = createTracing({
     pool: db.pool,
     prices: config.prices,
@@ -84,7 +95,19 @@ export async function openApp(config: Config, opts: { queue?: boolean; concurren
   // the attempt ledger adaptive tier order reads: written only when that is on
   const observers = [tracing, metrics.observer, alertSignals, ...(config.adaptiveTiers ? [new TierLedger(db.pool)] : [])];
   const adaptiveTiers = config.adaptiveTiers;
-  const deps = { pool: db.pool, tiers, agentTiers, reportsDir: path.join(config.dataDir, "reports"), log, onExhausted: config.onExhausted, queue, observers, prices: config.prices, budget: config.budget, adaptiveTiers };
+  const deps = {
+    pool: db.pool,
+    tiers,
+    agentTiers,
+    reportsDir: path.join(config.dataDir, "reports"),
+    log,
+    onExhausted: config.onExhausted,
+    queue,
+    observers,
+    prices: config.prices,
+    budget: config.budget,
+    adaptiveTiers,
+  };
   const { flows, runners, schedules } = openFlows(deps, { reviewThreshold: config.reviewThreshold });
   const registry = new FlowRegistry(db.pool, runners);
   return {

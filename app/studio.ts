@@ -33,7 +33,9 @@ const config = loadConfig();
 // once per process: every run shares the circuit breakers, as in a worker; with DATABASE_URL, the
 // workers' breakers too (the server's own store is not opsgraph's database: without it, the
 // breakers stay this process's)
-const breakers = config.databaseUrl ? new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log: createLogger(config.logLevel) }) : undefined;
+const breakers = config.databaseUrl
+  ? new SharedBreakers({ ...config.breaker, probeMs: config.modelTimeoutMs + 5_000, log: createLogger(config.logLevel) })
+  : undefined;
 const { tiers, agentTiers } = createTierSet(config, undefined, breakers);
 // an agent's own chain (OPSGRAPH_MODELS_<AGENT>) must name an agent of these flows
 checkAgentTiers(config, FLOW_AGENTS);
@@ -46,7 +48,11 @@ if (breakers) {
 
 // a run's recursion limit: its flow's worst case for these tiers and the run's own budget
 const limitFor = (limit: (inputs: LimitInputs) => number) => (context: RunContext) =>
-  limit({ tiers: mostTiers(tierContext), backoff: (context["backoff"] as typeof DEFAULT_BACKOFF | undefined) ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
+  limit({
+    tiers: mostTiers(tierContext),
+    backoff: (context["backoff"] as typeof DEFAULT_BACKOFF | undefined) ?? DEFAULT_BACKOFF,
+    maxRounds: budgetOf(context).maxRounds,
+  });
 // the environment's budget (OPSGRAPH_MAX_*) and the price table under each run's own context
 const priced = { ...config.budget, costOf: (a: Attempt) => costOf(a.tier, a.tokens, config.prices) };
 
@@ -64,7 +70,11 @@ function served<G extends Parameters<typeof agentStepsOf>[0] & Parameters<typeof
   limit: (inputs: LimitInputs) => number,
   { defaults = {}, wired = () => ({}) }: { defaults?: RunContext; wired?: (own: RunContext) => RunContext } = {},
 ): G {
-  return withRunContext(graph, (own, runId) => ({ ...tierContext, ...priced, flow, runId, ...defaults, ...policiesFor(agentStepsOf(graph)), ...plainSettings(own), ...wired(own) }), limitFor(limit));
+  return withRunContext(
+    graph,
+    (own, runId) => ({ ...tierContext, ...priced, flow, runId, ...defaults, ...policiesFor(agentStepsOf(graph)), ...plainSettings(own), ...wired(own) }),
+    limitFor(limit),
+  );
 }
 
 const contractReview = buildContractReviewGraph().compile();
@@ -94,11 +104,17 @@ function portfolioSource(own: RunContext) {
 // Sourcing: every stage chained for one company (Studio's view of the flow), and each stage
 // alone, as the event bus runs it for one event.
 // (flows named as the sourcing runner names them in dead letters: sourcing, sourcing.<stage>)
-function sourcingGraph(compiled: ReturnType<ReturnType<typeof buildSourcingGraph>["compile"]>, name: string, flow: string, limit: (inputs: LimitInputs) => number) {
+function sourcingGraph(
+  compiled: ReturnType<ReturnType<typeof buildSourcingGraph>["compile"]>,
+  name: string,
+  flow: string,
+  limit: (inputs: LimitInputs) => number,
+) {
   compiled.name = name;
   return served(compiled, flow, limit);
 }
-const stageGraph = (stage: SourcingStage) => sourcingGraph(buildStageGraph(stage).compile(), `sourcing_${stage.name}`, `sourcing.${stage.name}`, sourcingStageRecursionLimit);
+const stageGraph = (stage: SourcingStage) =>
+  sourcingGraph(buildStageGraph(stage).compile(), `sourcing_${stage.name}`, `sourcing.${stage.name}`, sourcingStageRecursionLimit);
 
 export const sourcing = sourcingGraph(buildSourcingGraph().compile(), "sourcing", "sourcing", sourcingRecursionLimit);
 export const sourcing_company_profiler = stageGraph(profilerStage as SourcingStage);

@@ -56,7 +56,16 @@ export interface BareGraphOptions {
   checkpointer?: BaseCheckpointSaver;
 }
 
-export function buildBareGraph({ pool, baseURL, model, extraNodes = 0, ledger = false, resilience = false, onModelCall, checkpointer = createCheckpointer(pool) }: BareGraphOptions) {
+export function buildBareGraph({
+  pool,
+  baseURL,
+  model,
+  extraNodes = 0,
+  ledger = false,
+  resilience = false,
+  onModelCall,
+  checkpointer = createCheckpointer(pool),
+}: BareGraphOptions) {
   const chat = new ChatOpenAI({ model, apiKey: "sk-bench", maxRetries: 0, temperature: 0, configuration: { baseURL, logLevel: "off" } });
   const node = <I, M, O>(agent: Agent<I, M, O>, input: (s: S) => I, output: (o: O) => Partial<S>): NodeFn => {
     const structured = chat.withStructuredOutput(agent.modelOutput as never, { name: agent.name, method: "jsonSchema", includeRaw: true });
@@ -84,12 +93,40 @@ export function buildBareGraph({ pool, baseURL, model, extraNodes = 0, ledger = 
   const pre = Array.from({ length: before }, (_, i) => `pre_${i}`);
   const post = Array.from({ length: extraNodes - before }, (_, i) => `post_${i}`);
   const agents: { name: string; fn: NodeFn; next: string[] }[] = [
-    { name: "clause_extractor", fn: node(clauseExtractor, (s) => ({ text: s.text, start: 0, end: s.text.length }), (clauses) => ({ clauses })), next: ["risk_analyst", "terms_analyst"] },
-    { name: "risk_analyst", fn: node(riskAnalyst, (s) => ({ clauses: s.clauses!, playbook: DEFAULT_PLAYBOOK }), (risks) => ({ risks })), next: ["summarizer"] },
-    { name: "terms_analyst", fn: node(termsAnalyst, (s) => ({ text: s.text, clauses: s.clauses! }), (terms) => ({ terms })), next: ["summarizer"] },
+    {
+      name: "clause_extractor",
+      fn: node(
+        clauseExtractor,
+        (s) => ({ text: s.text, start: 0, end: s.text.length }),
+        (clauses) => ({ clauses }),
+      ),
+      next: ["risk_analyst", "terms_analyst"],
+    },
+    {
+      name: "risk_analyst",
+      fn: node(
+        riskAnalyst,
+        (s) => ({ clauses: s.clauses!, playbook: DEFAULT_PLAYBOOK }),
+        (risks) => ({ risks }),
+      ),
+      next: ["summarizer"],
+    },
+    {
+      name: "terms_analyst",
+      fn: node(
+        termsAnalyst,
+        (s) => ({ text: s.text, clauses: s.clauses! }),
+        (terms) => ({ terms }),
+      ),
+      next: ["summarizer"],
+    },
     {
       name: "summarizer",
-      fn: node(summarizer, (s) => ({ source: s.source, clauses: s.clauses!, risks: s.risks!, terms: s.terms! }), (summary) => ({ summary })),
+      fn: node(
+        summarizer,
+        (s) => ({ source: s.source, clauses: s.clauses!, risks: s.risks!, terms: s.terms! }),
+        (summary) => ({ summary }),
+      ),
       next: [post[0] ?? END],
     },
   ];

@@ -60,7 +60,8 @@ const f2 = (x: number) => x.toFixed(2);
 const signed = (x: number) => `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(1)}`;
 const started = performance.now();
 /** Says how much of the machine other processes used meanwhile, when it is enough to skew a figure. */
-const loadNote = (l: { otherShare: number } | undefined) => (l && l.otherShare >= 0.05 ? `  [other processes used ${(l.otherShare * 100).toFixed(0)}% of the CPU meanwhile]` : "");
+const loadNote = (l: { otherShare: number } | undefined) =>
+  l && l.otherShare >= 0.05 ? `  [other processes used ${(l.otherShare * 100).toFixed(0)}% of the CPU meanwhile]` : "";
 
 const server = await startModelServer(0);
 const config = benchConfig(server.url);
@@ -82,7 +83,14 @@ try {
   let rulesFootprint = 0;
   for (let i = 0; i < repeat; i++) {
     const text = longest.text;
-    const document = { text, source: `${longest.id}.txt`, path: longest.id, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" as const };
+    const document = {
+      text,
+      source: `${longest.id}.txt`,
+      path: longest.id,
+      bytes: Buffer.byteLength(text),
+      sha256: createHash("sha256").update(text).digest("hex"),
+      format: "txt" as const,
+    };
     const t0 = performance.now();
     const run = await rules.review({ document, requestId: `bench-${Date.now()}-${i}`, autoApprove: true });
     times.push(performance.now() - t0);
@@ -94,7 +102,11 @@ try {
   for (const c of contracts) extractClausesByRules(c.text);
   const all = performance.now() - t0;
   const chars = contracts.reduce((n, c) => n + c.text.length, 0);
-  const [tier] = createModelTiers({ modelTiers: [{ provider: "openai", model: "bench", id: "openai:bench" }], openai: { apiKey: "x", baseURL: "http://127.0.0.1:1/v1", structuredOutput: "jsonSchema" }, modelTimeoutMs: 1000 });
+  const [tier] = createModelTiers({
+    modelTiers: [{ provider: "openai", model: "bench", id: "openai:bench" }],
+    openai: { apiKey: "x", baseURL: "http://127.0.0.1:1/v1", structuredOutput: "jsonSchema" },
+    modelTimeoutMs: 1000,
+  });
   for (let i = 0; i < 5; i++) tier!.breaker.failure();
   const skips = 10_000;
   const s0 = performance.now();
@@ -120,15 +132,22 @@ try {
   const ov = await measureStepOverhead({ pool, config, server, runs: overheadRuns });
   const ovOther = ovLoad();
   const sqlOf = (s: Summary) => totalOf(s.sql);
-  const cat = (s: ProbeSnapshot, ...names: string[]) => names.reduce((t, n) => ({ n: t.n + (s.byCategory[n]?.n ?? 0), ms: t.ms + (s.byCategory[n]?.ms ?? 0) }), { n: 0, ms: 0 });
+  const cat = (s: ProbeSnapshot, ...names: string[]) =>
+    names.reduce((t, n) => ({ n: t.n + (s.byCategory[n]?.n ?? 0), ms: t.ms + (s.byCategory[n]?.ms ?? 0) }), { n: 0, ms: 0 });
   const o = ov.opsgraph;
   const invokeMs = ov.opsgraphInvokeMs;
   const gs = ov.opsgraphGetState;
   section(`step overhead: one run at a time, the model answering at once, median of ${overheadRuns} runs each (bench/README.md: what each side does)`);
   row("step_overhead_ratio (ms per agent step, opsgraph / bare LangGraph)", `${f2(ov.ratio)}  (target ≤ 1.3)${loadNote(ovOther)}`);
   row("  opsgraph / bare on opsgraph's saver (all but the saver)", `${f2(ov.ratioSameSaver)} (bare on opsgraph's saver: ${f1(ov.bareOurSaver.ms)} ms/run)`);
-  row(`opsgraph: ContractReviewRunner.review, ${AGENT_STEPS} agent steps`, `${f1(o.ms)} ms/run = ${f1(o.perStepMs)} ms/step; CPU ${f1(o.cpuMs)} ms; model calls ${f1(o.modelMs)} ms`);
-  row(`bare: ${AGENT_STEPS}-node StateGraph, LangGraph's PostgresSaver, sync`, `${f1(ov.bare.ms)} ms/run = ${f1(ov.bare.perStepMs)} ms/step; CPU ${f1(ov.bare.cpuMs)} ms; model calls ${f1(ov.bare.modelMs)} ms`);
+  row(
+    `opsgraph: ContractReviewRunner.review, ${AGENT_STEPS} agent steps`,
+    `${f1(o.ms)} ms/run = ${f1(o.perStepMs)} ms/step; CPU ${f1(o.cpuMs)} ms; model calls ${f1(o.modelMs)} ms`,
+  );
+  row(
+    `bare: ${AGENT_STEPS}-node StateGraph, LangGraph's PostgresSaver, sync`,
+    `${f1(ov.bare.ms)} ms/run = ${f1(ov.bare.perStepMs)} ms/step; CPU ${f1(ov.bare.cpuMs)} ms; model calls ${f1(ov.bare.modelMs)} ms`,
+  );
   const sp = ov.split;
   row("  opsgraph − bare, split by ablation (paired medians):", `${signed(sp.total)} ms/run`);
   row("  3 more supersteps (ingest, decide, report as no-ops)", `${signed(sp.extraSupersteps)} ms`);
@@ -142,7 +161,10 @@ try {
   row("  SQL per run: opsgraph", stmt(o));
   row("  SQL per run: bare", stmt(ov.bare));
   const cp = (s: Summary) => cat(s.sql, "checkpoint_put", "checkpoint_blob_put", "checkpoint_writes_put", "begin_commit");
-  row("  checkpoint saving (put, blobs, writes, BEGIN/COMMIT)", `opsgraph ${f0(cp(o).n)} statements (${f1(cp(o).ms)} ms), bare ${f0(cp(ov.bare).n)} (${f1(cp(ov.bare).ms)} ms)`);
+  row(
+    "  checkpoint saving (put, blobs, writes, BEGIN/COMMIT)",
+    `opsgraph ${f0(cp(o).n)} statements (${f1(cp(o).ms)} ms), bare ${f0(cp(ov.bare).n)} (${f1(cp(ov.bare).ms)} ms)`,
+  );
   const other = (names: string[], label: string) => {
     const c = cat(o.sql, ...names);
     if (c.n > 0) row(`  opsgraph ${label}`, `${f1(c.n)} statements, ${f1(c.ms)} ms`);
@@ -156,8 +178,24 @@ try {
   out.step_overhead_ratio_same_saver = ov.ratioSameSaver;
   out.step_overhead = {
     runs: overheadRuns,
-    opsgraph: { ms: o.ms, per_step_ms: o.perStepMs, cpu_ms: o.cpuMs, model_ms: o.modelMs, graph_invoke_ms: invokeMs, get_state: gs, sql: o.sql, checkpoints: o.footprint.checkpoints.rows },
-    bare: { ms: ov.bare.ms, per_step_ms: ov.bare.perStepMs, cpu_ms: ov.bare.cpuMs, model_ms: ov.bare.modelMs, sql: ov.bare.sql, checkpoints: ov.bare.footprint.checkpoints.rows },
+    opsgraph: {
+      ms: o.ms,
+      per_step_ms: o.perStepMs,
+      cpu_ms: o.cpuMs,
+      model_ms: o.modelMs,
+      graph_invoke_ms: invokeMs,
+      get_state: gs,
+      sql: o.sql,
+      checkpoints: o.footprint.checkpoints.rows,
+    },
+    bare: {
+      ms: ov.bare.ms,
+      per_step_ms: ov.bare.perStepMs,
+      cpu_ms: ov.bare.cpuMs,
+      model_ms: ov.bare.modelMs,
+      sql: ov.bare.sql,
+      checkpoints: ov.bare.footprint.checkpoints.rows,
+    },
     bare_on_opsgraph_saver: { ms: ov.bareOurSaver.ms, per_step_ms: ov.bareOurSaver.perStepMs, sql: ov.bareOurSaver.sql },
     bare_plus_3_nodes_ms: ov.bareExtra.ms,
     bare_plus_3_nodes_and_agent_step_channels_ms: ov.bareLedger.ms,
@@ -190,10 +228,19 @@ try {
   const critOther = critLoad();
   const queued = await measureQueuedLatency({ pool, app, server, runs: 10, latencyMs });
   section(`critical path: one run at a time, every model call ${latencyMs} ms, median of 10`);
-  row(`critical_path_ratio (run latency / ${crit.criticalPathMs} ms of model time)`, `${f2(crit.ratio)} (${f0(crit.ms)} ms, ContractReviewRunner.review)${loadNote(critOther)}`);
+  row(
+    `critical_path_ratio (run latency / ${crit.criticalPathMs} ms of model time)`,
+    `${f2(crit.ratio)} (${f0(crit.ms)} ms, ContractReviewRunner.review)${loadNote(critOther)}`,
+  );
   row("  through the queue (submit → completed, 1 idle worker)", `${f2(queued.ratio)} (${f0(queued.ms)} ms; the worker polls every 500 ms when idle)`);
   out.critical_path_ratio = crit.ratio;
-  out.critical_path = { ms: crit.ms, critical_path_ms: crit.criticalPathMs, queued_ms: queued.ms, queued_ratio: queued.ratio, other_cpu_share: critOther?.otherShare ?? null };
+  out.critical_path = {
+    ms: crit.ms,
+    critical_path_ms: crit.criticalPathMs,
+    queued_ms: queued.ms,
+    queued_ratio: queued.ratio,
+    other_cpu_share: critOther?.otherShare ?? null,
+  };
 
   // ---- rows written per run, through the queue
   progress("writes per run");
@@ -216,13 +263,18 @@ try {
   const ceilingRuns = (ceiling.writesPerSec / writes.rows) * 60;
   const ceilingByCommits = (ceiling.writesPerSec / writes.commits) * 60;
 
-  section(`throughput: ${runsPerMeasurement} distinct runs submitted at once, \`opsgraph worker --concurrency ${WORKER_CONCURRENCY}\` processes, every model call ${latencyMs} ms`);
+  section(
+    `throughput: ${runsPerMeasurement} distinct runs submitted at once, \`opsgraph worker --concurrency ${WORKER_CONCURRENCY}\` processes, every model call ${latencyMs} ms`,
+  );
   for (const t of tp) {
     const c = t.cpu;
     const cpuText = c
       ? `; CPU busy ${f0(c.busyShare * 100)}% of ${cores()} cores: workers ${f1(c.workersS)} s, postgres ${c.postgresS === undefined ? "?" : f1(c.postgresS)} s, model server ${f1(c.modelServerS)} s, bench ${f1(c.benchS)} s, other ${f1(c.otherS)} s`
       : "";
-    row(`throughput_runs_per_min, ${t.workers} worker${t.workers > 1 ? "s" : ""} × ${t.concurrency}`, `${f0(t.runsPerMin)}  (ceiling ${f0(ceilingRuns)}; ${f1(t.ms / 1000)} s; run p50 ${f0(t.runLatencyP50Ms)} ms${cpuText})`);
+    row(
+      `throughput_runs_per_min, ${t.workers} worker${t.workers > 1 ? "s" : ""} × ${t.concurrency}`,
+      `${f0(t.runsPerMin)}  (ceiling ${f0(ceilingRuns)}; ${f1(t.ms / 1000)} s; run p50 ${f0(t.runLatencyP50Ms)} ms${cpuText})`,
+    );
   }
   // all the CPU a run costs on this machine (workers, postgres, model server, the submitting bench): the machine's ceiling
   const cpuPerRun = tp.map((t) => (t.cpu ? ((t.cpu.workersS + (t.cpu.postgresS ?? 0) + t.cpu.modelServerS + t.cpu.benchS) / t.runs) * 1000 : NaN));
@@ -230,14 +282,36 @@ try {
   row("  CPU per run, all the bench's processes", tp.map((t, i) => `${t.workers}w ${f0(cpuPerRun[i]!)} ms`).join(", "));
   row("  CPU ceiling (cores × 60 s ÷ CPU per run)", tp.map((t, i) => `${t.workers}w ${f0(cpuCeiling[i]!)} runs/min`).join(", "));
   out.throughput_runs_per_min = Object.fromEntries(tp.map((t) => [String(t.workers), t.runsPerMin]));
-  out.throughput = tp.map((t, i) => ({ workers: t.workers, concurrency: t.concurrency, runs: t.runs, ms: t.ms, runs_per_min: t.runsPerMin, run_latency_p50_ms: t.runLatencyP50Ms, cpu: t.cpu, cpu_ms_per_run: cpuPerRun[i], cpu_ceiling_runs_per_min: cpuCeiling[i] }));
+  out.throughput = tp.map((t, i) => ({
+    workers: t.workers,
+    concurrency: t.concurrency,
+    runs: t.runs,
+    ms: t.ms,
+    runs_per_min: t.runsPerMin,
+    run_latency_p50_ms: t.runLatencyP50Ms,
+    cpu: t.cpu,
+    cpu_ms_per_run: cpuPerRun[i],
+    cpu_ceiling_runs_per_min: cpuCeiling[i],
+  }));
 
   section(`memory: one worker, ${MEMORY_RUNS} runs at once (pool ${MEMORY_POOL}), every model call ${latencyMs} ms`);
   if (mem) {
-    row("peak_rss_mib_per_100_runs (RSS growth over idle)", `${f1(mem.growthMiBPer100)} MiB (idle ${f0(mem.idleMiB)} MiB, peak ${f0(mem.peakMiB)} MiB; ${MEMORY_RUNS} runs in ${f1(mem.ms / 1000)} s)`);
-    if (mem.heapUsedGrowthMiB !== undefined) row("  of which V8 heap used (peak − idle), external", `${f1(mem.heapUsedGrowthMiB)} MiB, ${f1(mem.externalGrowthMiB!)} MiB`);
+    row(
+      "peak_rss_mib_per_100_runs (RSS growth over idle)",
+      `${f1(mem.growthMiBPer100)} MiB (idle ${f0(mem.idleMiB)} MiB, peak ${f0(mem.peakMiB)} MiB; ${MEMORY_RUNS} runs in ${f1(mem.ms / 1000)} s)`,
+    );
+    if (mem.heapUsedGrowthMiB !== undefined)
+      row("  of which V8 heap used (peak − idle), external", `${f1(mem.heapUsedGrowthMiB)} MiB, ${f1(mem.externalGrowthMiB!)} MiB`);
     out.peak_rss_mib_per_100_runs = mem.growthMiBPer100;
-    out.memory = { runs: mem.runs, idle_mib: mem.idleMiB, peak_mib: mem.peakMiB, ms: mem.ms, pool: MEMORY_POOL, heap_used_growth_mib: mem.heapUsedGrowthMiB ?? null, external_growth_mib: mem.externalGrowthMiB ?? null };
+    out.memory = {
+      runs: mem.runs,
+      idle_mib: mem.idleMiB,
+      peak_mib: mem.peakMiB,
+      ms: mem.ms,
+      pool: MEMORY_POOL,
+      heap_used_growth_mib: mem.heapUsedGrowthMiB ?? null,
+      external_growth_mib: mem.externalGrowthMiB ?? null,
+    };
   } else {
     row("peak_rss_mib_per_100_runs", "n/a (no /proc)");
     out.peak_rss_mib_per_100_runs = null;
@@ -254,10 +328,24 @@ try {
     .join(", ");
   row(`rows written per run through the queue (mean of ${writes.runs})`, `${f1(writes.rows)}: ${byTable}`);
   row("transactions that wrote, per run", f1(writes.commits));
-  row("postgres_ceiling_runs_per_min (writes/s ÷ rows/run × 60)", `${f0(ceilingRuns)}  (by commits: ${f0(ceilingByCommits)}); measured best ${f0(Math.max(...tp.map((t) => t.runsPerMin)))}`);
+  row(
+    "postgres_ceiling_runs_per_min (writes/s ÷ rows/run × 60)",
+    `${f0(ceilingRuns)}  (by commits: ${f0(ceilingByCommits)}); measured best ${f0(Math.max(...tp.map((t) => t.runsPerMin)))}`,
+  );
   out.postgres_writes_per_sec = ceiling.writesPerSec;
   out.postgres_ceiling_runs_per_min = ceilingRuns;
-  out.postgres = { tool: ceiling.tool, clients: ceiling.clients, seconds: ceiling.seconds, latency_ms: ceiling.latencyMs, synchronous_commit: ceiling.synchronousCommit, fsync: ceiling.fsync, rows_per_run: writes.rows, rows_per_run_by_table: writes.rowsByTable, commits_per_run: writes.commits, ceiling_runs_per_min_by_commits: ceilingByCommits };
+  out.postgres = {
+    tool: ceiling.tool,
+    clients: ceiling.clients,
+    seconds: ceiling.seconds,
+    latency_ms: ceiling.latencyMs,
+    synchronous_commit: ceiling.synchronousCommit,
+    fsync: ceiling.fsync,
+    rows_per_run: writes.rows,
+    rows_per_run_by_table: writes.rowsByTable,
+    commits_per_run: writes.commits,
+    ceiling_runs_per_min_by_commits: ceilingByCommits,
+  };
 
   section("this process");
   row("peak RSS of the bench process", `${f0(process.resourceUsage().maxRSS / 1024)} MiB`);

@@ -17,7 +17,13 @@ const maxConnections = Number(process.argv[3] ?? 150);
 const config = loadConfig(process.env);
 const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections });
 const queue = await openQueue(db.pool);
-const runner = new ContractReviewRunner({ pool: db.pool, tiers: createModelTiers(config), reportsDir: path.join(config.dataDir, "reports"), reviewThreshold: config.reviewThreshold, queue });
+const runner = new ContractReviewRunner({
+  pool: db.pool,
+  tiers: createModelTiers(config),
+  reportsDir: path.join(config.dataDir, "reports"),
+  reviewThreshold: config.reviewThreshold,
+  queue,
+});
 const worker = new Worker({ pool: db.pool, queue, runners: [runner], concurrency, leaseMs: config.leaseMs });
 await worker.start();
 // the heap's share of the growth: process.memoryUsage() at idle and its peaks, told on SIGTERM

@@ -24,7 +24,10 @@ export async function threadFootprint(pool: pg.Pool, threadId: string) {
      UNION ALL SELECT 'checkpoint_writes', count(*), coalesce(sum(pg_column_size(w.*)), 0) FROM checkpoint_writes w WHERE thread_id = $1`,
     [threadId],
   );
-  const by = Object.fromEntries(rows.map((r) => [r.t, { rows: Number(r.n), bytes: Number(r.bytes) }])) as Record<"checkpoints" | "checkpoint_blobs" | "checkpoint_writes", { rows: number; bytes: number }>;
+  const by = Object.fromEntries(rows.map((r) => [r.t, { rows: Number(r.n), bytes: Number(r.bytes) }])) as Record<
+    "checkpoints" | "checkpoint_blobs" | "checkpoint_writes",
+    { rows: number; bytes: number }
+  >;
   return { ...by, bytes: rows.reduce((s, r) => s + Number(r.bytes), 0), rows: rows.reduce((s, r) => s + Number(r.n), 0) };
 }
 export type Footprint = Awaited<ReturnType<typeof threadFootprint>>;
@@ -147,12 +150,23 @@ async function timed(pool: pg.Pool, probe: ReturnType<typeof probePool>, interva
  * alike: opsgraph, bare, and three ablations of bare, each adding to the one before (three extra
  * no-op nodes; the agent-step channels; the agent-step wiring). The model server answers at once.
  */
-export async function measureStepOverhead(opts: { pool: pg.Pool; config: Config; server: ModelServer; runs: number; warmup?: number }): Promise<OverheadResult> {
+export async function measureStepOverhead(opts: {
+  pool: pg.Pool;
+  config: Config;
+  server: ModelServer;
+  runs: number;
+  warmup?: number;
+}): Promise<OverheadResult> {
   const { pool, config, server, runs, warmup = 3 } = opts;
   await server.setLatency(0);
   const probe = probePool(pool);
   const intervals: [number, number][] = [];
-  const runner = new ContractReviewRunner({ pool, tiers: timedTiers(createModelTiers(config), intervals), reportsDir: path.join(BENCH_DATA_DIR, "reports"), reviewThreshold: 60 });
+  const runner = new ContractReviewRunner({
+    pool,
+    tiers: timedTiers(createModelTiers(config), intervals),
+    reportsDir: path.join(BENCH_DATA_DIR, "reports"),
+    reviewThreshold: 60,
+  });
   const phases = phaseProbe(runner);
   const modelName = MODEL.slice("openai:".length);
   const onCall = (t0: number, t1: number) => intervals.push([t0, t1]);
@@ -161,16 +175,41 @@ export async function measureStepOverhead(opts: { pool: pg.Pool; config: Config;
   const bare = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, onModelCall: onCall, checkpointer: stock });
   const bareOurSaver = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, onModelCall: onCall });
   const bareExtra = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, onModelCall: onCall, checkpointer: stock });
-  const bareLedger = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, ledger: true, onModelCall: onCall, checkpointer: stock });
-  const bareWired = buildBareGraph({ pool, baseURL: config.openai.baseURL!, model: modelName, extraNodes: 3, ledger: true, resilience: true, onModelCall: onCall, checkpointer: stock });
-  const samples = { opsgraph: [] as Sample[], bare: [] as Sample[], bareOurSaver: [] as Sample[], bareExtra: [] as Sample[], bareLedger: [] as Sample[], bareWired: [] as Sample[] };
+  const bareLedger = buildBareGraph({
+    pool,
+    baseURL: config.openai.baseURL!,
+    model: modelName,
+    extraNodes: 3,
+    ledger: true,
+    onModelCall: onCall,
+    checkpointer: stock,
+  });
+  const bareWired = buildBareGraph({
+    pool,
+    baseURL: config.openai.baseURL!,
+    model: modelName,
+    extraNodes: 3,
+    ledger: true,
+    resilience: true,
+    onModelCall: onCall,
+    checkpointer: stock,
+  });
+  const samples = {
+    opsgraph: [] as Sample[],
+    bare: [] as Sample[],
+    bareOurSaver: [] as Sample[],
+    bareExtra: [] as Sample[],
+    bareLedger: [] as Sample[],
+    bareWired: [] as Sample[],
+  };
   let k = 0;
   for (let i = 0; i < warmup + runs; i++) {
     const keep = i >= warmup;
     const before = phases ? { ...phases } : undefined;
     const o = await timed(pool, probe, intervals, async () => {
       const run = await runner.review({ document: scriptedDocument(), autoApprove: true });
-      if (run.status !== "completed" || run.model_calls !== AGENT_STEPS) throw new Error(`bench: opsgraph run ended ${run.status} with ${run.model_calls} model calls: ${run.error ?? ""}`);
+      if (run.status !== "completed" || run.model_calls !== AGENT_STEPS)
+        throw new Error(`bench: opsgraph run ended ${run.status} with ${run.model_calls} model calls: ${run.error ?? ""}`);
       return run.thread_id;
     });
     if (phases && before) {
@@ -187,7 +226,9 @@ export async function measureStepOverhead(opts: { pool: pg.Pool; config: Config;
       const doc = scriptedDocument();
       const s = await timed(pool, probe, intervals, async () => {
         const thread_id = `bench-bare:${doc.sha256}:${k++}`;
-        const out = (await (graph as typeof bare).invoke({ text: doc.text, source: doc.source }, { configurable: { thread_id }, durability: "sync" })) as { summary?: unknown };
+        const out = (await (graph as typeof bare).invoke({ text: doc.text, source: doc.source }, { configurable: { thread_id }, durability: "sync" })) as {
+          summary?: unknown;
+        };
         if (!out.summary) throw new Error("bench: bare graph ended without a summary");
         return thread_id;
       });
@@ -242,4 +283,3 @@ export async function measureCriticalPath(opts: { pool: pg.Pool; config: Config;
   const criticalPathMs = 3 * latencyMs;
   return { ms: median(times), ratio: median(times) / criticalPathMs, criticalPathMs };
 }
-

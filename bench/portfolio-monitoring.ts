@@ -42,12 +42,28 @@ const TICKERS = ["AAL", "DAL", "UAL", "AAPL", "MSFT", "ADBE", "AMZN", "HD", "ABT
 const progress = (m: string) => process.stderr.write(`bench:portfolio: ${m}\n`);
 
 const server = await startScriptedOpenAI();
-const app = await openApp(loadConfig({ OPSGRAPH_DATA_DIR: BENCH_DATA_DIR, LOG_LEVEL: "warn", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) }), { concurrency: 8 });
+const app = await openApp(
+  loadConfig({ OPSGRAPH_DATA_DIR: BENCH_DATA_DIR, LOG_LEVEL: "warn", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) }),
+  { concurrency: 8 },
+);
 try {
   // a hung call is abandoned after 10 × the latency; retries wait 20, 40, 80, 160 ms
-  const tiers = createModelTiers(loadConfig({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-bench", OPSGRAPH_MODELS: MODEL, OPSGRAPH_MODEL_TIMEOUT_MS: String(Math.max(500, latencyMs * 10)) }));
-  const runner = new PortfolioRunner({ pool: app.db.pool, tiers, reportsDir: path.join(BENCH_DATA_DIR, "reports"), backoff: { delaysMs: [20, 40, 80, 160], maxAttempts: 5, maxWaitMs: 2000, jitter: 0 } });
-  const portfolio = (tickers: string[]) => portfolioInputFromFlags({ fundamentals: values.fundamentals, tickers: tickers.join(","), year: 2014 }, process.cwd());
+  const tiers = createModelTiers(
+    loadConfig({
+      OPENAI_BASE_URL: server.url,
+      OPENAI_API_KEY: "sk-bench",
+      OPSGRAPH_MODELS: MODEL,
+      OPSGRAPH_MODEL_TIMEOUT_MS: String(Math.max(500, latencyMs * 10)),
+    }),
+  );
+  const runner = new PortfolioRunner({
+    pool: app.db.pool,
+    tiers,
+    reportsDir: path.join(BENCH_DATA_DIR, "reports"),
+    backoff: { delaysMs: [20, 40, 80, 160], maxAttempts: 5, maxWaitMs: 2000, jitter: 0 },
+  });
+  const portfolio = (tickers: string[]) =>
+    portfolioInputFromFlags({ fundamentals: values.fundamentals, tickers: tickers.join(","), year: 2014 }, process.cwd());
   const tag = Date.now().toString(36);
   scriptPortfolioModel(server);
   await runner.review({ portfolio: portfolio(["LUV", "PG"]), requestId: `bench-warm-${tag}` });
@@ -63,8 +79,18 @@ try {
     const companies = (run.result as { companies: CompanyResult[] }).companies;
     const p = criticalPath(run.attempts ?? []).ms;
     const aal = companies.find((c) => c.ticker === "AAL")?.flags.some((f) => f.metric === "total_revenue" && f.period === "2014") ?? false;
-    samples.push({ wall, path: p, ratio: wall / p, faults: Object.values(injector.stats.faults).reduce((n, k) => n + k, 0), calls: run.model_calls, flagged: companies.filter((c) => c.status === "flagged").length, aal });
-    progress(`run ${i + 1}/${runs}: ${Math.round(wall)} ms, critical path ${Math.round(p)} ms, ratio ${(wall / p).toFixed(2)}, ${samples.at(-1)!.faults} faults`);
+    samples.push({
+      wall,
+      path: p,
+      ratio: wall / p,
+      faults: Object.values(injector.stats.faults).reduce((n, k) => n + k, 0),
+      calls: run.model_calls,
+      flagged: companies.filter((c) => c.status === "flagged").length,
+      aal,
+    });
+    progress(
+      `run ${i + 1}/${runs}: ${Math.round(wall)} ms, critical path ${Math.round(p)} ms, ratio ${(wall / p).toFixed(2)}, ${samples.at(-1)!.faults} faults`,
+    );
   }
   const out = {
     companies: TICKERS.length,

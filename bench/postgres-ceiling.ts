@@ -22,7 +22,13 @@ export interface Conn {
 export function connectionOf(databaseUrl: string | undefined, dataDir: string): Conn {
   if (databaseUrl) {
     const u = new URL(databaseUrl);
-    return { host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) };
+    return {
+      host: u.hostname,
+      port: Number(u.port || 5432),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: u.pathname.slice(1),
+    };
   }
   const info = JSON.parse(fs.readFileSync(path.join(dataDir, "pg-server.json"), "utf8")) as { port: number; user: string; password: string; database: string };
   return { host: "127.0.0.1", port: info.port, user: info.user, password: info.password, database: info.database };
@@ -65,7 +71,9 @@ export async function measurePostgresCeiling(conn: Conn, opts: { clients: number
     await admin.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id bigserial PRIMARY KEY, v integer NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
     await admin.query(`TRUNCATE ${TABLE}`);
     const settings = Object.fromEntries(
-      (await admin.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync')`)).rows.map((r) => [r.name, r.setting]),
+      (await admin.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync')`)).rows.map(
+        (r) => [r.name, r.setting],
+      ),
     );
     const pgbench = findPgbench();
     const r = pgbench ? await withPgbench(pgbench, conn, opts) : await withNode(conn, opts);
@@ -82,7 +90,24 @@ async function withPgbench(bin: string, conn: Conn, { clients, seconds }: { clie
   try {
     const { stdout } = await promisify(execFile)(
       bin,
-      ["-n", "-c", String(clients), "-j", String(Math.min(clients, os.availableParallelism())), "-T", String(seconds), "-f", script, "-h", conn.host, "-p", String(conn.port), "-U", conn.user, conn.database],
+      [
+        "-n",
+        "-c",
+        String(clients),
+        "-j",
+        String(Math.min(clients, os.availableParallelism())),
+        "-T",
+        String(seconds),
+        "-f",
+        script,
+        "-h",
+        conn.host,
+        "-p",
+        String(conn.port),
+        "-U",
+        conn.user,
+        conn.database,
+      ],
       { env: { ...process.env, PGPASSWORD: conn.password }, timeout: (seconds + 30) * 1000 },
     );
     const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);

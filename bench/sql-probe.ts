@@ -104,7 +104,11 @@ export function probePool(pool: pg.Pool) {
         return orig(...args);
       }
       const r = orig(...args) as Promise<{ rowCount?: number | null }> | undefined;
-      if (r && typeof r.then === "function") r.then((res) => record(text, t0, res), () => record(text, t0, undefined));
+      if (r && typeof r.then === "function")
+        r.then(
+          (res) => record(text, t0, res),
+          () => record(text, t0, undefined),
+        );
       return r;
     };
   });
@@ -143,4 +147,5 @@ export function meanOf(snaps: ProbeSnapshot[]): ProbeSnapshot {
   return { byCategory: out, rowsByTable: rows, commits: avg((s) => s.commits), checkouts: avg((s) => s.checkouts) };
 }
 
-export const totalOf = (s: ProbeSnapshot) => Object.values(s.byCategory).reduce((t, v) => ({ n: t.n + v.n, ms: t.ms + v.ms, rows: t.rows + v.rows }), { n: 0, ms: 0, rows: 0 });
+export const totalOf = (s: ProbeSnapshot) =>
+  Object.values(s.byCategory).reduce((t, v) => ({ n: t.n + v.n, ms: t.ms + v.ms, rows: t.rows + v.rows }), { n: 0, ms: 0, rows: 0 });

@@ -29,7 +29,14 @@ const tag = `${process.pid}-${Date.now().toString(36)}`;
 /** The scripted contract, made distinct (so its request id, thread and document key are new). */
 export function scriptedDocument(): ContractDocument {
   const text = `${CONTRACT}\n\nBench contract ${tag}-${++n}.`;
-  return { text, source: `bench-${n}.txt`, path: "bench.txt", bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
+  return {
+    text,
+    source: `bench-${n}.txt`,
+    path: "bench.txt",
+    bytes: Buffer.byteLength(text),
+    sha256: createHash("sha256").update(text).digest("hex"),
+    format: "txt",
+  };
 }
 
 /** Union of [start, end) intervals, in ms: time during which at least one was open. */

@@ -74,24 +74,26 @@ export async function startWorkers(n: number, concurrency: number, server: Model
 export async function clearQueue(pool: pg.Pool) {
   const { rows } = await pool.query<{ t: string | null }>(`SELECT to_regclass('pgboss.job')::text AS t`);
   if (rows[0]?.t) await pool.query(`DELETE FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`, [RUNS_QUEUE]);
-  await pool.query(`UPDATE opsgraph_runs SET status = 'failed', error = 'bench: abandoned', worker_id = NULL, heartbeat_at = NULL WHERE status IN ('queued', 'running')`);
+  await pool.query(
+    `UPDATE opsgraph_runs SET status = 'failed', error = 'bench: abandoned', worker_id = NULL, heartbeat_at = NULL WHERE status IN ('queued', 'running')`,
+  );
 }
 
 async function submitAll(app: App, runs: number, parallel = 4): Promise<string[]> {
   const docs = Array.from({ length: runs }, scriptedDocument);
-    const ids: string[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: parallel }, async () => {
-        while (next < docs.length) {
-          const d = docs[next++]!;
-          const { run_id, created } = await app.contractReview.submit({ document: d, autoApprove: true });
-          if (!created) throw new Error("bench: a submitted run was not new");
-          ids.push(run_id);
-        }
-      }),
-    );
-    return ids;
+  const ids: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < docs.length) {
+        const d = docs[next++]!;
+        const { run_id, created } = await app.contractReview.submit({ document: d, autoApprove: true });
+        if (!created) throw new Error("bench: a submitted run was not new");
+        ids.push(run_id);
+      }
+    }),
+  );
+  return ids;
 }
 
 /** Waits until none of the runs is queued or running; throws if any did not complete. */
@@ -148,13 +150,27 @@ export interface ThroughputResult {
  * N worker processes (concurrency C each, started before the clock starts), `runs` distinct
  * contracts submitted from this process; from the first submit to the last completion.
  */
-export async function measureThroughput(opts: { pool: pg.Pool; app: App; server: ModelServer; workers: number; concurrency: number; runs: number; latencyMs: number }): Promise<ThroughputResult> {
+export async function measureThroughput(opts: {
+  pool: pg.Pool;
+  app: App;
+  server: ModelServer;
+  workers: number;
+  concurrency: number;
+  runs: number;
+  latencyMs: number;
+}): Promise<ThroughputResult> {
   const { pool, app, server, workers: n, concurrency, runs, latencyMs } = opts;
   await server.setLatency(latencyMs);
   await server.takeRequests();
   const workers = await startWorkers(n, concurrency, server);
   try {
-    const cpu0 = { m: machineCpuSeconds(), w: workers.map((w) => processCpuSeconds(w.pid)), pg: postgresCpuSeconds(BENCH_DATA_DIR), s: processCpuSeconds(server.pid), b: process.cpuUsage() };
+    const cpu0 = {
+      m: machineCpuSeconds(),
+      w: workers.map((w) => processCpuSeconds(w.pid)),
+      pg: postgresCpuSeconds(BENCH_DATA_DIR),
+      s: processCpuSeconds(server.pid),
+      b: process.cpuUsage(),
+    };
     const ids = await submitAll(app, runs);
     await awaitRuns(pool, ids, 180_000);
     const m1 = machineCpuSeconds();

@@ -44,19 +44,30 @@ export function addAlertsCommand(program: Command, withApp: WithApp) {
     .option("--run-p95 <duration>", `run_p95: fires when a flow's p95 run duration exceeds this (default ${min(d.runP95Ms)})`, duration, d.runP95Ms)
     .option("--queue-lag <duration>", `queue_lag: fires when the oldest waiting run job is older (default ${min(d.queueLagMs)})`, duration, d.queueLagMs)
     .option("--json", "print one JSON object { at, firing, alerts: [...] }", false)
-    .action(async (opts: { window: number; errorRate: number; minCalls: number; deadLetters: number; breakerOpen: number; runP95: number; queueLag: number; json: boolean }) => {
-      const rules: AlertRules = {
-        ...d,
-        windowMs: opts.window,
-        errorRate: opts.errorRate,
-        minCalls: opts.minCalls,
-        deadLetters: opts.deadLetters,
-        breakerOpenMs: opts.breakerOpen,
-        runP95Ms: opts.runP95,
-        queueLagMs: opts.queueLag,
-      };
-      const report = await withApp((app) => checkAlerts(app.db.pool, rules));
-      process.stdout.write((opts.json ? JSON.stringify(report) : formatAlerts(report)) + "\n");
-      process.exitCode = report.firing ? 1 : 0;
-    });
+    .action(
+      async (opts: {
+        window: number;
+        errorRate: number;
+        minCalls: number;
+        deadLetters: number;
+        breakerOpen: number;
+        runP95: number;
+        queueLag: number;
+        json: boolean;
+      }) => {
+        const rules: AlertRules = {
+          ...d,
+          windowMs: opts.window,
+          errorRate: opts.errorRate,
+          minCalls: opts.minCalls,
+          deadLetters: opts.deadLetters,
+          breakerOpenMs: opts.breakerOpen,
+          runP95Ms: opts.runP95,
+          queueLagMs: opts.queueLag,
+        };
+        const report = await withApp((app) => checkAlerts(app.db.pool, rules));
+        process.stdout.write((opts.json ? JSON.stringify(report) : formatAlerts(report)) + "\n");
+        process.exitCode = report.firing ? 1 : 0;
+      },
+    );
 }

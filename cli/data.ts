@@ -34,7 +34,8 @@ export function readManifest(file = MANIFEST): DatasetManifest {
   for (const [suite, s] of Object.entries(m.suites)) {
     for (const f of s.files) {
       // a manifest path stays inside the datasets dir
-      if (path.isAbsolute(f.path) || f.path.split("/").some((seg) => seg === ".." || seg === "")) throw new Error(`${file}: ${suite}: unsafe path ${JSON.stringify(f.path)}`);
+      if (path.isAbsolute(f.path) || f.path.split("/").some((seg) => seg === ".." || seg === ""))
+        throw new Error(`${file}: ${suite}: unsafe path ${JSON.stringify(f.path)}`);
       if (!/^[0-9a-f]{64}$/.test(f.sha256)) throw new Error(`${file}: ${suite}: ${f.path}: bad sha256`);
     }
   }
@@ -100,7 +101,8 @@ async function download(f: DatasetFile, url: string, target: string): Promise<nu
     });
     await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, fs.createWriteStream(temp, { flags: "wx" }));
     const got = hash.digest("hex");
-    if (got !== f.sha256) throw new ChecksumError(`data fetch: ${f.path}: sha256 mismatch (got ${got}, manifest ${f.sha256}, ${bytes} bytes from ${url}): not kept`);
+    if (got !== f.sha256)
+      throw new ChecksumError(`data fetch: ${f.path}: sha256 mismatch (got ${got}, manifest ${f.sha256}, ${bytes} bytes from ${url}): not kept`);
     await fs.promises.rename(temp, target);
     kept = true;
     return bytes;
@@ -163,7 +165,10 @@ export function addDataCommands(program: Command) {
     )
     .argument("<suite>", "the suite whose data to fetch: contract-review, portfolio-monitoring or sourcing (see evals/datasets.json)")
     .option("--dir <dir>", "the datasets dir to fill (default: OPSGRAPH_DATASETS, else ../shared/datasets when it exists, else .opsgraph/datasets)")
-    .option("--from <url>", "a base URL serving a copy of the datasets dir: each file is fetched from <url>/<path> instead of its upstream (needed for files with no public upstream)")
+    .option(
+      "--from <url>",
+      "a base URL serving a copy of the datasets dir: each file is fetched from <url>/<path> instead of its upstream (needed for files with no public upstream)",
+    )
     .action(async (suite: string, opts: { dir?: string; from?: string }) => {
       const dir = targetDir(opts.dir);
       const r = await fetchSuite(suite, { dir, from: opts.from });

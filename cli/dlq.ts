@@ -35,7 +35,8 @@ function printLetters(letters: DeadLetter[], json: boolean) {
     return;
   }
   const rows = [["id", "status", "flow", "agent", "attempts", "created", "run_id", "last error"]];
-  for (const d of letters) rows.push([d.id, d.status, d.flow, d.agent, String(d.errors.length), new Date(d.created_at).toISOString(), d.run_id ?? "", lastError(d).slice(0, 60)]);
+  for (const d of letters)
+    rows.push([d.id, d.status, d.flow, d.agent, String(d.errors.length), new Date(d.created_at).toISOString(), d.run_id ?? "", lastError(d).slice(0, 60)]);
   process.stdout.write(table(rows) + "\n");
 }
 
@@ -50,7 +51,10 @@ function printLetter(d: DeadLetter, json: boolean) {
     `  input ${JSON.stringify(d.input_ref)}`,
     `  created ${new Date(d.created_at).toISOString()}, updated ${new Date(d.updated_at).toISOString()}`,
     "  attempts:",
-    ...d.errors.map((a) => `    ${a.tier} #${a.attempt} ${a.outcome}${a.error_class ? ` (${a.error_class})` : ""}${a.wait_ms ? `, then waited ${a.wait_ms} ms` : ""}: ${a.error ?? ""}`),
+    ...d.errors.map(
+      (a) =>
+        `    ${a.tier} #${a.attempt} ${a.outcome}${a.error_class ? ` (${a.error_class})` : ""}${a.wait_ms ? `, then waited ${a.wait_ms} ms` : ""}: ${a.error ?? ""}`,
+    ),
   ];
   if (d.status === "waiting") lines.push(`  retry it: npx opsgraph dlq retry ${d.id}   discard it: npx opsgraph dlq discard ${d.id}`);
   process.stdout.write(lines.join("\n") + "\n");
@@ -76,10 +80,17 @@ export function formatReplaySummary(s: ReplaySummary): string {
 
 /** `dlq retry --all`: exit 1 when a retry raised an error or its run failed or was dead-lettered again. */
 async function retryAll(withApp: WithApp, opts: RetryOptions): Promise<number> {
-  const filter: ReplayFilter = { ...(opts.flow !== undefined ? { flow: opts.flow } : {}), ...(opts.agent !== undefined ? { agent: opts.agent } : {}), ...(opts.since !== undefined ? { since: parseSince(opts.since) } : {}) };
+  const filter: ReplayFilter = {
+    ...(opts.flow !== undefined ? { flow: opts.flow } : {}),
+    ...(opts.agent !== undefined ? { agent: opts.agent } : {}),
+    ...(opts.since !== undefined ? { since: parseSince(opts.since) } : {}),
+  };
   if (opts.dryRun) {
     const letters = await withApp((app) => selectDeadLetters(app.registry, filter));
-    if (opts.json) process.stdout.write(JSON.stringify({ dry_run: true, count: letters.length, dead_letters: letters.map(({ errors, ...d }) => ({ ...d, attempts: errors.length })) }) + "\n");
+    if (opts.json)
+      process.stdout.write(
+        JSON.stringify({ dry_run: true, count: letters.length, dead_letters: letters.map(({ errors, ...d }) => ({ ...d, attempts: errors.length })) }) + "\n",
+      );
     else {
       if (letters.length) printLetters(letters, false);
       process.stdout.write(`would retry ${letters.length} dead letter${letters.length === 1 ? "" : "s"} (dry run: none retried)\n`);
@@ -128,7 +139,11 @@ export function addDeadLetterCommands(program: Command, withApp: WithApp) {
     .command("retry")
     .description("Retry the failed step from the run's last checkpoint (finished steps do not run again); --all: every waiting letter the filters select")
     .argument("[id]", "the dead letter (or --all)")
-    .option("--all", "retry every waiting dead letter the filters select, each once; exit 1 if a retry errored or its run failed or was dead-lettered again", false)
+    .option(
+      "--all",
+      "retry every waiting dead letter the filters select, each once; exit 1 if a retry errored or its run failed or was dead-lettered again",
+      false,
+    )
     .option("--flow <flow>", "with --all: only letters of this flow: contract-review, portfolio-monitoring, sourcing (every stage) or sourcing.<stage>")
     .option("--agent <agent>", "with --all: only letters of this agent (e.g. risk_analyst)")
     .option("--since <time>", "with --all: only letters created since an ISO time (2024-05-01T08:00:00Z) or a duration ago (2h, 30m, 7d)")

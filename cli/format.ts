@@ -10,5 +10,14 @@ export const positiveInt = (v: string) => {
 /** Rows as aligned columns, the first row the header. */
 export function table(rows: string[][], indent = ""): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => indent + r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map(
+      (r) =>
+        indent +
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd(),
+    )
+    .join("\n");
 }

@@ -76,14 +76,25 @@ export function buildProgram(): Command {
   const program = new Command("opsgraph")
     .description("Run teams of LLM agents as durable LangGraph flows on PostgreSQL.")
     // A usage error is one line, like every bad-input error: `opsgraph: <what is wrong> (...--help)`.
-    .configureOutput({ outputError: (str, write) => write(`opsgraph: ${str.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (run with --help for usage)\n`) })
+    .configureOutput({
+      outputError: (str, write) =>
+        write(
+          `opsgraph: ${str
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " ")} (run with --help for usage)\n`,
+        ),
+    })
     .exitOverride();
 
   program
     .command("run")
     .description("Run a flow: contract-review on a file or a directory of contracts; portfolio-monitoring on a portfolio")
     .addArgument(new Command().createArgument("<flow>", "the flow to run").choices(FLOWS))
-    .option("--input <path>", "contract-review: a contract (.txt, .md, .pdf, .docx) or a directory of them; portfolio-monitoring: a portfolio file (YAML or JSON)")
+    .option(
+      "--input <path>",
+      "contract-review: a contract (.txt, .md, .pdf, .docx) or a directory of them; portfolio-monitoring: a portfolio file (YAML or JSON)",
+    )
     .option("--request-id <id>", "idempotency key: the same id is the same run (default: a hash of the flow and its input)")
     .option("--playbook <file>", "contract-review: YAML or JSON playbook of the company's positions (default: the built-in playbook)")
     .option("--auto-approve", "contract-review: approve without a person, whatever the risk score (for unattended runs)", false)
@@ -92,9 +103,14 @@ export function buildProgram(): Command {
     .option("--tickers <list>", "portfolio-monitoring: the companies, comma-separated (e.g. AAL,DAL,UAL)")
     .option("--year <year>", "portfolio-monitoring: the fiscal year under review (default: each company's latest)", positiveInt)
     .option("--kpis <dir>", "portfolio-monitoring: a directory of KPI series, <TICKER>/<series>.csv of timestamp,value")
-    .addOption(new Option("--period <period>", "portfolio-monitoring: the period KPI series are resampled to (default: week)").choices(["day", "week", "month"]))
     .addOption(
-      new Option("--on-exhausted <policy>", "when every tier of an agent failed: escalate to a person, or dead-letter the run (default: OPSGRAPH_ON_EXHAUSTED, else dead_letter)").choices(["escalate", "dead_letter"]),
+      new Option("--period <period>", "portfolio-monitoring: the period KPI series are resampled to (default: week)").choices(["day", "week", "month"]),
+    )
+    .addOption(
+      new Option(
+        "--on-exhausted <policy>",
+        "when every tier of an agent failed: escalate to a person, or dead-letter the run (default: OPSGRAPH_ON_EXHAUSTED, else dead_letter)",
+      ).choices(["escalate", "dead_letter"]),
     )
     .option("--json", "print one JSON object per run, one per line, on stdout", false)
     .action(async (flow: string, opts: RunCommandOptions) => {
@@ -161,12 +177,21 @@ export function buildProgram(): Command {
     .command("eval")
     .description("Evaluate a flow on a labelled dataset")
     .addArgument(new Command().createArgument("<flow>", "the flow to evaluate").choices([...FLOWS, "sourcing"]))
-    .requiredOption("--data <dir>", "contract-review: a folder in the CUAD format (labels.jsonl, contracts/<id>.txt); portfolio-monitoring: the NAB folder (data/<family>/<series>.csv, labels/combined_windows.json)")
+    .requiredOption(
+      "--data <dir>",
+      "contract-review: a folder in the CUAD format (labels.jsonl, contracts/<id>.txt); portfolio-monitoring: the NAB folder (data/<family>/<series>.csv, labels/combined_windows.json)",
+    )
     .option("--out <file>", "contract-review: where to write the Markdown report (default: evals/results/<flow>-<timestamp>.md)")
     .option("--concurrency <n>", "contract-review: contracts evaluated at once", positiveInt, 4)
-    .addOption(new Option("--period <period>", "portfolio-monitoring: the reporting period series are resampled to").choices(["hour", "day", "week"]).default("day"))
+    .addOption(
+      new Option("--period <period>", "portfolio-monitoring: the reporting period series are resampled to").choices(["hour", "day", "week"]).default("day"),
+    )
     .option("--thesis <file>", "sourcing: the investment thesis the fit score is back-tested for", "samples/thesis.md")
-    .option("--json", "print one JSON object (contract-review: macro_f1 and per_category; portfolio-monitoring: precision, recall, per_family; sourcing: auc, thesis)", false)
+    .option(
+      "--json",
+      "print one JSON object (contract-review: macro_f1 and per_category; portfolio-monitoring: precision, recall, per_family; sourcing: auc, thesis)",
+      false,
+    )
     .action(async (flow: string, opts: { data: string; out?: string; concurrency: number; period: "hour" | "day" | "week"; thesis: string; json: boolean }) => {
       if (flow === "sourcing") {
         // the fit score (rules tier) of a Startups.csv against its 2014 status: Exited versus Dead

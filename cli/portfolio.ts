@@ -22,12 +22,17 @@ export interface PortfolioOptions {
 /** The portfolio a command names: `--input portfolio.yaml`, or `--tickers` with `--fundamentals`/`--kpis`. */
 export async function readPortfolio(opts: Omit<PortfolioOptions, "json" | "requestId">): Promise<PortfolioInput> {
   if (opts.input) {
-    if (opts.tickers || opts.fundamentals || opts.kpis) throw new InputError("--input: a portfolio file names its companies and sources; drop --tickers, --fundamentals and --kpis");
+    if (opts.tickers || opts.fundamentals || opts.kpis)
+      throw new InputError("--input: a portfolio file names its companies and sources; drop --tickers, --fundamentals and --kpis");
     const p = await readPortfolioInput(opts.input);
     return opts.year !== undefined ? { ...p, year: opts.year } : p;
   }
-  if (!opts.tickers) throw new InputError("portfolio-monitoring: give --input <portfolio.yaml>, or --tickers A,B,... with --fundamentals <csv> (and/or --kpis <dir>)");
-  return portfolioInputFromFlags({ tickers: opts.tickers, fundamentals: opts.fundamentals, kpis: opts.kpis, year: opts.year, period: opts.period }, process.cwd());
+  if (!opts.tickers)
+    throw new InputError("portfolio-monitoring: give --input <portfolio.yaml>, or --tickers A,B,... with --fundamentals <csv> (and/or --kpis <dir>)");
+  return portfolioInputFromFlags(
+    { tickers: opts.tickers, fundamentals: opts.fundamentals, kpis: opts.kpis, year: opts.year, period: opts.period },
+    process.cwd(),
+  );
 }
 
 interface PortfolioResult {
@@ -48,7 +53,9 @@ export function companiesTable(run: RunRecord): string {
       c.sector,
       c.status,
       String(c.flags.length),
-      top ? `${top.severity} ${top.metric} ${top.period}${top.change_pct !== null ? ` ${top.change_pct > 0 ? "+" : ""}${top.change_pct.toFixed(1)}%` : ""}` : (c.reason ?? ""),
+      top
+        ? `${top.severity} ${top.metric} ${top.period}${top.change_pct !== null ? ` ${top.change_pct > 0 ? "+" : ""}${top.change_pct.toFixed(1)}%` : ""}`
+        : (c.reason ?? ""),
     ]);
   }
   return table(rows);

@@ -10,7 +10,6 @@ import { Worker } from "../runtime/queue/worker.js";
 import { positiveInt } from "./format.js";
 import { readInputs } from "./run.js";
 
-
 /** `opsgraph submit` and `opsgraph worker`: runs as jobs on the PostgreSQL queue. */
 /** The worker's tiers, as it starts: the flows' chain and each agent's own, rules last. */
 function tierLine(app: App): string {
@@ -36,7 +35,12 @@ export function addQueueCommands(program: Command, config: () => Config) {
       const app = await openApp(cfg, { queue: true });
       try {
         for (const document of documents) {
-          const { run_id, request_id, status } = await app.contractReview.submit({ document, playbook, requestId: opts.requestId, autoApprove: opts.autoApprove });
+          const { run_id, request_id, status } = await app.contractReview.submit({
+            document,
+            playbook,
+            requestId: opts.requestId,
+            autoApprove: opts.autoApprove,
+          });
           process.stdout.write(opts.json ? JSON.stringify({ run_id, request_id, status }) + "\n" : `${document.source}: run ${run_id} ${status}\n`);
         }
       } finally {
@@ -49,7 +53,9 @@ export function addQueueCommands(program: Command, config: () => Config) {
     .description("Execute queued runs until SIGTERM or SIGINT (which drains: in-flight runs stop at a checkpoint and go back to the queue)")
     .option("--concurrency <n>", "runs executed at once (default: OPSGRAPH_CONCURRENCY)", positiveInt)
     .option("--lease-ms <ms>", "a run whose worker stops renewing its lease for this long is picked up again (default: OPSGRAPH_LEASE_MS, 30000)", positiveInt)
-    .option("--metrics-port <port>", "serve Prometheus metrics at http://127.0.0.1:<port>/metrics (0: any free port, printed)", (v: string) => (v === "0" ? 0 : positiveInt(v)))
+    .option("--metrics-port <port>", "serve Prometheus metrics at http://127.0.0.1:<port>/metrics (0: any free port, printed)", (v: string) =>
+      v === "0" ? 0 : positiveInt(v),
+    )
     .action(async (opts: { concurrency?: number; leaseMs?: number; metricsPort?: number }) => {
       const cfg = config();
       const concurrency = opts.concurrency ?? cfg.concurrency;
@@ -59,7 +65,16 @@ export function addQueueCommands(program: Command, config: () => Config) {
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
       const app = await openApp(cfg, { queue: true, concurrency });
-      const worker = new Worker({ pool: app.db.pool, queue: app.queue!, runners: app.runners, concurrency, leaseMs: opts.leaseMs ?? cfg.leaseMs, retentionMs: cfg.retentionMs, log: app.log, schedules: new Schedules({ pool: app.db.pool, flows: SCHEDULABLE_FLOWS, submit: submitThrough(app.schedules), log: app.log }) });
+      const worker = new Worker({
+        pool: app.db.pool,
+        queue: app.queue!,
+        runners: app.runners,
+        concurrency,
+        leaseMs: opts.leaseMs ?? cfg.leaseMs,
+        retentionMs: cfg.retentionMs,
+        log: app.log,
+        schedules: new Schedules({ pool: app.db.pool, flows: SCHEDULABLE_FLOWS, submit: submitThrough(app.schedules), log: app.log }),
+      });
       await worker.start();
       app.metrics.inFlight(() => worker.running);
       const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(app.metrics.registry, { port: opts.metricsPort });

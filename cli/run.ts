@@ -30,7 +30,10 @@ export function announceTiers(cfg: Config) {
  * The contracts of `--input` (a file, or a directory's supported files) and the playbook,
  * all read and checked before anything runs: bad input is one line and nothing half-done.
  */
-export async function readInputs(cfg: Config, opts: { input: string; requestId?: string; playbook?: string }): Promise<{ documents: ContractDocument[]; playbook: Playbook | undefined }> {
+export async function readInputs(
+  cfg: Config,
+  opts: { input: string; requestId?: string; playbook?: string },
+): Promise<{ documents: ContractDocument[]; playbook: Playbook | undefined }> {
   const st = await fs.stat(opts.input).catch(() => undefined);
   if (!st) throw new InputError(`${opts.input}: no such file or directory`);
   const files = st.isDirectory() ? await listContracts(opts.input) : [opts.input];
@@ -56,7 +59,10 @@ export async function runContractReview(cfg: Config, opts: RunOptions): Promise<
     const batch = documents.length > 1;
     const bar =
       batch && process.stderr.isTTY
-        ? new cliProgress.SingleBar({ format: "  reviewing [{bar}] {value}/{total} {file}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+        ? new cliProgress.SingleBar(
+            { format: "  reviewing [{bar}] {value}/{total} {file}", stream: process.stderr, hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
         : undefined;
     bar?.start(documents.length, 0, { file: "" });
     const limit = pLimit(opts.concurrency ?? cfg.concurrency);
@@ -68,7 +74,17 @@ export async function runContractReview(cfg: Config, opts: RunOptions): Promise<
             run = await app.contractReview.review({ document, playbook, requestId: opts.requestId, autoApprove: opts.autoApprove });
           } catch (e) {
             if (e instanceof InputError) throw e;
-            run = { run_id: "", thread_id: "", request_id: opts.requestId ?? "", flow: "contract-review", status: "failed", model_calls: 0, tiers_used: [], duration_ms: 0, error: (e as Error).message };
+            run = {
+              run_id: "",
+              thread_id: "",
+              request_id: opts.requestId ?? "",
+              flow: "contract-review",
+              status: "failed",
+              model_calls: 0,
+              tiers_used: [],
+              duration_ms: 0,
+              error: (e as Error).message,
+            };
           }
           if (opts.json) process.stdout.write(JSON.stringify(run) + "\n");
           bar?.increment({ file: document.source });
@@ -99,7 +115,6 @@ interface ContractResult {
   summary?: string | null;
 }
 
-
 export function summaryTable(runs: { run: RunRecord; document: ContractDocument }[]): string {
   const rows = [["contract", "status", "risk", "decision", "calls", "tiers", "ms", "run_id"]];
   for (const { run, document } of runs) {
@@ -116,7 +131,11 @@ export function summaryTable(runs: { run: RunRecord; document: ContractDocument 
     ]);
   }
   const failed = runs.filter((r) => r.run.status === "failed");
-  const lines = [table(rows), "", `${runs.length} contracts: ${runs.filter((r) => r.run.status === "completed").length} completed, ${runs.filter((r) => r.run.status === "awaiting_review").length} awaiting review, ${failed.length} failed`];
+  const lines = [
+    table(rows),
+    "",
+    `${runs.length} contracts: ${runs.filter((r) => r.run.status === "completed").length} completed, ${runs.filter((r) => r.run.status === "awaiting_review").length} awaiting review, ${failed.length} failed`,
+  ];
   for (const f of failed) lines.push(`  ${f.document.source}: ${f.run.error ?? "failed"}`);
   return lines.join("\n");
 }
@@ -132,12 +151,24 @@ export function printRun(run: RunRecord, json: boolean) {
     `  request ${run.request_id}  thread ${run.thread_id}`,
     `  ${run.model_calls} model calls, tiers ${run.tiers_used.join(", ") || "none"}, ${run.duration_ms} ms`,
   ];
-  if (r.risk_score !== undefined && r.risk_score !== null) lines.push(`  risk score ${r.risk_score}${r.decision ? `, ${r.decision.decision} (${r.decision.by})` : ""}`);
-  if (r.produced_by && Object.keys(r.produced_by).length) lines.push(`  answered by: ${Object.entries(r.produced_by).map(([agent, tier]) => `${agent} ${tier}`).join(", ")}`);
-  else if (run.tiers_used_by_agent && Object.keys(run.tiers_used_by_agent).length) lines.push(`  answered by: ${Object.entries(run.tiers_used_by_agent).map(([agent, tiers]) => `${agent} ${tiers.join("+")}`).join(", ")}`);
+  if (r.risk_score !== undefined && r.risk_score !== null)
+    lines.push(`  risk score ${r.risk_score}${r.decision ? `, ${r.decision.decision} (${r.decision.by})` : ""}`);
+  if (r.produced_by && Object.keys(r.produced_by).length)
+    lines.push(
+      `  answered by: ${Object.entries(r.produced_by)
+        .map(([agent, tier]) => `${agent} ${tier}`)
+        .join(", ")}`,
+    );
+  else if (run.tiers_used_by_agent && Object.keys(run.tiers_used_by_agent).length)
+    lines.push(
+      `  answered by: ${Object.entries(run.tiers_used_by_agent)
+        .map(([agent, tiers]) => `${agent} ${tiers.join("+")}`)
+        .join(", ")}`,
+    );
   const failures = (run.attempts ?? []).filter((a) => a.outcome !== "ok");
   if (failures.length) lines.push(`  ${failures.length} failed or skipped attempts (see --json "attempts")`);
-  for (const [agent, o] of Object.entries(run.tier_order ?? {})) if (o.why.length) lines.push(`  tier order of ${agent}: ${o.order.join(" > ")} (${o.why.join("; ")})`);
+  for (const [agent, o] of Object.entries(run.tier_order ?? {}))
+    if (o.why.length) lines.push(`  tier order of ${agent}: ${o.order.join(" > ")} (${o.why.join("; ")})`);
   if (r.summary) lines.push(`  ${r.summary}`);
   if (r.report_path) lines.push(`  report: ${path.relative(process.cwd(), r.report_path) || r.report_path}`);
   if (run.error) lines.push(`  error: ${run.error}`);
@@ -155,6 +186,7 @@ export function printRuns(runs: RunRecord[], json: boolean) {
     return;
   }
   const rows = [["run_id", "flow", "status", "calls", "tiers", "ms", "request_id", "worker"]];
-  for (const r of runs) rows.push([r.run_id, r.flow, r.status, String(r.model_calls), r.tiers_used.join(","), String(r.duration_ms), r.request_id, r.worker_id ?? ""]);
+  for (const r of runs)
+    rows.push([r.run_id, r.flow, r.status, String(r.model_calls), r.tiers_used.join(","), String(r.duration_ms), r.request_id, r.worker_id ?? ""]);
   process.stdout.write(table(rows) + "\n");
 }

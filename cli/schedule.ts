@@ -9,14 +9,24 @@ type WithApp = <T>(fn: (app: App) => Promise<T>) => Promise<T>;
 /** An instant as the schedule's zone reads it: "2026-03-02 06:00" (Swedish dates are ISO-ordered). */
 function inZone(at: string | null, tz: string): string {
   if (!at) return "-";
-  return new Intl.DateTimeFormat("sv-SE", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(at));
+  return new Intl.DateTimeFormat("sv-SE", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(
+    new Date(at),
+  );
 }
 
 export function formatSchedules(list: Schedule[]): string {
-  if (!list.length) return "no schedules (opsgraph schedule add portfolio-monitoring --cron \"0 6 * * MON\" --input portfolio.yaml)";
+  if (!list.length) return 'no schedules (opsgraph schedule add portfolio-monitoring --cron "0 6 * * MON" --input portfolio.yaml)';
   const rows = [["id", "flow", "cron", "tz", "next run", "last run", "last run id"]];
   for (const s of list) {
-    rows.push([s.id, s.flow, s.cron, s.tz, inZone(s.next_run_at, s.tz), inZone(s.last_run_at, s.tz), s.last_error ? `not started: ${s.last_error.slice(0, 60)}` : (s.last_run_id ?? "-")]);
+    rows.push([
+      s.id,
+      s.flow,
+      s.cron,
+      s.tz,
+      inZone(s.next_run_at, s.tz),
+      inZone(s.last_run_at, s.tz),
+      s.last_error ? `not started: ${s.last_error.slice(0, 60)}` : (s.last_run_id ?? "-"),
+    ]);
   }
   return table(rows);
 }
@@ -31,7 +41,10 @@ export function addScheduleCommand(program: Command, withApp: WithApp) {
     .command("add")
     .description("Add a schedule; prints it with its next run time")
     .argument("<flow>", `the flow to run (${SCHEDULABLE_FLOWS.join(", ")})`)
-    .requiredOption("--cron <expr>", 'when to run: five fields, minute hour day-of-month month day-of-week (e.g. "0 6 * * MON": Mondays at 06:00), or @hourly, @daily, @weekly, @monthly, @yearly')
+    .requiredOption(
+      "--cron <expr>",
+      'when to run: five fields, minute hour day-of-month month day-of-week (e.g. "0 6 * * MON": Mondays at 06:00), or @hourly, @daily, @weekly, @monthly, @yearly',
+    )
     .requiredOption("--input <file>", "the portfolio file (YAML or JSON); it is read now and kept with the schedule: add the schedule again after editing it")
     .option("--tz <zone>", "the IANA time zone the cron is read in, e.g. Europe/Paris", "UTC")
     .option("--json", "print the schedule as one JSON object", false)

@@ -26,11 +26,23 @@ async function readThesis(file: string): Promise<Thesis> {
 function formatStatus(s: SourcingStatus): string {
   const rows = [["stage", "subscribes", "consumed", "pending", "lag"]];
   for (const [name, st] of Object.entries(s.stages)) {
-    rows.push([name, st.subscribes, Object.entries(st.consumed).map(([o, n]) => `${n} ${o}`).join(", ") || "0", String(st.pending), st.lag_ms === null ? "-" : age(st.lag_ms)]);
+    rows.push([
+      name,
+      st.subscribes,
+      Object.entries(st.consumed)
+        .map(([o, n]) => `${n} ${o}`)
+        .join(", ") || "0",
+      String(st.pending),
+      st.lag_ms === null ? "-" : age(st.lag_ms),
+    ]);
   }
   return [
     `companies     ${s.companies} discovered, ${s.finished} finished (outreach ready or rejected)`,
-    `events        ${Object.entries(s.events).map(([t, n]) => `${t} ${n}`).join("  ") || "none"}`,
+    `events        ${
+      Object.entries(s.events)
+        .map(([t, n]) => `${t} ${n}`)
+        .join("  ") || "none"
+    }`,
     table(rows, "  "),
     `drafts        ${s.drafts.pending} awaiting approval, ${s.drafts.approved} approved`,
     `dead letters  ${s.dead_letters} waiting${s.dead_letters ? " (opsgraph dlq list)" : ""}`,
@@ -52,10 +64,17 @@ export function addSourcingCommands(program: Command, withApp: WithApp) {
       const thesis = await readThesis(opts.thesis);
       const app = await openApp(loadConfig(process.env), { queue: true });
       try {
-        const r = await app.sourcing.ingest({ csv: opts.csv, thesis, limit: opts.limit, onProgress: (done, total) => process.stderr.write(`ingest: ${done}/${total} records read\n`) });
+        const r = await app.sourcing.ingest({
+          csv: opts.csv,
+          thesis,
+          limit: opts.limit,
+          onProgress: (done, total) => process.stderr.write(`ingest: ${done}/${total} records read\n`),
+        });
         for (const bad of r.invalid) process.stderr.write(`line ${bad.line}: invalid: ${bad.reason}\n`);
         const out = { published: r.published, skipped: r.skipped, invalid: r.invalid.length, invalid_rows: r.invalid };
-        process.stdout.write(opts.json ? JSON.stringify(out) + "\n" : `published ${out.published}, skipped ${out.skipped} (already ingested), invalid ${out.invalid}\n`);
+        process.stdout.write(
+          opts.json ? JSON.stringify(out) + "\n" : `published ${out.published}, skipped ${out.skipped} (already ingested), invalid ${out.invalid}\n`,
+        );
       } finally {
         await app.close();
       }
@@ -95,7 +114,9 @@ export function addSourcingCommands(program: Command, withApp: WithApp) {
     .action(async (opts: { all: boolean; json: boolean }) => {
       const drafts = await withApp((app) => app.sourcing.drafts(opts.all ? undefined : "pending"));
       if (opts.json) return void process.stdout.write(JSON.stringify({ drafts }) + "\n");
-      process.stdout.write(drafts.length ? table([["id", "company", "status", "subject"], ...drafts.map((d) => [d.id, d.company, d.status, d.subject])]) + "\n" : "no drafts\n");
+      process.stdout.write(
+        drafts.length ? table([["id", "company", "status", "subject"], ...drafts.map((d) => [d.id, d.company, d.status, d.subject])]) + "\n" : "no drafts\n",
+      );
     });
 
   sourcing
@@ -106,6 +127,10 @@ export function addSourcingCommands(program: Command, withApp: WithApp) {
     .option("--json", "print { draft, sent }", false)
     .action(async (id: string, opts: { by?: string; json: boolean }) => {
       const r = await withApp((app) => app.sourcing.approve(id, opts.by ?? os.userInfo().username));
-      process.stdout.write(opts.json ? JSON.stringify(r) + "\n" : `draft ${r.draft.id} (${r.draft.company}) approved by ${r.draft.approved_by}: ${r.sent ? "sent" : "already sent"}\n`);
+      process.stdout.write(
+        opts.json
+          ? JSON.stringify(r) + "\n"
+          : `draft ${r.draft.id} (${r.draft.company}) approved by ${r.draft.approved_by}: ${r.sent ? "sent" : "already sent"}\n`,
+      );
     });
 }

@@ -30,7 +30,10 @@ function attemptLine(a: Span): Line {
   const tokens = at.input_tokens !== null && at.input_tokens !== undefined ? `  ${num(at.input_tokens)}+${num(at.output_tokens)} tokens` : "";
   const wait = num(at.wait_ms) ? `, then waited ${ms(num(at.wait_ms))}` : "";
   const cost = num(at.cost_usd) ? `  ${usd(num(at.cost_usd))}` : "";
-  return { text: `attempt ${num(at.attempt)} ${a.name} ${ms(duration(a))}  ${outcomeLabel(a)}${at.error_class && at.outcome !== "ok" ? ` ${String(at.error_class)}` : ""}${wait}${tokens}${cost}`, children: [] };
+  return {
+    text: `attempt ${num(at.attempt)} ${a.name} ${ms(duration(a))}  ${outcomeLabel(a)}${at.error_class && at.outcome !== "ok" ? ` ${String(at.error_class)}` : ""}${wait}${tokens}${cost}`,
+    children: [],
+  };
 }
 
 /** The nodes of one invocation, an agent step's nodes (attempt, retry, fallback...) grouped into one line with its attempts under it. */
@@ -43,14 +46,22 @@ function stepLines(nodes: Span[], childrenOf: Map<string, Span[]>): Line[] {
   return [...steps.entries()].map(([key, group]) => {
     const start = Math.min(...group.map((n) => n.start_ms));
     const took = Math.max(...group.map((n) => n.end_ms)) - start;
-    if (key.startsWith("node:")) return { text: `${group[0]!.name} ${ms(took)}${group[0]!.attributes.error ? `  ${String(group[0]!.attributes.error)}` : ""}`, ms: took, children: [] };
+    if (key.startsWith("node:"))
+      return { text: `${group[0]!.name} ${ms(took)}${group[0]!.attributes.error ? `  ${String(group[0]!.attributes.error)}` : ""}`, ms: took, children: [] };
     // the agent's own executions show as their attempts; its other nodes (retry waits, fallback...) as themselves
     const parts = group.flatMap((n) => (n.name === key ? (childrenOf.get(n.id) ?? []) : [n])).sort((a, b) => a.start_ms - b.start_ms);
     const attempts = parts.filter((p) => p.kind === "attempt");
     const tiers = [...new Set(attempts.map((a) => a.name))].join(", ");
     const tokens = attempts.reduce((t, a) => t + num(a.attributes.input_tokens) + num(a.attributes.output_tokens), 0);
     const cost = attempts.reduce((t, a) => t + num(a.attributes.cost_usd), 0);
-    const summary = [tiers, `${attempts.length} attempt${attempts.length === 1 ? "" : "s"} (${attempts.map(outcomeLabel).join(", ")})`, tokens ? `${tokens} tokens` : "", cost ? usd(cost) : ""].filter(Boolean).join("  ");
+    const summary = [
+      tiers,
+      `${attempts.length} attempt${attempts.length === 1 ? "" : "s"} (${attempts.map(outcomeLabel).join(", ")})`,
+      tokens ? `${tokens} tokens` : "",
+      cost ? usd(cost) : "",
+    ]
+      .filter(Boolean)
+      .join("  ");
     return {
       text: `${key} ${ms(took)}  ${summary}`,
       ms: took,

@@ -15,10 +15,19 @@ export interface ContractReviewEval {
 }
 
 /** One contract through the whole graph as an evaluation runs it: auto-approved, the report kept nowhere. */
-export async function reviewForEval(graph: ReturnType<typeof compileForEval>, c: CuadContract, tiers: ModelTier[], threadId: string, agentTiers?: Record<string, ModelTier[]>): Promise<ContractReviewState> {
+export async function reviewForEval(
+  graph: ReturnType<typeof compileForEval>,
+  c: CuadContract,
+  tiers: ModelTier[],
+  threadId: string,
+  agentTiers?: Record<string, ModelTier[]>,
+): Promise<ContractReviewState> {
   return (await graph.invoke(
     { text: c.text, source: c.id },
-    { configurable: { thread_id: threadId }, context: { tiers, ...(agentTiers ? { agentTiers } : {}), autoApprove: true, reports: { write: async (name: string) => name } } },
+    {
+      configurable: { thread_id: threadId },
+      context: { tiers, ...(agentTiers ? { agentTiers } : {}), autoApprove: true, reports: { write: async (name: string) => name } },
+    },
   )) as ContractReviewState;
 }
 
@@ -55,7 +64,11 @@ export async function evaluateContractReview(opts: {
     ),
   );
   // the flow's chain, then each agent's own
-  const tiers = [...opts.tiers.map((t) => t.id), RULES_TIER, ...Object.entries(opts.agentTiers ?? {}).map(([agent, own]) => `${agent}: ${chainText(own.map((t) => t.id))}`)];
+  const tiers = [
+    ...opts.tiers.map((t) => t.id),
+    RULES_TIER,
+    ...Object.entries(opts.agentTiers ?? {}).map(([agent, own]) => `${agent}: ${chainText(own.map((t) => t.id))}`),
+  ];
   const score = scoreCuad(contracts, predictions);
   const markdown = cuadReportMarkdown(score, { data: opts.data, tiers, when: new Date().toISOString() });
   return { score, markdown, tiers, model_calls: modelCalls, duration_ms: Date.now() - t0 };

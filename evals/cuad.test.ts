@@ -5,23 +5,13 @@ import { join } from "node:path";
 import { CATEGORY_NAMES, CORE_CATEGORY_NAMES, type CategoryName } from "../flows/contract-review/agents/categories.js";
 import type { ClauseFinding } from "../flows/contract-review/agents/clause-rules.js";
 import { InputError } from "../runtime/errors.js";
-import {
-  codePointToUtf16Map,
-  cuadReportMarkdown,
-  loadCuadSplit,
-  parseCuadLabels,
-  scoreCuad,
-  type CuadContract,
-  type CuadLabel,
-} from "./cuad.js";
+import { codePointToUtf16Map, cuadReportMarkdown, loadCuadSplit, parseCuadLabels, scoreCuad, type CuadContract, type CuadLabel } from "./cuad.js";
 
 function labels(present: Partial<Record<CategoryName, [number, number]>>): Record<CategoryName, CuadLabel> {
   const out = {} as Record<CategoryName, CuadLabel>;
   for (const name of CATEGORY_NAMES) {
     const span = present[name];
-    out[name] = span
-      ? { present: true, answer: "Yes", spans: [{ start: span[0], end: span[1], text: "" }] }
-      : { present: false, answer: "", spans: [] };
+    out[name] = span ? { present: true, answer: "Yes", spans: [{ start: span[0], end: span[1], text: "" }] } : { present: false, answer: "", spans: [] };
   }
   return out;
 }
@@ -132,9 +122,7 @@ describe("labels", () => {
   });
 
   it("rejects malformed lines with the path and line number", () => {
-    expect(() => parseCuadLabels('{"id": "a", "labels": {}}\nnot json', () => "", "/data/labels.jsonl")).toThrow(
-      /\/data\/labels\.jsonl:2: not valid JSON/,
-    );
+    expect(() => parseCuadLabels('{"id": "a", "labels": {}}\nnot json', () => "", "/data/labels.jsonl")).toThrow(/\/data\/labels\.jsonl:2: not valid JSON/);
     expect(() => parseCuadLabels('{"labels": {}}', () => "", "l.jsonl")).toThrow(InputError);
   });
 });

@@ -11,12 +11,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { InputError } from "../runtime/errors.js";
-import {
-  CATEGORY_NAMES,
-  CORE_CATEGORY_NAMES,
-  isCategoryName,
-  type CategoryName,
-} from "../flows/contract-review/agents/categories.js";
+import { CATEGORY_NAMES, CORE_CATEGORY_NAMES, isCategoryName, type CategoryName } from "../flows/contract-review/agents/categories.js";
 import type { ClauseFinding } from "../flows/contract-review/agents/clause-rules.js";
 
 export interface CuadSpan {
@@ -109,11 +104,7 @@ function emptyLabel(): CuadLabel {
 }
 
 /** Parse one labels.jsonl text plus the contract texts into CuadContracts. */
-export function parseCuadLabels(
-  jsonl: string,
-  readText: (id: string) => string,
-  source = "labels.jsonl",
-): CuadContract[] {
+export function parseCuadLabels(jsonl: string, readText: (id: string) => string, source = "labels.jsonl"): CuadContract[] {
   const out: CuadContract[] = [];
   const lines = jsonl.split(/\r?\n/);
   for (let n = 0; n < lines.length; n++) {
@@ -239,7 +230,11 @@ export function scoreCuad(contracts: CuadContract[], predictions: Map<string, Cl
     const f1 = safeDiv(2 * precision * recall, precision + recall);
     per[name] = { precision, recall, f1, support, tp, fp, fn, evidence_overlap: safeDiv(evidenceHits, tp) };
   }
-  const mean = (names: readonly CategoryName[]) => safeDiv(names.reduce((s, n) => s + per[n].f1, 0), names.length);
+  const mean = (names: readonly CategoryName[]) =>
+    safeDiv(
+      names.reduce((s, n) => s + per[n].f1, 0),
+      names.length,
+    );
   return {
     macro_f1: mean(CORE_CATEGORY_NAMES),
     macro_f1_all: mean(CATEGORY_NAMES),

@@ -144,7 +144,11 @@ export function scoreNab(series: NabSeries[], opts: AnomalyOptions & { period: R
   const families: Record<string, ReturnType<typeof zero>> = {};
   for (const s of series) {
     const flags = detectAnomalies(resample(s.points, period), options);
-    const counts = scoreSeries(flags.map((f) => toEpochMs(f.t)), s.windows, period);
+    const counts = scoreSeries(
+      flags.map((f) => toEpochMs(f.t)),
+      s.windows,
+      period,
+    );
     const fam = (families[s.family] ??= zero());
     for (const acc of [total, fam]) {
       acc.series += 1;
@@ -165,7 +169,8 @@ export async function evaluateNab(dir: string, opts: AnomalyOptions & { period: 
 export function formatNab(r: NabResult): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const header = ["family", "series", "windows", "flags", "hits", "false pos.", "precision", "recall", "F1"];
-  const row = (name: string, c: NabCounts) => [name, c.series, c.windows, c.flags, c.hits, c.false_positives, pct(c.precision), pct(c.recall), pct(c.f1)].map(String);
+  const row = (name: string, c: NabCounts) =>
+    [name, c.series, c.windows, c.flags, c.hits, c.false_positives, pct(c.precision), pct(c.recall), pct(c.f1)].map(String);
   const rows = [header, ...Object.entries(r.per_family).map(([f, c]) => row(f, c)), row("all", r)];
   const widths = header.map((_, i) => Math.max(...rows.map((cells) => cells[i]?.length ?? 0)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");

@@ -56,17 +56,54 @@ const scripted = await startScriptedModel();
 // a model configured the way the CLI takes it (OPSGRAPH_MODELS, OPENAI_API_KEY / OPENAI_BASE_URL): every suite on it too, reported, not gated
 const model = createModelTiers(loadConfig(process.env));
 const suites: Suite[] = [
-  { name: "contract-review/rules", data: values.cuad!, run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }) },
-  { name: "contract-review/scripted-model", data: values.cuad!, run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }) },
-  { name: "portfolio-monitoring/nab-day", data: values.nab!, run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }) },
-  { name: "portfolio-monitoring/nab-day-scripted-model", data: values.nab!, run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
-  { name: "sourcing/backtest", data: values.startups!, run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }) },
-  { name: "sourcing/backtest-scripted-model", data: values.startups!, run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-scripted-${stamp}`, upload, tiers: scripted.tiers }) },
+  {
+    name: "contract-review/rules",
+    data: values.cuad!,
+    run: () => contractReviewSuite({ data: values.cuad!, tiers: [], name: `contract-review-rules-${stamp}`, upload }),
+  },
+  {
+    name: "contract-review/scripted-model",
+    data: values.cuad!,
+    run: () => contractReviewSuite({ data: values.cuad!, tiers: scripted.tiers, name: `contract-review-scripted-${stamp}`, upload }),
+  },
+  {
+    name: "portfolio-monitoring/nab-day",
+    data: values.nab!,
+    run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-${stamp}`, upload }),
+  },
+  {
+    name: "portfolio-monitoring/nab-day-scripted-model",
+    data: values.nab!,
+    run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-scripted-${stamp}`, upload, tiers: scripted.tiers }),
+  },
+  {
+    name: "sourcing/backtest",
+    data: values.startups!,
+    run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-${stamp}`, upload }),
+  },
+  {
+    name: "sourcing/backtest-scripted-model",
+    data: values.startups!,
+    run: () =>
+      sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-scripted-${stamp}`, upload, tiers: scripted.tiers }),
+  },
   ...(model.length
     ? [
-        { name: "contract-review/model", data: values.cuad!, run: () => contractReviewSuite({ data: values.cuad!, tiers: model, name: `contract-review-model-${stamp}`, upload }) },
-        { name: "portfolio-monitoring/nab-day-model", data: values.nab!, run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-model-${stamp}`, upload, tiers: model }) },
-        { name: "sourcing/backtest-model", data: values.startups!, run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-model-${stamp}`, upload, tiers: model }) },
+        {
+          name: "contract-review/model",
+          data: values.cuad!,
+          run: () => contractReviewSuite({ data: values.cuad!, tiers: model, name: `contract-review-model-${stamp}`, upload }),
+        },
+        {
+          name: "portfolio-monitoring/nab-day-model",
+          data: values.nab!,
+          run: () => portfolioNabSuite({ data: values.nab!, period: "day", name: `portfolio-nab-day-model-${stamp}`, upload, tiers: model }),
+        },
+        {
+          name: "sourcing/backtest-model",
+          data: values.startups!,
+          run: () => sourcingSuite({ data: values.startups!, thesisFile: values.thesis!, name: `sourcing-backtest-model-${stamp}`, upload, tiers: model }),
+        },
       ]
     : []),
 ];

@@ -10,7 +10,11 @@ import type { CompanyProfile } from "../flows/sourcing/agents/company.js";
 
 /** The fit analyst's answer from its prompt alone: the thesis and the profile's lines, judged criterion by criterion. */
 function fitAnswer(prompt: string): FitAnswer {
-  const line = (label: string) => prompt.split("\n").find((l) => l.startsWith(`${label}: `))?.slice(label.length + 2) ?? "";
+  const line = (label: string) =>
+    prompt
+      .split("\n")
+      .find((l) => l.startsWith(`${label}: `))
+      ?.slice(label.length + 2) ?? "";
   const thesisText = prompt.slice(prompt.indexOf("\n") + 1, prompt.indexOf("\n\nCriteria"));
   const thesis: Thesis = parseThesis(thesisText);
   const [place1, place2] = line("Headquarters").split(", ");
@@ -39,13 +43,23 @@ export async function startScriptedModel(): Promise<{ tiers: ModelTier[]; server
   server.setResponder("clause_extractor", (req: RecordedRequest) => {
     const user = String(req.body.messages?.at(-1)?.content ?? "");
     const text = user.slice(user.indexOf("\n\n") + 2);
-    const categories = extractClausesByRules(text).map((c) => ({ name: c.name, present: c.present, excerpts: c.excerpts.slice(0, 3).map((e) => e.text), value: c.value }));
+    const categories = extractClausesByRules(text).map((c) => ({
+      name: c.name,
+      present: c.present,
+      excerpts: c.excerpts.slice(0, 3).map((e) => e.text),
+      value: c.value,
+    }));
     return { json: { categories } };
   });
   // the KPI analyst: the figures it is sent that matter, copied as printed (anomalies always)
   server.setResponder("analyse_kpis", (req: RecordedRequest) => ({ json: analystAnswer(String(req.body.messages?.at(-1)?.content ?? "")) }));
   // the fit analyst: each criterion judged from the profile as the prompt states it
   server.setResponder("fit_analyst", (req: RecordedRequest) => ({ json: fitAnswer(String(req.body.messages?.at(-1)?.content ?? "")) }));
-  const config = loadConfig({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-eval", OPSGRAPH_MODELS: "openai:gpt-4.1-mini", OPSGRAPH_DATA_DIR: ".opsgraph/eval" });
+  const config = loadConfig({
+    OPENAI_BASE_URL: server.url,
+    OPENAI_API_KEY: "sk-eval",
+    OPSGRAPH_MODELS: "openai:gpt-4.1-mini",
+    OPSGRAPH_DATA_DIR: ".opsgraph/eval",
+  });
   return { tiers: createModelTiers(config), server, close: () => server.close() };
 }

@@ -82,7 +82,12 @@ export async function evaluateSourcing(opts: { data: string; thesisFile: string 
   }
   return {
     data: opts.data,
-    thesis: { file: opts.thesisFile, name: thesis.name, threshold: thesis.threshold, criteria: thesis.criteria.map((c) => `${c.kind}: ${c.values.join(", ")} (${c.points > 0 ? "+" : ""}${c.points})`) },
+    thesis: {
+      file: opts.thesisFile,
+      name: thesis.name,
+      threshold: thesis.threshold,
+      criteria: thesis.criteria.map((c) => `${c.kind}: ${c.values.join(", ")} (${c.points > 0 ? "+" : ""}${c.points})`),
+    },
     companies: rows.length,
     exited: scores.Exited.length,
     dead: scores.Dead.length,

@@ -12,7 +12,11 @@ describe("compareWithThresholds", () => {
   });
 
   it("a maximum exceeded is a regression", () => {
-    expect(compareWithThresholds(run({ f1: 0.95, errors: 2 }), rules).filter((x) => !x.ok).map((x) => x.metric)).toEqual(["errors"]);
+    expect(
+      compareWithThresholds(run({ f1: 0.95, errors: 2 }), rules)
+        .filter((x) => !x.ok)
+        .map((x) => x.metric),
+    ).toEqual(["errors"]);
   });
 
   it("a metric the rules name but the suite did not measure is a regression, shown in the summary", () => {

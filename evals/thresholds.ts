@@ -50,9 +50,12 @@ export function summaryMarkdown(runs: SuiteRun[], verdicts: Verdict[]): string {
   for (const run of runs) {
     for (const [metric, value] of Object.entries(run.result.metrics)) {
       const vs = verdicts.filter((v) => v.suite === run.name && v.metric === metric);
-      lines.push(`| ${run.name} | ${metric} | ${fmt(value)} | ${vs.map((v) => v.rule).join(", ") || "—"} | ${vs.length ? (vs.every((v) => v.ok) ? "ok" : "**regression**") : "—"} |`);
+      lines.push(
+        `| ${run.name} | ${metric} | ${fmt(value)} | ${vs.map((v) => v.rule).join(", ") || "—"} | ${vs.length ? (vs.every((v) => v.ok) ? "ok" : "**regression**") : "—"} |`,
+      );
     }
-    for (const v of verdicts.filter((v) => v.suite === run.name && !(v.metric in run.result.metrics))) lines.push(`| ${run.name} | ${v.metric} | — | ${v.rule} | **regression** |`);
+    for (const v of verdicts.filter((v) => v.suite === run.name && !(v.metric in run.result.metrics)))
+      lines.push(`| ${run.name} | ${v.metric} | — | ${v.rule} | **regression** |`);
     lines.push(`| ${run.name} | (examples, seconds) | ${run.result.examples}, ${(run.result.duration_ms / 1000).toFixed(1)} | | |`);
   }
   return `# Evaluation summary\n\n${lines.join("\n")}\n`;

@@ -33,8 +33,18 @@ type State = typeof State.State;
 function buildGraph(policy: "escalate" | "dead_letter" = "dead_letter") {
   const graph = new StateGraph(State, { nodes: [] as string[] }); // any node name: these tests build their graphs from lists
   const g: GraphBuilder<State, string, typeof State.Update> = graph;
-  g.addNode("finish", async () => ({ done: true })).addEdge(START, "doubler").addEdge("finish", END);
-  addAgentStep(g, { name: "doubler", agent: doubler, input: (s: State) => s.n, output: (doubled) => ({ doubled }), next: "finish", policy, inputRef: (s: State) => ({ n: s.n }) });
+  g.addNode("finish", async () => ({ done: true }))
+    .addEdge(START, "doubler")
+    .addEdge("finish", END);
+  addAgentStep(g, {
+    name: "doubler",
+    agent: doubler,
+    input: (s: State) => s.n,
+    output: (doubled) => ({ doubled }),
+    next: "finish",
+    policy,
+    inputRef: (s: State) => ({ n: s.n }),
+  });
   return graph.compile({ checkpointer: new MemorySaver() });
 }
 
@@ -66,7 +76,16 @@ async function run(tiers: ModelTier[], ctx: Partial<AgentStepContext> = {}, poli
 describe("agent step", () => {
   it("draws the ok, retry, fallback, escalate and dead-letter edges", () => {
     const mermaid = buildGraph().getGraph().drawMermaid();
-    for (const edge of ["doubler -.-> finish", "doubler -.-> doubler_retry", "doubler -.-> doubler_fallback", "doubler -.-> doubler_escalate", "doubler -.-> doubler_dead_letter", "doubler_retry --> doubler", "doubler_fallback --> doubler", "doubler_dead_letter --> __end__"]) {
+    for (const edge of [
+      "doubler -.-> finish",
+      "doubler -.-> doubler_retry",
+      "doubler -.-> doubler_fallback",
+      "doubler -.-> doubler_escalate",
+      "doubler -.-> doubler_dead_letter",
+      "doubler_retry --> doubler",
+      "doubler_fallback --> doubler",
+      "doubler_dead_letter --> __end__",
+    ]) {
       expect(mermaid).toContain(edge);
     }
   });
@@ -119,7 +138,12 @@ describe("agent step", () => {
   });
 
   it("skips a tier whose breaker is open without calling it", async () => {
-    const open: ModelTier = { id: "m:open", invoke: async () => { throw new CircuitOpenError("m:open"); } };
+    const open: ModelTier = {
+      id: "m:open",
+      invoke: async () => {
+        throw new CircuitOpenError("m:open");
+      },
+    };
     const { state, clock } = await run([open]);
     expect(state.attempts.map((a) => `${a.tier}:${a.outcome}`)).toEqual(["m:open:skipped", "rules:ok"]);
     expect(clock.slept).toEqual([]);
@@ -127,8 +151,18 @@ describe("agent step", () => {
 
   it("dead-letters the step when every tier failed, with the whole error chain, and ends the run", async () => {
     const letters: DeadLetterEntry[] = [];
-    const broken = { ...doubler, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
-    const { state } = await run([scriptedTier("m:one", [http(401)])], { agents: { doubler: broken }, deadLetters: { put: async (e) => void letters.push(e) }, runId: "r1", flow: "toy" });
+    const broken = {
+      ...doubler,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
+    const { state } = await run([scriptedTier("m:one", [http(401)])], {
+      agents: { doubler: broken },
+      deadLetters: { put: async (e) => void letters.push(e) },
+      runId: "r1",
+      flow: "toy",
+    });
     expect(state.halted).toMatchObject({ reason: "dead_lettered", agent: "doubler" });
     expect(state.done).toBe(false);
     expect(letters).toHaveLength(1);
@@ -137,19 +171,32 @@ describe("agent step", () => {
   });
 
   it("escalates to a person when every tier failed: the person's output goes on, marked as theirs", async () => {
-    const broken = { ...doubler, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
+    const broken = {
+      ...doubler,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
     const { graph, config } = await run([], { agents: { doubler: broken } }, "escalate");
     const paused = await graph.getState(config);
     expect(paused.tasks[0]!.interrupts[0]!.value).toMatchObject({ kind: "escalation", agent: "doubler" });
     await graph.invoke(new Command({ resume: { output: "eight" } }), config);
     const askedAgain = await graph.getState(config);
-    expect(askedAgain.tasks[0]!.interrupts[0]!.value).toMatchObject({ kind: "escalation", problem: expect.stringContaining("does not match doubler's schema") });
+    expect(askedAgain.tasks[0]!.interrupts[0]!.value).toMatchObject({
+      kind: "escalation",
+      problem: expect.stringContaining("does not match doubler's schema"),
+    });
     const state = (await graph.invoke(new Command({ resume: { output: 8 } }), config)) as State;
     expect(state).toMatchObject({ doubled: 8, done: true, produced_by: { doubler: "person" } });
   });
 
   it("ends the run when the person rejects it at the escalation", async () => {
-    const broken = { ...doubler, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
+    const broken = {
+      ...doubler,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
     const { graph, config } = await run([], { agents: { doubler: broken } }, "escalate");
     const state = (await graph.invoke(new Command({ resume: { reject: true, note: "not worth it" } }), config)) as State;
     expect(state.halted).toEqual({ reason: "rejected", agent: "doubler", note: "not worth it" });
@@ -177,7 +224,9 @@ describe("agent step with the run's tier order", () => {
   it("goes on in the order the step started with when the run's order changes mid-step (a resume with new stats)", async () => {
     const graph = new StateGraph(State, { nodes: [] as string[] }); // any node name: these tests build their graphs from lists
     const g: GraphBuilder<State, string, typeof State.Update> = graph;
-    g.addNode("finish", async () => ({ done: true })).addEdge(START, "doubler").addEdge("finish", END);
+    g.addNode("finish", async () => ({ done: true }))
+      .addEdge(START, "doubler")
+      .addEdge("finish", END);
     addAgentStep(g, { name: "doubler", agent: doubler, input: (s: State) => s.n, output: (doubled) => ({ doubled }), next: "finish" });
     const compiled = graph.compile({ checkpointer: new MemorySaver(), interruptBefore: ["doubler_fallback" as never] });
     const one = scriptedTier("m:one", [{ value: 8 }]);

@@ -14,7 +14,6 @@ import { abandonedBy, budgetSpent, orderedTiers, PERSON_TIER, RULES_TIER, tiersO
 // the attempt ledger's readers, where the agent step's importers have always found them
 export { abandonedBy, chainText, countModelCalls, mostTiers, PERSON_TIER, RULES_TIER, tiersOf, tiersUsed, tiersUsedByAgent } from "./attempts.js";
 
-
 /** What happens when every tier of an agent failed. */
 export type ExhaustedPolicy = "escalate" | "dead_letter";
 
@@ -104,7 +103,6 @@ export type AgentStepContext = BudgetContext & {
   tierOrder?: Record<string, string[]>;
 };
 
-
 export type { NodeFn, Route, Router } from "./graph-builder.js";
 /** graph-builder.ts's GraphBuilder; bare, any state and node name (for tests that build graphs from lists). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bare form types nothing, as the untyped builder did
@@ -128,7 +126,11 @@ export interface AgentStepSpec<S extends AgentStepState, I, M, O, Name extends s
    * The node (or nodes, run in parallel) after a successful step; or a route choosing among
    * `ends` from the state the step left.
    */
-  next: Next | typeof END | (Next | typeof END)[] | { route(state: S, config: LangGraphRunnableConfig): Next | typeof END | (Next | typeof END)[]; ends: (Next | typeof END)[] };
+  next:
+    | Next
+    | typeof END
+    | (Next | typeof END)[]
+    | { route(state: S, config: LangGraphRunnableConfig): Next | typeof END | (Next | typeof END)[]; ends: (Next | typeof END)[] };
   /** When every tier failed. Default: dead_letter. The run's context may override it per agent. */
   policy?: ExhaustedPolicy;
   /** What the dead letter records as the input (a reference, never the content). */
@@ -221,7 +223,9 @@ export function addAgentStep<S extends AgentStepState, I, M, O, Name extends str
     if (cur.attempt === 1 && abandonedBy(state, name, cur.tier, tier.id) >= 2) {
       return {
         steps: { [name]: { ...cur, route: "fallback" } },
-        attempts: [record({ tier: tier.id, outcome: "skipped", error_class: "abandoned", error: `${tier.id} failed two other agents of this run, which moved on` })],
+        attempts: [
+          record({ tier: tier.id, outcome: "skipped", error_class: "abandoned", error: `${tier.id} failed two other agents of this run, which moved on` }),
+        ],
       };
     }
     const parts = agent.split && agent.merge ? agent.split(input) : [input];
@@ -237,7 +241,13 @@ export function addAgentStep<S extends AgentStepState, I, M, O, Name extends str
         const c0 = clock.now();
         let reply = before.get(i) as { output: M; usage: TokenUsage; ms: number } | undefined;
         if (!reply) {
-          const { output, usage } = await tier.invoke({ agent: name, schema: agent.modelOutput as z.ZodType<M>, system, user: cur.repair_note ? `${user}\n\n${cur.repair_note}` : user, signal: config.signal });
+          const { output, usage } = await tier.invoke({
+            agent: name,
+            schema: agent.modelOutput as z.ZodType<M>,
+            system,
+            user: cur.repair_note ? `${user}\n\n${cur.repair_note}` : user,
+            signal: config.signal,
+          });
           reply = { output, usage, ms: clock.now() - c0 };
           await kept?.save(i, reply);
         }
@@ -261,7 +271,13 @@ export function addAgentStep<S extends AgentStepState, I, M, O, Name extends str
       const failed_ms = (cur.failed_ms ?? 0) + (clock.now() - t0);
       let step: StepCursor;
       if (c.class === "invalid" && !cur.repaired) {
-        step = { ...cur, route: "retry", wait_ms: 0, repaired: true, repair_note: `Your previous answer was rejected: ${c.message}. Answer again, quoting the text exactly.` };
+        step = {
+          ...cur,
+          route: "retry",
+          wait_ms: 0,
+          repaired: true,
+          repair_note: `Your previous answer was rejected: ${c.message}. Answer again, quoting the text exactly.`,
+        };
       } else if (c.class === "transient") {
         // another agent of this run gave up on this tier last time it tried: no backoff here, the next tier at once
         const abandoned = abandonedBy(state, name, cur.tier, tier.id) > 0;

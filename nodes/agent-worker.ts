@@ -28,11 +28,28 @@ export interface AgentWorkerSpec<P, I, M, O, Name extends string = string> {
  * one-agent subgraph. The subgraph has no checkpointer of its own: invoked with the worker
  * node's config, it checkpoints under the parent's, and sees its context and store.
  */
-export function agentWorker<P, I, M, O, Name extends string>({ name, description, agent, input, prepare, needs, summary, policy = "dead_letter" }: AgentWorkerSpec<P, I, M, O, Name>): SupervisorWorker<P, O, Name> & Required<Pick<SupervisorWorker, "graph">> {
+export function agentWorker<P, I, M, O, Name extends string>({
+  name,
+  description,
+  agent,
+  input,
+  prepare,
+  needs,
+  summary,
+  policy = "dead_letter",
+}: AgentWorkerSpec<P, I, M, O, Name>): SupervisorWorker<P, O, Name> & Required<Pick<SupervisorWorker, "graph">> {
   type State = typeof AgentWorkerState.State;
   const graph = new StateGraph(AgentWorkerState, { nodes: [START, ...stepNodeNames(name)] });
   graph.addEdge(START, name);
-  addAgentStep(graph, { name, agent, input: (s: State) => s.input as I, output: (output: O) => ({ output }), next: END, policy, inputRef: (s: State) => s.input });
+  addAgentStep(graph, {
+    name,
+    agent,
+    input: (s: State) => s.input as I,
+    output: (output: O) => ({ output }),
+    next: END,
+    policy,
+    inputRef: (s: State) => s.input,
+  });
   const subgraph = graph.compile();
   return {
     name,

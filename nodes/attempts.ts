@@ -61,7 +61,11 @@ export function tiersUsedByAgent(attempts: readonly Attempt[]): Record<string, s
 }
 
 /** Why the model tiers are passed over now (the run's model calls or its cost cap spent), or null. */
-export function budgetSpent(attempts: readonly Attempt[], budget: ReturnType<typeof budgetOf>, costOf: ((attempt: Attempt) => number) | undefined): string | null {
+export function budgetSpent(
+  attempts: readonly Attempt[],
+  budget: ReturnType<typeof budgetOf>,
+  costOf: ((attempt: Attempt) => number) | undefined,
+): string | null {
   const calls = countModelCalls(attempts);
   if (calls >= budget.maxModelCalls) return `the run's model-call budget of ${budget.maxModelCalls} is spent`;
   if (budget.maxCostUsd !== null && costOf) {

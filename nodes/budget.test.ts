@@ -28,7 +28,9 @@ function chain() {
   const graph = new StateGraph(State, { nodes: [] as string[] }); // any node name: these tests build their graphs from lists
   const g: GraphBuilder<State, string, typeof State.Update> = graph;
   g.addEdge(START, AGENTS[0]);
-  AGENTS.forEach((name, i) => addAgentStep(g, { name, agent: agentNamed(name), input: (s: State) => s.n, output: (n: number) => ({ n }), next: AGENTS[i + 1] ?? END }));
+  AGENTS.forEach((name, i) =>
+    addAgentStep(g, { name, agent: agentNamed(name), input: (s: State) => s.n, output: (n: number) => ({ n }), next: AGENTS[i + 1] ?? END }),
+  );
   return graph.compile({ checkpointer: new MemorySaver() });
 }
 
@@ -54,14 +56,22 @@ async function run(tiers: ModelTier[], clock: FakeClock, ctx: Partial<AgentStepC
 const limit = (tiers: number) => recursionLimitOf({ tiers }, { agentSteps: AGENTS.length, plainSteps: 0 });
 const of = (attempts: Attempt[], agent: string, tierId?: string) => attempts.filter((a) => a.agent === agent && (tierId === undefined || a.tier === tierId));
 /** What a step lost to failures: failed calls and backoff waits. */
-const lost = (attempts: Attempt[], agent: string) => of(attempts, agent).filter((a) => a.outcome !== "ok").reduce((t, a) => t + a.ms + (a.wait_ms ?? 0), 0);
+const lost = (attempts: Attempt[], agent: string) =>
+  of(attempts, agent)
+    .filter((a) => a.outcome !== "ok")
+    .reduce((t, a) => t + a.ms + (a.wait_ms ?? 0), 0);
 
 describe("run budgets and recursion limits", () => {
   it("a flow's derived limit lets three failing tiers end on rules, where LangGraph's default of 25 stops the run", async () => {
     const clock = new FakeClock();
     const tiers = ["m:a", "m:b", "m:c"].map((id) => tier(id, clock));
     await expect(run(tiers, clock)).rejects.toThrow(/Recursion limit of 25/);
-    const state = await run(["m:a", "m:b", "m:c"].map((id) => tier(id, clock)), new FakeClock(), {}, limit(3));
+    const state = await run(
+      ["m:a", "m:b", "m:c"].map((id) => tier(id, clock)),
+      new FakeClock(),
+      {},
+      limit(3),
+    );
     expect(state.n).toBe(3);
     expect(state.produced_by).toEqual({ first: "rules", second: "rules", third: "rules" });
     // the worst case of one step: five attempts and a repair per tier, each followed by its retry or fallback node
@@ -119,7 +129,12 @@ describe("run budgets and recursion limits", () => {
     expect(a.calls).toBe(2);
     expect(countModelCalls(state.attempts)).toBe(2);
     expect(state.produced_by).toEqual({ first: "m:a", second: "m:a", third: "rules" });
-    expect(of(state.attempts, "third")[0]).toMatchObject({ tier: "m:a", outcome: "skipped", error_class: "budget", error: expect.stringMatching(/model-call budget of 2/) });
+    expect(of(state.attempts, "third")[0]).toMatchObject({
+      tier: "m:a",
+      outcome: "skipped",
+      error_class: "budget",
+      error: expect.stringMatching(/model-call budget of 2/),
+    });
   });
 
   it("the run's cost cap, priced by the context's costOf, sends the remaining agents to rules", async () => {
@@ -133,13 +148,21 @@ describe("run budgets and recursion limits", () => {
 
   it("reads budgets from a context over the one set of defaults, ignoring what is not a positive number", () => {
     expect(budgetOf(undefined)).toEqual(DEFAULT_BUDGET);
-    expect(budgetOf({ maxRounds: 3, maxModelCalls: -1, maxCostUsd: 2, stepBudgetMs: "x" as never })).toEqual({ ...DEFAULT_BUDGET, maxRounds: 3, maxCostUsd: 2 });
+    expect(budgetOf({ maxRounds: 3, maxModelCalls: -1, maxCostUsd: 2, stepBudgetMs: "x" as never })).toEqual({
+      ...DEFAULT_BUDGET,
+      maxRounds: 3,
+      maxCostUsd: 2,
+    });
   });
 
   it("a graph served to the dev server runs with its flow's limit unless the run asked for more", async () => {
     const seen: unknown[] = [];
     const graph = { stream: (_input: never, options?: never) => void seen.push((options as { recursionLimit?: number } | undefined)?.recursionLimit) };
-    const served = withRunContext(graph, (own) => own, (ctx) => 100 + Number(ctx["maxRounds"] ?? 0));
+    const served = withRunContext(
+      graph,
+      (own) => own,
+      (ctx) => 100 + Number(ctx["maxRounds"] ?? 0),
+    );
     served.stream({} as never, { context: { maxRounds: 5 } } as never);
     served.stream({} as never, { recursionLimit: 25 } as never);
     served.stream({} as never, { recursionLimit: 1_000 } as never);

@@ -14,8 +14,18 @@ describe("classifyError: which failures are worth retrying", () => {
     ["503", http(503), "transient"],
     ["a timeout", Object.assign(new Error("Request timed out."), { name: "TimeoutError" }), "transient"],
     ["an aborted call (our timeout)", Object.assign(new Error("The operation was aborted due to timeout"), { name: "TimeoutError" }), "transient"],
-    ["a reset connection", Object.assign(new Error("Connection error."), { cause: Object.assign(new TypeError("fetch failed"), { cause: { code: "UND_ERR_SOCKET", message: "other side closed" } }) }), "transient"],
-    ["a refused connection", Object.assign(new Error("Connection error."), { cause: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" } }), "transient"],
+    [
+      "a reset connection",
+      Object.assign(new Error("Connection error."), {
+        cause: Object.assign(new TypeError("fetch failed"), { cause: { code: "UND_ERR_SOCKET", message: "other side closed" } }),
+      }),
+      "transient",
+    ],
+    [
+      "a refused connection",
+      Object.assign(new Error("Connection error."), { cause: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" } }),
+      "transient",
+    ],
     ["malformed JSON", new SyntaxError("Unexpected token < in JSON"), "transient"],
     ["an ollama stream cut before its done line", new Error("Did not receive done or success response in stream."), "transient"],
     ["400", http(400), "fatal"],
@@ -27,15 +37,31 @@ describe("classifyError: which failures are worth retrying", () => {
     ["context length", http(400, { code: "context_length_exceeded" }), "fatal"],
     ["an unknown error", new Error("something odd"), "fatal"],
     ["a schema violation", z.object({ a: z.string() }).safeParse({}).error, "invalid"],
-    ["a schema violation from another copy of zod", Object.assign(new Error("[]"), { name: "$ZodError", issues: [{ path: ["clause"], message: "Required" }] }), "invalid"],
+    [
+      "a schema violation from another copy of zod",
+      Object.assign(new Error("[]"), { name: "$ZodError", issues: [{ path: ["clause"], message: "Required" }] }),
+      "invalid",
+    ],
     ["an excerpt not in the text", new InvalidOutputError(["excerpt not in the contract"]), "invalid"],
     ["an unparseable tool call", Object.assign(new Error("Failed to parse. Text: x"), { lc_error_code: "OUTPUT_PARSING_FAILURE" }), "invalid"],
     ["an open breaker", new CircuitOpenError("openai:gpt-4.1-mini"), "circuit_open"],
     ["Anthropic's 529 overloaded", http(529, { type: "overloaded_error", error: { type: "error", error: { type: "overloaded_error" } } }), "transient"],
     ["Anthropic's 429 rate_limit_error", http(429, { type: "rate_limit_error" }), "transient"],
-    ["Anthropic's prompt too long", Object.assign(new Error("400 prompt is too long: 210000 tokens > 200000 maximum"), { name: "ContextOverflowError" }), "fatal"],
-    ["Anthropic's low credit balance", http(400, { type: "invalid_request_error", message: "400 Your credit balance is too low to access the Anthropic API." }), "fatal"],
-    ["Ollama's missing model", Object.assign(new Error('model "llama9" not found, try pulling it first'), { name: "ResponseError", status_code: 404 }), "fatal"],
+    [
+      "Anthropic's prompt too long",
+      Object.assign(new Error("400 prompt is too long: 210000 tokens > 200000 maximum"), { name: "ContextOverflowError" }),
+      "fatal",
+    ],
+    [
+      "Anthropic's low credit balance",
+      http(400, { type: "invalid_request_error", message: "400 Your credit balance is too low to access the Anthropic API." }),
+      "fatal",
+    ],
+    [
+      "Ollama's missing model",
+      Object.assign(new Error('model "llama9" not found, try pulling it first'), { name: "ResponseError", status_code: 404 }),
+      "fatal",
+    ],
     ["Ollama's 500", Object.assign(new Error("llama runner process has terminated"), { name: "ResponseError", status_code: 500 }), "transient"],
   ])("%s is %s", (_what, error, expected) => {
     expect(classifyError(error).class).toBe(expected);
@@ -64,11 +90,17 @@ describe("classifyError: which failures are worth retrying", () => {
       "anthropic-ratelimit-input-tokens-reset": new Date(now + 60_000).toISOString(),
     });
     expect(retryAfterOf(headers, now)).toBe(9000);
-    expect(classifyError(http(429, { type: "rate_limit_error", headers }), now)).toMatchObject({ class: "transient", retryAfterMs: 9000, code: "rate_limit_error" });
+    expect(classifyError(http(429, { type: "rate_limit_error", headers }), now)).toMatchObject({
+      class: "transient",
+      retryAfterMs: 9000,
+      code: "rate_limit_error",
+    });
   });
 
   it("names running out of credit insufficient_quota, whoever says it", () => {
-    expect(classifyError(http(400, { type: "invalid_request_error", message: "400 Your credit balance is too low to access the Anthropic API." })).code).toBe("insufficient_quota");
+    expect(classifyError(http(400, { type: "invalid_request_error", message: "400 Your credit balance is too low to access the Anthropic API." })).code).toBe(
+      "insufficient_quota",
+    );
     expect(classifyError(http(429, { code: "insufficient_quota" })).code).toBe("insufficient_quota");
     expect(classifyError(http(429, { type: "rate_limit_error" })).code).toBe("rate_limit_error");
   });

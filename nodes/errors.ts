@@ -48,7 +48,8 @@ interface ErrorLike {
   lc_error_code?: string;
 }
 
-const TRANSIENT_NETWORK = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|fetch failed|Connection error/i;
+const TRANSIENT_NETWORK =
+  /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|socket hang up|fetch failed|Connection error/i;
 /** A stream that ended before its last message: the ollama client's words for a cut or unparsable NDJSON stream. */
 const CUT_STREAM = /Did not receive done or success response in stream/;
 const CONTEXT_LENGTH = /context_length_exceeded|maximum context length|context window|prompt is too long|ContextOverflow/i;
@@ -98,7 +99,13 @@ export function classifyError(error: unknown, now = Date.now()): ClassifiedError
   // zod errors from any copy of zod (the OpenAI SDK validates with its own): anything with `issues`
   if (error instanceof ZodError || Array.isArray((error as { issues?: unknown })?.issues)) {
     const issues = (error as ZodError).issues as { path: PropertyKey[]; message: string }[];
-    return { class: "invalid", message: `invalid output: ${issues.slice(0, 3).map((i) => `${i.path.map(String).join(".") || "answer"}: ${i.message}`).join("; ")}` };
+    return {
+      class: "invalid",
+      message: `invalid output: ${issues
+        .slice(0, 3)
+        .map((i) => `${i.path.map(String).join(".") || "answer"}: ${i.message}`)
+        .join("; ")}`,
+    };
   }
   const e = (error ?? {}) as ErrorLike;
   const message = firstLine(String(e.message ?? error));

@@ -17,7 +17,10 @@ declare const work: SupervisorWorker<unknown, unknown, "work">;
 describe("GraphBuilder", () => {
   it("takes edges and routes to declared nodes only", () => {
     const g: GraphBuilder<S, "a" | "b", typeof State.Update> = new StateGraph(State, { nodes: [START, "a", "b"] });
-    g.addNode("a", async (s: S) => ({ n: s.n + 1 })).addNode("b", async () => ({})).addEdge(START, "a").addEdge("b", END);
+    g.addNode("a", async (s: S) => ({ n: s.n + 1 }))
+      .addNode("b", async () => ({}))
+      .addEdge(START, "a")
+      .addEdge("b", END);
     g.addConditionalEdges("a", (s) => (s.n > 1 ? "b" : END), ["b", END]);
     // @ts-expect-error a misspelt edge target
     g.addEdge("a", "bb");

@@ -6,7 +6,16 @@ import type { Agent, ModelTier, StructuredCall } from "./agent.js";
 import { AgentStepChannels, type AgentStepContext, type GraphBuilder } from "./agent-step.js";
 import { CircuitOpenError } from "./errors.js";
 import { agentWorker } from "./agent-worker.js";
-import { addSupervisor, RouterDecision, SupervisorChannels, supervisorNodes, taskKey, type RouterInput, type SupervisorSpec, type SupervisorWorker } from "./supervisor.js";
+import {
+  addSupervisor,
+  RouterDecision,
+  SupervisorChannels,
+  supervisorNodes,
+  taskKey,
+  type RouterInput,
+  type SupervisorSpec,
+  type SupervisorWorker,
+} from "./supervisor.js";
 
 // The supervisor on a toy flow: items to process, workers that take `{ item }`, and a router
 // whose rules run every worker on every item, re-run a failure once, then finish.
@@ -45,7 +54,11 @@ function scriptedRouter(answers: RouterDecision[] | ((input: RouterInput<Context
   };
   return { agent, inputs };
 }
-const ask = (...items: string[]): RouterDecision => ({ finish: false, reason: "scripted", tasks: items.map((item) => ({ worker: "fetch", payload: { item } })) });
+const ask = (...items: string[]): RouterDecision => ({
+  finish: false,
+  reason: "scripted",
+  tasks: items.map((item) => ({ worker: "fetch", payload: { item } })),
+});
 const FINISH: RouterDecision = { finish: true, reason: "scripted finish", tasks: [] };
 
 /** A worker that records its payloads; `behave` decides what each call does. */
@@ -85,7 +98,10 @@ function buildGraph(workers: SupervisorWorker[], options: Options = {}, entry?: 
 }
 
 let thread = 0;
-async function run(workers: SupervisorWorker[], { items = ["a"], options = {}, ctx = {} }: { items?: string[]; options?: Options; ctx?: Partial<AgentStepContext> } = {}) {
+async function run(
+  workers: SupervisorWorker[],
+  { items = ["a"], options = {}, ctx = {} }: { items?: string[]; options?: Options; ctx?: Partial<AgentStepContext> } = {},
+) {
   const graph = buildGraph(workers, options).compile({ checkpointer: new MemorySaver() });
   const config = { configurable: { thread_id: `t${++thread}` }, context: { clock: new FakeClock(), ...ctx } };
   const state = (await graph.invoke({ items }, config)) as State;
@@ -131,7 +147,10 @@ const numbersRouter = (numbers: number[]) =>
 
 describe("supervisor", () => {
   it("draws the round, the router's resilience edges, the dispatch and every worker", () => {
-    const mermaid = buildGraph([worker("fetch"), worker("parse")]).compile().getGraph().drawMermaid();
+    const mermaid = buildGraph([worker("fetch"), worker("parse")])
+      .compile()
+      .getGraph()
+      .drawMermaid();
     for (const edge of [
       "__start__ --> supervisor_round",
       "supervisor_round -.-> supervisor;",
@@ -153,7 +172,14 @@ describe("supervisor", () => {
     const fetch = worker("fetch");
     const { state } = await run([fetch], { items: ["a", "b", "c"] });
     expect(fetch.calls.sort()).toEqual(["a", "b", "c"]);
-    expect(state.tasks[taskKey("fetch", { item: "b" })]).toMatchObject({ worker: "fetch", payload: { item: "b" }, status: "done", output: "fetch(b)", dispatches: 1, round: 1 });
+    expect(state.tasks[taskKey("fetch", { item: "b" })]).toMatchObject({
+      worker: "fetch",
+      payload: { item: "b" },
+      status: "done",
+      output: "fetch(b)",
+      dispatches: 1,
+      round: 1,
+    });
     expect(state.supervisor_stop).toEqual({ reason: "finished", note: "all done" });
     expect(state.rounds).toBe(2);
     expect(state.reported).toBe(true);
@@ -185,7 +211,11 @@ describe("supervisor", () => {
     const fetch = worker("fetch", async (item) => new Promise((r) => setTimeout(() => r(item), delays[item])));
     const { state } = await run([fetch], { items: ["a", "b", "c"], ctx: { agents: { supervisor: router.agent } } });
     expect(router.inputs).toHaveLength(2);
-    expect(router.inputs[1]!.tasks.map((t) => `${t.key}:${t.status}`).sort()).toEqual(['fetch:{"item":"a"}:done', 'fetch:{"item":"b"}:done', 'fetch:{"item":"c"}:done']);
+    expect(router.inputs[1]!.tasks.map((t) => `${t.key}:${t.status}`).sort()).toEqual([
+      'fetch:{"item":"a"}:done',
+      'fetch:{"item":"b"}:done',
+      'fetch:{"item":"c"}:done',
+    ]);
     expect(state.rounds).toBe(2);
   });
 
@@ -211,7 +241,15 @@ describe("supervisor", () => {
   it("never dispatches to an unknown worker or with a payload its schema rejects, even from a replaced router", async () => {
     const fetch = worker("fetch");
     const rogue = scriptedRouter([
-      { finish: false, reason: "rogue", tasks: [{ worker: "rm_rf", payload: { item: "a" } }, { worker: "fetch", payload: { item: 3 } }, { worker: "fetch", payload: { item: "a" } }] },
+      {
+        finish: false,
+        reason: "rogue",
+        tasks: [
+          { worker: "rm_rf", payload: { item: "a" } },
+          { worker: "fetch", payload: { item: 3 } },
+          { worker: "fetch", payload: { item: "a" } },
+        ],
+      },
       FINISH,
     ]);
     const { state } = await run([fetch], { ctx: { agents: { supervisor: rogue.agent } } });
@@ -253,7 +291,10 @@ describe("supervisor", () => {
     const router = scriptedRouter([{ finish: false, reason: "thinking", tasks: [] }]);
     const { state } = await run([worker("fetch")], { ctx: { agents: { supervisor: router.agent } } });
     expect(router.inputs).toHaveLength(2);
-    expect(state.supervisor_stop).toEqual({ reason: "cycle", note: "round 2 repeats round 1: nothing dispatchable, without finishing; the router said: thinking" });
+    expect(state.supervisor_stop).toEqual({
+      reason: "cycle",
+      note: "round 2 repeats round 1: nothing dispatchable, without finishing; the router said: thinking",
+    });
     expect(state.reported).toBe(true);
   });
 
@@ -268,7 +309,10 @@ describe("supervisor", () => {
   });
 
   it("stops before asking the router once the run's model calls, workers' included, reach the budget", async () => {
-    const model = agentTier("m:one", { supervisor: [ask("x"), ask("y"), ask("z")].map((d) => ({ ...d, tasks: d.tasks.map(() => ({ worker: "double", payload: { n: 1 } })) })), double: [{ value: 2 }, { value: 4 }] });
+    const model = agentTier("m:one", {
+      supervisor: [ask("x"), ask("y"), ask("z")].map((d) => ({ ...d, tasks: d.tasks.map(() => ({ worker: "double", payload: { n: 1 } })) })),
+      double: [{ value: 2 }, { value: 4 }],
+    });
     const double = agentWorker({ name: "double", description: "doubles n", agent: doubler, input: N });
     const { state } = await run([double], { options: { maxModelCalls: 2 }, ctx: { tiers: [model.tier] } });
     expect(model.callsBy("supervisor")).toHaveLength(1);
@@ -316,9 +360,17 @@ describe("supervisor", () => {
   });
 
   it("fails the task of an agent worker that was dead-lettered, not the run", async () => {
-    const broken = { ...doubler, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
+    const broken = {
+      ...doubler,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
     const double = agentWorker({ name: "double", description: "doubles n", agent: doubler, input: N });
-    const { state } = await run([double], { options: { maxDispatches: 1 }, ctx: { agents: { supervisor: numbersRouter([1]).agent, double: broken }, deadLetters: { put: async () => {} } } });
+    const { state } = await run([double], {
+      options: { maxDispatches: 1 },
+      ctx: { agents: { supervisor: numbersRouter([1]).agent, double: broken }, deadLetters: { put: async () => {} } },
+    });
     expect(state.tasks[taskKey("double", { n: 1 })]).toMatchObject({ status: "failed", error: "double dead-lettered" });
     expect(state.attempts.filter((a) => a.agent === "double").map((a) => `${a.tier}:${a.error}`)).toEqual(["rules:rules crashed"]);
     expect(state.halted).toBeNull();
@@ -326,7 +378,12 @@ describe("supervisor", () => {
   });
 
   it("lets an agent worker's escalation pause the run, and the person's output complete the task", async () => {
-    const broken = { ...doubler, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
+    const broken = {
+      ...doubler,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
     const double = agentWorker({ name: "double", description: "doubles n", agent: doubler, input: N, policy: "escalate" });
     const { graph, config } = await run([double], { ctx: { agents: { supervisor: numbersRouter([5]).agent, double: broken } } });
     const paused = await graph.getState(config, { subgraphs: true });
@@ -345,7 +402,9 @@ describe("supervisor", () => {
       return item;
     });
     // The first call hangs like a slow request until the run dies, then fails as an aborted request does.
-    const slow = worker("slow", (item, call) => (call === 1 ? new Promise((_r, reject) => controller.signal.addEventListener("abort", () => reject(new Error("aborted")))) : item));
+    const slow = worker("slow", (item, call) =>
+      call === 1 ? new Promise((_r, reject) => controller.signal.addEventListener("abort", () => reject(new Error("aborted")))) : item,
+    );
     const graph = buildGraph([fast, slow]).compile({ checkpointer: new MemorySaver() });
     const config = { configurable: { thread_id: "crash" }, context: {} };
     const first = graph.invoke({ items: ["a"] }, { ...config, signal: controller.signal });
@@ -356,7 +415,11 @@ describe("supervisor", () => {
     const state = (await graph.invoke(null, config)) as State;
     expect(fast.calls).toEqual(["a"]);
     expect(slow.calls).toEqual(["a", "a"]);
-    expect(Object.values(state.tasks).map((t) => `${t.worker}:${t.status}`).sort()).toEqual(["fast:done", "slow:done"]);
+    expect(
+      Object.values(state.tasks)
+        .map((t) => `${t.worker}:${t.status}`)
+        .sort(),
+    ).toEqual(["fast:done", "slow:done"]);
     expect(state.supervisor_stop?.reason).toBe("finished");
   });
 });

@@ -2,7 +2,17 @@
 import { Annotation, END, isGraphBubbleUp, Send, type AddNodeOptions, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
 import type { Agent, Attempt } from "./agent.js";
-import { addAgentStep, countModelCalls, freshCursor, type AgentStepContext, type AgentStepState, type ExhaustedPolicy, type GraphBuilder, stepNodeNames, type StepNodeName } from "./agent-step.js";
+import {
+  addAgentStep,
+  countModelCalls,
+  freshCursor,
+  type AgentStepContext,
+  type AgentStepState,
+  type ExhaustedPolicy,
+  type GraphBuilder,
+  stepNodeNames,
+  type StepNodeName,
+} from "./agent-step.js";
 import { budgetOf } from "./budget.js";
 
 /** What a worker did with one task; the task board (`tasks`) keeps one per key. */
@@ -133,7 +143,10 @@ function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
@@ -146,7 +159,13 @@ export const taskKey = (worker: string, payload: unknown) => `${worker}:${canoni
  * only registered workers with payloads their schema accepts, whose needs are done; a done
  * task is not run again; a failed one at most `maxDispatches` times in all.
  */
-export function planRound(decision: RouterDecision, workers: readonly SupervisorWorker[], tasks: Record<string, TaskRecord>, round: number, maxDispatches: number) {
+export function planRound(
+  decision: RouterDecision,
+  workers: readonly SupervisorWorker[],
+  tasks: Record<string, TaskRecord>,
+  round: number,
+  maxDispatches: number,
+) {
   const record: DecisionRecord = { round, finish: decision.finish, reason: decision.reason, dispatched: [], rejected: [], skipped: [] };
   for (const { worker: name, payload: raw } of decision.tasks) {
     const worker = workers.find((w) => w.name === name);
@@ -181,7 +200,11 @@ export function planRound(decision: RouterDecision, workers: readonly Supervisor
 }
 
 // A re-dispatch of a failure carries a higher dispatch number, so it is progress, not a repeat.
-const signature = (r: DecisionRecord) => r.dispatched.map((t) => `${t.key}#${t.dispatch}`).sort().join("|");
+const signature = (r: DecisionRecord) =>
+  r.dispatched
+    .map((t) => `${t.key}#${t.dispatch}`)
+    .sort()
+    .join("|");
 
 export interface SupervisorSpec<S extends SupervisorState, C, M, Name extends string = string, Worker extends string = string, Next extends string = string> {
   /** The router's agent-step name (its key in `steps` and the ledger); the other nodes are named after it. */
@@ -210,14 +233,21 @@ export type SupervisorNodeName<Name extends string> = `${Name}_round` | StepNode
 
 /** The nodes of a supervisor and its workers, to declare in `new StateGraph({ nodes })`. */
 // `as Name`: as in supervisorNodes
-export function supervisorNodeNames<Worker extends string, Name extends string = "supervisor">(workers: readonly { name: Worker }[], name: Name = "supervisor" as Name): (SupervisorNodeName<Name> | Worker)[] {
+export function supervisorNodeNames<Worker extends string, Name extends string = "supervisor">(
+  workers: readonly { name: Worker }[],
+  name: Name = "supervisor" as Name,
+): (SupervisorNodeName<Name> | Worker)[] {
   const n = supervisorNodes(name);
   return [n.round, ...stepNodeNames(name), n.dispatch, ...workers.map((w) => w.name)];
 }
 
 /** The node names of a supervisor: enter the loop at `round`. */
 // `as Name`: Name defaults to "supervisor", the default name (tsc cannot tie a default value to a default type argument)
-export const supervisorNodes = <Name extends string = "supervisor">(name: Name = "supervisor" as Name) => ({ round: `${name}_round` as const, router: name, dispatch: `${name}_dispatch` as const });
+export const supervisorNodes = <Name extends string = "supervisor">(name: Name = "supervisor" as Name) => ({
+  round: `${name}_round` as const,
+  router: name,
+  dispatch: `${name}_dispatch` as const,
+});
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!.slice(0, 300);
 
@@ -256,7 +286,12 @@ export function addSupervisor<S extends SupervisorState, C, M, Worker extends st
 
   function routerInput(state: S): RouterInput<C> {
     const tasks = Object.entries(state.tasks).map(([key, { output, ...t }]) => ({ key, ...t, has_output: output !== null && output !== undefined }));
-    return { round: state.rounds, workers: workers.map((w) => ({ name: w.name, description: w.description })), tasks, context: context ? context(state) : (undefined as C) };
+    return {
+      round: state.rounds,
+      workers: workers.map((w) => ({ name: w.name, description: w.description })),
+      tasks,
+      context: context ? context(state) : (undefined as C),
+    };
   }
 
   async function dispatch(state: S): Promise<Partial<SupervisorState>> {
@@ -280,7 +315,9 @@ export function addSupervisor<S extends SupervisorState, C, M, Worker extends st
       const worker = workers.find((w) => w.name === t.worker);
       return (worker?.needs?.(t.payload) ?? []).map((n) => state.tasks[taskKey(n.worker, n.payload)]?.output);
     };
-    return dispatched.length ? dispatched.map((task) => new Send(task.worker, { supervisor_task: { ...task, inputs: inputsOf(task) } satisfies DispatchedTask })) : nodes.round;
+    return dispatched.length
+      ? dispatched.map((task) => new Send(task.worker, { supervisor_task: { ...task, inputs: inputsOf(task) } satisfies DispatchedTask }))
+      : nodes.round;
   }
 
   const workerNode = (worker: SupervisorWorker) =>
@@ -298,11 +335,9 @@ export function addSupervisor<S extends SupervisorState, C, M, Worker extends st
       }
     };
 
-  graph.addNode(nodes.round, round, { defer: true }).addConditionalEdges(
-    nodes.round,
-    (state: S) => (state.halted ? END : state.supervisor_stop ? next : nodes.router),
-    [nodes.router, next, END],
-  );
+  graph
+    .addNode(nodes.round, round, { defer: true })
+    .addConditionalEdges(nodes.round, (state: S) => (state.halted ? END : state.supervisor_stop ? next : nodes.router), [nodes.router, next, END]);
   addAgentStep(graph, {
     name,
     agent: router,
@@ -314,5 +349,6 @@ export function addSupervisor<S extends SupervisorState, C, M, Worker extends st
   });
   graph.addNode(nodes.dispatch, dispatch).addConditionalEdges(nodes.dispatch, afterDispatch, [...workers.map((w) => w.name), nodes.round, next]);
   // a worker's own graph (an agent step) is declared, so the drawing (xray) shows its retry, fallback, escalate and dead-letter edges
-  for (const worker of workers) graph.addNode(worker.name, workerNode(worker), worker.graph ? { subgraphs: [worker.graph] } : undefined).addEdge(worker.name, nodes.round);
+  for (const worker of workers)
+    graph.addNode(worker.name, workerNode(worker), worker.graph ? { subgraphs: [worker.graph] } : undefined).addEdge(worker.name, nodes.round);
 }

@@ -67,7 +67,12 @@ describe("adaptive tier order", () => {
   });
 
   it("keeps rules last even when it is configured first or every model fails", () => {
-    const o = orderTiers({ agent: AGENT, tiers: ["rules", MINI, NANO], stats: [stats(MINI, { calls: 40, invalid: 40 }), stats(NANO, { calls: 40, transient: 40 })], runId: RUN });
+    const o = orderTiers({
+      agent: AGENT,
+      tiers: ["rules", MINI, NANO],
+      stats: [stats(MINI, { calls: 40, invalid: 40 }), stats(NANO, { calls: 40, transient: 40 })],
+      runId: RUN,
+    });
     expect(o.order.at(-1)).toBe("rules");
     expect(o.order.filter((t) => t === "rules")).toHaveLength(1);
     expect(orderTiers({ agent: AGENT, tiers: [], stats: [], runId: RUN }).order).toEqual(["rules"]);

@@ -61,7 +61,10 @@ export function isFloorRun(runId: string, agent: string, floorEvery = DEFAULT_TI
  * the run it is for (its floor share); without it, the order outside the floor (`opsgraph
  * status`). Pure: no I/O, no clock.
  */
-export function orderTiers(input: { agent: string; tiers: readonly string[]; stats: readonly TierStats[]; runId?: string }, policy: TierOrderPolicy = DEFAULT_TIER_ORDER_POLICY): TierOrder {
+export function orderTiers(
+  input: { agent: string; tiers: readonly string[]; stats: readonly TierStats[]; runId?: string },
+  policy: TierOrderPolicy = DEFAULT_TIER_ORDER_POLICY,
+): TierOrder {
   const { agent } = input;
   const configured = input.tiers.filter((t) => t !== RULES_TIER);
   const byTier = new Map(input.stats.filter((s) => s.agent === agent).map((s) => [s.tier, s]));
@@ -79,7 +82,10 @@ export function orderTiers(input: { agent: string; tiers: readonly string[]; sta
   const order = [...healthy, ...worse.map((x) => x.tier)];
   if (order.every((t, i) => t === configured[i])) return { order: [...configured, RULES_TIER], why: [] };
   if (input.runId !== undefined && isFloorRun(input.runId, agent, policy.floorEvery)) {
-    return { order: [...configured, RULES_TIER], why: [`configured order: this run is ${agent}'s 1 in ${policy.floorEvery} that tries demoted tiers first, so a recovered model can earn its place back`] };
+    return {
+      order: [...configured, RULES_TIER],
+      why: [`configured order: this run is ${agent}'s 1 in ${policy.floorEvery} that tries demoted tiers first, so a recovered model can earn its place back`],
+    };
   }
   const why: string[] = [];
   for (const [i, tier] of order.entries()) {
@@ -88,10 +94,15 @@ export function orderTiers(input: { agent: string; tiers: readonly string[]; sta
     const before = order[i - 1]!;
     const prev = demoted(before);
     if (prev && band(prev) === band(s)) {
-      why.push(`${tier} after ${before}: both fail ${agent} about as often (${pct(failureRate(s))} vs ${pct(failureRate(prev))}), p95 ${s.p95_ms === null ? "unknown" : secs(s.p95_ms)} vs ${prev.p95_ms === null ? "unknown" : secs(prev.p95_ms)}`);
+      why.push(
+        `${tier} after ${before}: both fail ${agent} about as often (${pct(failureRate(s))} vs ${pct(failureRate(prev))}), p95 ${s.p95_ms === null ? "unknown" : secs(s.p95_ms)} vs ${prev.p95_ms === null ? "unknown" : secs(prev.p95_ms)}`,
+      );
       continue;
     }
-    const kinds = [s.invalid ? `${pct(s.invalid / s.calls)} schema failures` : "", s.transient ? `${pct(s.transient / s.calls)} transient failures` : ""].filter(Boolean);
+    const kinds = [
+      s.invalid ? `${pct(s.invalid / s.calls)} schema failures` : "",
+      s.transient ? `${pct(s.transient / s.calls)} transient failures` : "",
+    ].filter(Boolean);
     const other = s.calls - s.ok - s.invalid - s.transient;
     if (other) kinds.push(`${pct(other / s.calls)} other failures`);
     why.push(`${tier} after ${before}: ${kinds.join(", ")} for ${agent} over ${s.calls} calls`);

@@ -36,7 +36,15 @@ describe("config", () => {
     expect(c.modelTiers).toEqual([
       { provider: "openai", model: "gpt-4.1-mini", id: "openai:gpt-4.1-mini", keyEnv: "OPENAI_API_KEY" },
       { provider: "anthropic", model: "claude-haiku-4-5", id: "anthropic:claude-haiku-4-5", keyEnv: "ANTHROPIC_API_KEY" },
-      { provider: "azure", model: "gpt-4o", endpoint: "https://contoso-eu.openai.azure.com", id: "azure:gpt-4o@https://contoso-eu.openai.azure.com", keyEnv: "EU_KEY", keyWritten: true, apiVersion: "2024-06-01" },
+      {
+        provider: "azure",
+        model: "gpt-4o",
+        endpoint: "https://contoso-eu.openai.azure.com",
+        id: "azure:gpt-4o@https://contoso-eu.openai.azure.com",
+        keyEnv: "EU_KEY",
+        keyWritten: true,
+        apiVersion: "2024-06-01",
+      },
       { provider: "openai-compatible", model: "llama3.1", endpoint: "http://127.0.0.1:11434/v1", id: "openai-compatible:llama3.1@http://127.0.0.1:11434/v1" },
       { provider: "ollama", model: "qwen3", id: "ollama:qwen3" },
     ]);
@@ -44,7 +52,12 @@ describe("config", () => {
   });
 
   it("reads an agent's own chain from OPSGRAPH_MODELS_<AGENT>; rules alone is a chain too", () => {
-    const c = loadConfig({ ANTHROPIC_API_KEY: "k", OPSGRAPH_MODELS: "openai-compatible:small@http://127.0.0.1:9/v1", OPSGRAPH_MODELS_RISK_ANALYST: "anthropic:claude-sonnet-4-5,openai-compatible:small@http://127.0.0.1:9/v1", OPSGRAPH_MODELS_SUMMARIZER: "rules" });
+    const c = loadConfig({
+      ANTHROPIC_API_KEY: "k",
+      OPSGRAPH_MODELS: "openai-compatible:small@http://127.0.0.1:9/v1",
+      OPSGRAPH_MODELS_RISK_ANALYST: "anthropic:claude-sonnet-4-5,openai-compatible:small@http://127.0.0.1:9/v1",
+      OPSGRAPH_MODELS_SUMMARIZER: "rules",
+    });
     expect(Object.keys(c.agentTiers).sort()).toEqual(["risk_analyst", "summarizer"]);
     expect(c.agentTiers["risk_analyst"]!.map((t) => t.id)).toEqual(["anthropic:claude-sonnet-4-5", "openai-compatible:small@http://127.0.0.1:9/v1"]);
     expect(c.agentTiers["summarizer"]).toEqual([]);
@@ -72,8 +85,14 @@ describe("config", () => {
     [{ OPSGRAPH_MODEL_TIMEOUT_MS: "-5" }, "OPSGRAPH_MODEL_TIMEOUT_MS: must be positive"],
     [{ OPSGRAPH_MODELS: "gpt-4" }, 'OPSGRAPH_MODELS: tier 1 "gpt-4" is not provider:model'],
     [{ OPSGRAPH_MODELS: "openai:gpt-4.1-mini" }, 'OPSGRAPH_MODELS: tier 1 "openai:gpt-4.1-mini" needs its key in OPENAI_API_KEY, which is not set'],
-    [{ OPENAI_API_KEY: "k", OPSGRAPH_MODELS: "openai:gpt-4.1-mini,anthropic:claude-haiku-4-5" }, 'OPSGRAPH_MODELS: tier 2 "anthropic:claude-haiku-4-5" needs its key in ANTHROPIC_API_KEY, which is not set'],
-    [{ OPSGRAPH_MODELS: "openai-compatible:llama@http://127.0.0.1:1/v1?key=VLLM_KEY" }, 'OPSGRAPH_MODELS: tier 1 "openai-compatible:llama@http://127.0.0.1:1/v1" needs its key in VLLM_KEY'],
+    [
+      { OPENAI_API_KEY: "k", OPSGRAPH_MODELS: "openai:gpt-4.1-mini,anthropic:claude-haiku-4-5" },
+      'OPSGRAPH_MODELS: tier 2 "anthropic:claude-haiku-4-5" needs its key in ANTHROPIC_API_KEY, which is not set',
+    ],
+    [
+      { OPSGRAPH_MODELS: "openai-compatible:llama@http://127.0.0.1:1/v1?key=VLLM_KEY" },
+      'OPSGRAPH_MODELS: tier 1 "openai-compatible:llama@http://127.0.0.1:1/v1" needs its key in VLLM_KEY',
+    ],
     [{ OPSGRAPH_MODELS: "gemini:pro" }, 'OPSGRAPH_MODELS: tier 1 "gemini:pro": unknown provider "gemini"'],
     [{ OPSGRAPH_MODELS: "openai-compatible:llama" }, 'OPSGRAPH_MODELS: tier 1 "openai-compatible:llama": openai-compatible needs its endpoint'],
     [{ OPSGRAPH_MODELS: "azure:gpt-4o" }, 'OPSGRAPH_MODELS: tier 1 "azure:gpt-4o": azure needs its endpoint'],
@@ -82,7 +101,10 @@ describe("config", () => {
     [{ OPSGRAPH_MODELS: "ollama:llama?temperature=1" }, 'OPSGRAPH_MODELS: tier 1 "ollama:llama?temperature=1": unknown option "temperature"'],
     [{ OPSGRAPH_MODELS: "ollama:a,ollama:a" }, 'OPSGRAPH_MODELS: tier 2 "ollama:a": ollama:a is listed twice'],
     [{ OPSGRAPH_MODELS: "rules,ollama:a" }, 'OPSGRAPH_MODELS: tier 1 "rules": rules is always the last tier'],
-    [{ OPSGRAPH_MODELS_RISK_ANALYST: "anthropic:claude-sonnet-4-5" }, 'OPSGRAPH_MODELS_RISK_ANALYST: tier 1 "anthropic:claude-sonnet-4-5" needs its key in ANTHROPIC_API_KEY'],
+    [
+      { OPSGRAPH_MODELS_RISK_ANALYST: "anthropic:claude-sonnet-4-5" },
+      'OPSGRAPH_MODELS_RISK_ANALYST: tier 1 "anthropic:claude-sonnet-4-5" needs its key in ANTHROPIC_API_KEY',
+    ],
     [{ OPSGRAPH_MODELS_risk: "ollama:a" }, "OPSGRAPH_MODELS_risk: an agent's tiers are set by OPSGRAPH_MODELS_<AGENT NAME IN CAPITALS>"],
     [{ DATABASE_URL: "mysql://db" }, "DATABASE_URL: must be a postgres:// or postgresql:// URL"],
     [{ OPENAI_BASE_URL: "not a url" }, "OPENAI_BASE_URL: must be a URL"],

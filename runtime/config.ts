@@ -17,7 +17,10 @@ export const AGENT_MODELS_PREFIX = "OPSGRAPH_MODELS_";
 /** Refuses an agent's own tiers for an agent no flow has (a misspelt OPSGRAPH_MODELS_<AGENT> would go unnoticed). */
 export function checkAgentTiers(config: Pick<Config, "agentTiers">, agents: readonly string[]): void {
   for (const agent of Object.keys(config.agentTiers)) {
-    if (!agents.includes(agent)) throw new InputError(`${AGENT_MODELS_PREFIX}${agent.toUpperCase()}: no flow has an agent named ${agent} (agents: ${[...new Set(agents)].sort().join(", ")})`);
+    if (!agents.includes(agent))
+      throw new InputError(
+        `${AGENT_MODELS_PREFIX}${agent.toUpperCase()}: no flow has an agent named ${agent} (agents: ${[...new Set(agents)].sort().join(", ")})`,
+      );
   }
 }
 
@@ -29,11 +32,19 @@ const bool = (fallback: boolean) =>
     z.enum(["true", "false", "1", "0"], { message: "must be true or false" }).transform((v) => v === "true" || v === "1"),
   );
 const positiveInt = (fallback: number) =>
-  z.preprocess((v) => emptyToUndefined(v) ?? String(fallback), z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be positive"));
+  z.preprocess(
+    (v) => emptyToUndefined(v) ?? String(fallback),
+    z.coerce.number({ message: "must be a number" }).int("must be a whole number").positive("must be positive"),
+  );
 
 /** An optional positive number: unset, the default in nodes/budget.ts holds. */
 const optionalPositive = (integer: boolean) =>
-  z.preprocess(emptyToUndefined, (integer ? z.coerce.number({ message: "must be a number" }).int("must be a whole number") : z.coerce.number({ message: "must be a number" })).positive("must be positive").optional());
+  z.preprocess(
+    emptyToUndefined,
+    (integer ? z.coerce.number({ message: "must be a number" }).int("must be a whole number") : z.coerce.number({ message: "must be a number" }))
+      .positive("must be positive")
+      .optional(),
+  );
 
 const tierList = z.preprocess(
   emptyToUndefined,
@@ -81,7 +92,10 @@ export const ConfigSchema = z.object({
   OPSGRAPH_LEASE_MS: positiveInt(30_000),
   OPSGRAPH_RETENTION: z.preprocess(
     (v) => emptyToUndefined(v) ?? "30d",
-    z.string().regex(/^\d+[dhms]$/, "must be a duration such as 30d, 12h, 90m").transform((v) => Number(v.slice(0, -1)) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[v.slice(-1) as "d" | "h" | "m" | "s"]),
+    z
+      .string()
+      .regex(/^\d+[dhms]$/, "must be a duration such as 30d, 12h, 90m")
+      .transform((v) => Number(v.slice(0, -1)) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[v.slice(-1) as "d" | "h" | "m" | "s"]),
   ),
   OPSGRAPH_BREAKER_FAILURES: positiveInt(5),
   OPSGRAPH_BREAKER_FAILURE_RATE: z.preprocess(
@@ -95,18 +109,15 @@ export const ConfigSchema = z.object({
   OPSGRAPH_MAX_COST_USD: optionalPositive(false),
   OPSGRAPH_STEP_BUDGET_MS: optionalPositive(true),
   OPSGRAPH_ON_EXHAUSTED: z.preprocess(emptyToUndefined, z.enum(["escalate", "dead_letter"], { message: "must be escalate or dead_letter" }).optional()),
-  OPSGRAPH_PRICES: z.preprocess(
-    (v, ctx) => {
-      if (emptyToUndefined(v) === undefined) return {};
-      try {
-        return JSON.parse(String(v)) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: 'must be JSON such as {"gpt-4.1-mini":{"input":0.4,"output":1.6}} (US$ per 1M tokens)' });
-        return z.NEVER;
-      }
-    },
-    PriceTable,
-  ),
+  OPSGRAPH_PRICES: z.preprocess((v, ctx) => {
+    if (emptyToUndefined(v) === undefined) return {};
+    try {
+      return JSON.parse(String(v)) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'must be JSON such as {"gpt-4.1-mini":{"input":0.4,"output":1.6}} (US$ per 1M tokens)' });
+      return z.NEVER;
+    }
+  }, PriceTable),
   LANGSMITH_TRACING: bool(false),
   LANGSMITH_API_KEY: optionalString,
   LANGSMITH_ENDPOINT: z.preprocess(emptyToUndefined, z.url({ message: "must be a URL such as https://api.smith.langchain.com" }).optional()),
@@ -118,7 +129,11 @@ export const ConfigSchema = z.object({
       .string()
       .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, "must be key=value pairs separated by commas")
       .optional()
-      .transform((v) => (v === undefined ? {} : Object.fromEntries(v.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), decodeURIComponent(kv.slice(kv.indexOf("=") + 1).trim())])))),
+      .transform((v) =>
+        v === undefined
+          ? {}
+          : Object.fromEntries(v.split(",").map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), decodeURIComponent(kv.slice(kv.indexOf("=") + 1).trim())])),
+      ),
   ),
   OTEL_SERVICE_NAME: z.preprocess((v) => emptyToUndefined(v) ?? "opsgraph", z.string()),
   LOG_LEVEL: z.preprocess(
@@ -206,7 +221,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
     if (!name.startsWith(AGENT_MODELS_PREFIX) || value === undefined || value.trim() === "") continue;
     const agent = name.slice(AGENT_MODELS_PREFIX.length);
-    if (!/^[A-Z][A-Z0-9_]*$/.test(agent)) throw new InputError(`${name}: an agent's tiers are set by OPSGRAPH_MODELS_<AGENT NAME IN CAPITALS>, e.g. OPSGRAPH_MODELS_RISK_ANALYST`);
+    if (!/^[A-Z][A-Z0-9_]*$/.test(agent))
+      throw new InputError(`${name}: an agent's tiers are set by OPSGRAPH_MODELS_<AGENT NAME IN CAPITALS>, e.g. OPSGRAPH_MODELS_RISK_ANALYST`);
     try {
       agentTiers[agent.toLowerCase()] = parseTierList(value);
     } catch (e) {
@@ -215,7 +231,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   // each tier's key, from its own variable; one a tier cannot go without is asked for by name
   const keys: Record<string, string | undefined> = {};
-  const lists: [string, ModelTierSpec[]][] = [["OPSGRAPH_MODELS", modelTiers], ...Object.entries(agentTiers).map(([agent, list]): [string, ModelTierSpec[]] => [`${AGENT_MODELS_PREFIX}${agent.toUpperCase()}`, list])];
+  const lists: [string, ModelTierSpec[]][] = [
+    ["OPSGRAPH_MODELS", modelTiers],
+    ...Object.entries(agentTiers).map(([agent, list]): [string, ModelTierSpec[]] => [`${AGENT_MODELS_PREFIX}${agent.toUpperCase()}`, list]),
+  ];
   for (const [variable, list] of lists) {
     list.forEach((spec, i) => {
       if (!spec.keyEnv) return;
@@ -244,10 +263,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     onExhausted: c.OPSGRAPH_ON_EXHAUSTED,
     adaptiveTiers: c.OPSGRAPH_ADAPTIVE_TIERS,
     budget: Object.fromEntries(
-      Object.entries({ maxRounds: c.OPSGRAPH_MAX_ROUNDS, maxModelCalls: c.OPSGRAPH_MAX_MODEL_CALLS, maxCostUsd: c.OPSGRAPH_MAX_COST_USD, stepBudgetMs: c.OPSGRAPH_STEP_BUDGET_MS }).filter(([, v]) => v !== undefined),
+      Object.entries({
+        maxRounds: c.OPSGRAPH_MAX_ROUNDS,
+        maxModelCalls: c.OPSGRAPH_MAX_MODEL_CALLS,
+        maxCostUsd: c.OPSGRAPH_MAX_COST_USD,
+        stepBudgetMs: c.OPSGRAPH_STEP_BUDGET_MS,
+      }).filter(([, v]) => v !== undefined),
     ) as BudgetContext,
     langsmith: { tracing: c.LANGSMITH_TRACING, apiKey: c.LANGSMITH_API_KEY, endpoint: c.LANGSMITH_ENDPOINT, project: c.LANGSMITH_PROJECT },
-    otlp: c.OTEL_EXPORTER_OTLP_ENDPOINT ? { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, headers: c.OTEL_EXPORTER_OTLP_HEADERS, serviceName: c.OTEL_SERVICE_NAME } : undefined,
+    otlp: c.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { endpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT, headers: c.OTEL_EXPORTER_OTLP_HEADERS, serviceName: c.OTEL_SERVICE_NAME }
+      : undefined,
     prices: { ...DEFAULT_PRICES, ...c.OPSGRAPH_PRICES },
     logLevel: c.LOG_LEVEL,
   };

@@ -34,7 +34,14 @@ const say = (line: string) => process.stderr.write(`breaker-fleet: ${line}\n`);
 const server = await startScriptedOpenAI({ defaultResponder: () => ({ fault: { kind: "status", status: 500 } }) });
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-breaker-fleet-"));
 // no probe during a round: the cooldown outlasts it
-const env = { OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-fleet", OPSGRAPH_MODELS: MODEL, OPSGRAPH_BREAKER_FAILURES: String(THRESHOLD), OPSGRAPH_BREAKER_COOLDOWN_MS: "600000" };
+const env = {
+  OPSGRAPH_DATA_DIR: dataDir,
+  OPENAI_BASE_URL: server.url,
+  OPENAI_API_KEY: "sk-fleet",
+  OPSGRAPH_MODELS: MODEL,
+  OPSGRAPH_BREAKER_FAILURES: String(THRESHOLD),
+  OPSGRAPH_BREAKER_COOLDOWN_MS: "600000",
+};
 const app = await openApp(loadConfig({ ...env, LOG_LEVEL: "silent" }), { queue: true });
 const pool = app.db.pool;
 
@@ -44,13 +51,20 @@ for (const n of FLEETS) {
   await pool.query("DELETE FROM opsgraph_circuit_breakers");
   await pool.query("UPDATE opsgraph_workers SET stopped_at = now() WHERE stopped_at IS NULL");
   const fleet = startWorkers(n, env, { concurrency: CONCURRENCY });
-  await until(`${n} workers to register`, async () => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_workers WHERE stopped_at IS NULL")).rows[0]!.n >= n, 120_000, 100);
+  await until(
+    `${n} workers to register`,
+    async () => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_workers WHERE stopped_at IS NULL")).rows[0]!.n >= n,
+    120_000,
+    100,
+  );
   const t0 = Date.now();
   const runs = await submitContracts(app, RUNS, `fleet-${n}-${t0}`);
   await waitFinished(pool, runs, 600_000);
   const seconds = (Date.now() - t0) / 1000;
   await fleet.stop();
-  const { rows: done } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_runs WHERE run_id = ANY($1) AND status = 'completed'", [runs]);
+  const { rows: done } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_runs WHERE run_id = ANY($1) AND status = 'completed'", [
+    runs,
+  ]);
   rows.push({ workers: n, runs: RUNS, dead_model_calls: server.requests.length, per_process_before: n * THRESHOLD, completed: done[0]!.n, seconds });
   say(`${n} worker(s): ${server.requests.length} calls to the dead model`);
 }
@@ -60,7 +74,12 @@ fs.rmSync(dataDir, { recursive: true, force: true });
 
 if (values.json) process.stdout.write(JSON.stringify({ threshold: THRESHOLD, concurrency: CONCURRENCY, rounds: rows }) + "\n");
 else {
-  process.stdout.write(`dead model (every call a 500), breaker threshold ${THRESHOLD} failures in a row, ${RUNS} contract reviews per round, concurrency ${CONCURRENCY} per worker\n`);
+  process.stdout.write(
+    `dead model (every call a 500), breaker threshold ${THRESHOLD} failures in a row, ${RUNS} contract reviews per round, concurrency ${CONCURRENCY} per worker\n`,
+  );
   process.stdout.write(`workers  dead-model calls  per-process breakers (before)  runs completed  seconds\n`);
-  for (const r of rows) process.stdout.write(`${String(r.workers).padEnd(9)}${String(r.dead_model_calls).padEnd(18)}${String(r.per_process_before).padEnd(31)}${`${r.completed}/${r.runs}`.padEnd(16)}${r.seconds.toFixed(1)}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${String(r.workers).padEnd(9)}${String(r.dead_model_calls).padEnd(18)}${String(r.per_process_before).padEnd(31)}${`${r.completed}/${r.runs}`.padEnd(16)}${r.seconds.toFixed(1)}\n`,
+    );
 }

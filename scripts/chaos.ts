@@ -51,7 +51,7 @@ const FAULTS: Reply[] = [
   { fault: { kind: "malformed" } },
 ];
 let seed = 42;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const server = await startScriptedOpenAI();
 const arrivals: number[] = [];
 for (const agent of AGENTS) {
@@ -73,16 +73,30 @@ const t0 = Date.now();
 const runIds: string[] = [];
 for (let i = 0; i < RUNS; i++) {
   const text = `${CONTRACT}\n\nSchedule ${i + 1}: deliveries to site ${i + 1}.`;
-  const document = { text, source: `contract-${i + 1}.txt`, path: `contract-${i + 1}.txt`, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" as const };
+  const document = {
+    text,
+    source: `contract-${i + 1}.txt`,
+    path: `contract-${i + 1}.txt`,
+    bytes: Buffer.byteLength(text),
+    sha256: createHash("sha256").update(text).digest("hex"),
+    format: "txt" as const,
+  };
   runIds.push((await app.contractReview.submit({ document, autoApprove: true })).run_id);
 }
 say(`${RUNS} runs submitted in ${Date.now() - t0} ms; data dir ${dataDir}`);
 
 // --- the workers, killed and restarted
-const workerEnv: NodeJS.ProcessEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPSGRAPH_|OPENAI_|LANGSMITH_|DATABASE_URL$)/.test(k))), ...env };
+const workerEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPSGRAPH_|OPENAI_|LANGSMITH_|DATABASE_URL$)/.test(k))),
+  ...env,
+};
 const slots: ChildProcess[] = [];
 const startWorker = (slot: number) => {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS)], { cwd: ROOT, env: workerEnv, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS)],
+    { cwd: ROOT, env: workerEnv, stdio: ["ignore", "ignore", "pipe"] },
+  );
   child.stderr!.on("data", () => {});
   slots[slot] = child;
 };
@@ -133,12 +147,16 @@ await Promise.all(slots.map((w) => new Promise((r) => (w.exitCode !== null ? r(n
 
 // --- the checks
 const status = await counts();
-const { rows: runs } = await pool.query<{ run_id: string; thread_id: string; status: string; error: string | null }>("SELECT run_id, thread_id, status, error FROM opsgraph_runs");
+const { rows: runs } = await pool.query<{ run_id: string; thread_id: string; status: string; error: string | null }>(
+  "SELECT run_id, thread_id, status, error FROM opsgraph_runs",
+);
 const { rows: letters } = await pool.query<{ run_id: string; agent: string; errors: Attempt[] }>("SELECT run_id, agent, errors FROM opsgraph_dead_letters");
 const { rows: sideEffects } = await pool.query<{ key: string; n: number }>(
   `SELECT key, count(*)::int AS n FROM (SELECT key FROM opsgraph_notifications UNION ALL SELECT key FROM opsgraph_outbox WHERE kind = 'report.write') k GROUP BY key`,
 );
-const { rows: notifications } = await pool.query<{ thread_id: string; n: number }>("SELECT payload->>'thread_id' AS thread_id, count(*)::int AS n FROM opsgraph_notifications GROUP BY 1");
+const { rows: notifications } = await pool.query<{ thread_id: string; n: number }>(
+  "SELECT payload->>'thread_id' AS thread_id, count(*)::int AS n FROM opsgraph_notifications GROUP BY 1",
+);
 let ledgerCalls = 0;
 for (const r of runs) {
   const attempts = (await app.contractReview.show(r.run_id)).attempts ?? [];
@@ -152,9 +170,26 @@ const duplicates = sideEffects.filter((s) => s.n > 1);
 const completedWithoutNotification = runs.filter((r) => r.status === "completed" && !notifications.some((n) => n.thread_id === r.thread_id));
 
 const checks = [
-  { check: `every run completed, or is a dead letter with its reason`, ok: unexplained.length === 0, detail: unexplained.length ? `${unexplained.length} not: ${unexplained.slice(0, 3).map((r) => `${r.run_id} ${r.status} ${r.error ?? ""}`).join("; ")}` : `${status.completed ?? 0} completed, ${status.dead_lettered ?? 0} dead letters` },
-  { check: "no side effect happened twice", ok: duplicates.length === 0 && completedWithoutNotification.length === 0, detail: `${sideEffects.length} side effects, ${duplicates.length} repeated, ${completedWithoutNotification.length} completed runs without their notification` },
-  { check: "model calls made again <= calls in flight at the kills and the restart", ok: repeated >= 0 && repeated <= repeatBound, detail: `${repeated} made again (server ${serverCalls} - ledgers ${ledgerCalls}), ${repeatBound} in flight` },
+  {
+    check: `every run completed, or is a dead letter with its reason`,
+    ok: unexplained.length === 0,
+    detail: unexplained.length
+      ? `${unexplained.length} not: ${unexplained
+          .slice(0, 3)
+          .map((r) => `${r.run_id} ${r.status} ${r.error ?? ""}`)
+          .join("; ")}`
+      : `${status.completed ?? 0} completed, ${status.dead_lettered ?? 0} dead letters`,
+  },
+  {
+    check: "no side effect happened twice",
+    ok: duplicates.length === 0 && completedWithoutNotification.length === 0,
+    detail: `${sideEffects.length} side effects, ${duplicates.length} repeated, ${completedWithoutNotification.length} completed runs without their notification`,
+  },
+  {
+    check: "model calls made again <= calls in flight at the kills and the restart",
+    ok: repeated >= 0 && repeated <= repeatBound,
+    detail: `${repeated} made again (server ${serverCalls} - ledgers ${ledgerCalls}), ${repeatBound} in flight`,
+  },
 ];
 const summary = {
   runs: RUNS,
@@ -180,7 +215,12 @@ else {
   const rows: [string, string][] = [
     ["runs", `${RUNS} (${WORKERS} workers x concurrency ${CONCURRENCY})`],
     ["elapsed", `${summary.elapsed_s} s (${summary.runs_per_min} runs/min)`],
-    ["final status", Object.entries(status).map(([s, n]) => `${s} ${n}`).join(", ")],
+    [
+      "final status",
+      Object.entries(status)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(", "),
+    ],
     ["SIGKILLs / PostgreSQL restarts", `${kills.length} / ${summary.postgres_restarts}`],
     ["model calls (10% injected faults)", String(serverCalls)],
     ...checks.map((c) => [`${c.ok ? "PASS" : "FAIL"} ${c.check}`, c.detail] as [string, string]),

@@ -49,7 +49,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DATASETS = process.env.OPSGRAPH_DATASETS ?? path.resolve(ROOT, "../shared/datasets");
 const say = (line: string) => process.stderr.write(`kill-repeats: ${line}\n`);
 let seed = Number(values.seed);
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
 // --- the model: every agent answered after LATENCY_MS, requests in flight counted
 const server = await startScriptedOpenAI();
@@ -68,44 +68,78 @@ const slow =
     }
     return reply(req);
   };
-const noClauses = { categories: clauseExtractor.rules({ text: "", start: 0, end: 0 }).categories.map(({ name }) => ({ name, present: false, excerpts: [], value: null })) };
+const noClauses = {
+  categories: clauseExtractor.rules({ text: "", start: 0, end: 0 }).categories.map(({ name }) => ({ name, present: false, excerpts: [], value: null })),
+};
 const contractAnswers: Record<string, Reply> = {
   clause_extractor: { json: noClauses },
   risk_analyst: { json: { risks: [] } },
   terms_analyst: { json: { obligations: [], payment_terms: [], minimum_commitments: [], liquidated_damages: [], renewal: null, notice_periods: [] } },
   summarizer: { json: { summary: "A commercial agreement." } },
 };
-for (const [agent, reply] of Object.entries(contractAnswers)) server.setResponder(agent, slow(() => reply));
+for (const [agent, reply] of Object.entries(contractAnswers))
+  server.setResponder(
+    agent,
+    slow(() => reply),
+  );
 for (const [agent, responder] of Object.entries(portfolioResponders)) server.setResponder(agent, slow(responder));
 
 // --- the database and the workers
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-kill-repeats-"));
-const env = { OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-kill-repeats", OPSGRAPH_MODELS: "openai:gpt-4.1-mini", LOG_LEVEL: "error" };
+const env = {
+  OPSGRAPH_DATA_DIR: dataDir,
+  OPENAI_BASE_URL: server.url,
+  OPENAI_API_KEY: "sk-kill-repeats",
+  OPSGRAPH_MODELS: "openai:gpt-4.1-mini",
+  LOG_LEVEL: "error",
+};
 const app = await openApp(loadConfig(env), { queue: true });
 const runner = FLOW === "contract-review" ? app.contractReview : app.portfolio;
-const workerEnv: NodeJS.ProcessEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPSGRAPH_|OPENAI_|LANGSMITH_|DATABASE_URL$)/.test(k))), ...env };
+const workerEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPSGRAPH_|OPENAI_|LANGSMITH_|DATABASE_URL$)/.test(k))),
+  ...env,
+};
 const startWorker = (): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS)], { cwd: ROOT, env: workerEnv, stdio: "ignore" });
-const exited = (child: ChildProcess) => new Promise<unknown>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
+  spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(CONCURRENCY), "--lease-ms", String(LEASE_MS)],
+    { cwd: ROOT, env: workerEnv, stdio: "ignore" },
+  );
+const exited = (child: ChildProcess) =>
+  new Promise<unknown>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
 
 // --- each round's runs
 const cuadDir = path.join(DATASETS, "cuad", "dev", "contracts");
-const cuad = fs.readdirSync(cuadDir).sort().map((f) => fs.readFileSync(path.join(cuadDir, f), "utf8"));
+const cuad = fs
+  .readdirSync(cuadDir)
+  .sort()
+  .map((f) => fs.readFileSync(path.join(cuadDir, f), "utf8"));
 const TICKERS = ["AAL", "DAL", "UAL", "LUV", "AAPL", "MSFT", "ADBE", "AMZN", "HD", "KO", "CL", "T"];
 async function submitRound(round: number): Promise<string[]> {
   const ids: string[] = [];
   if (FLOW === "contract-review") {
     for (let i = 0; i < 12; i++) {
       // two long contracts a round: four CUAD contracts each, split into chunks by the clause extractor
-      const body = i < 2 ? Array.from({ length: 4 }, (_, k) => cuad[(round * 12 + i * 4 + k) % cuad.length]!).join("\n\n") : cuad[(round * 12 + i) % cuad.length]!;
+      const body =
+        i < 2 ? Array.from({ length: 4 }, (_, k) => cuad[(round * 12 + i * 4 + k) % cuad.length]!).join("\n\n") : cuad[(round * 12 + i) % cuad.length]!;
       const text = `${body.slice(0, 290_000)}\n\nKill round ${round}, contract ${i}.`; // under the 300,000-character limit
-      const document = { text, source: `round-${round}-${i}.txt`, path: `round-${round}-${i}.txt`, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" as const };
+      const document = {
+        text,
+        source: `round-${round}-${i}.txt`,
+        path: `round-${round}-${i}.txt`,
+        bytes: Buffer.byteLength(text),
+        sha256: createHash("sha256").update(text).digest("hex"),
+        format: "txt" as const,
+      };
       ids.push((await app.contractReview.submit({ document, autoApprove: true })).run_id);
     }
   } else {
     for (let i = 0; i < 2; i++) {
       const tickers = TICKERS.slice(i * 6, i * 6 + 6).join(",");
-      const portfolio = portfolioInputFromFlags({ fundamentals: path.join(DATASETS, "portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers, year: 2014 }, ROOT);
+      const portfolio = portfolioInputFromFlags(
+        { fundamentals: path.join(DATASETS, "portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers, year: 2014 },
+        ROOT,
+      );
       ids.push((await app.portfolio.submit({ portfolio, requestId: `kill-repeats-${round}-${i}-${Date.now()}` })).run_id);
     }
   }
@@ -156,8 +190,13 @@ for (let k = 1; k <= KILLS; k++) {
   const lastAnswer = Math.max(0, ...answeredAt.filter((t) => t <= killedAt));
   const justAnswered = answeredAt.filter((t) => t > killedAt - JUST_ANSWERED_MS && t <= killedAt).length;
   rows.push({ kill: k, in_flight: atKill, just_answered: justAnswered, repeated: calls - ledgers, server: calls, ledgers });
-  const again = Object.entries(byAgent).filter(([, n]) => n !== 0).map(([a, n]) => `${a} ${n}`).join(", ");
-  say(`kill ${k}: ${atKill} in flight, ${justAnswered} answered in the ${JUST_ANSWERED_MS} ms before (the last ${killedAt - lastAnswer} ms before), ${calls - ledgers} made again (server ${calls}, ledgers ${ledgers}${again ? `; ${again}` : ""})`);
+  const again = Object.entries(byAgent)
+    .filter(([, n]) => n !== 0)
+    .map(([a, n]) => `${a} ${n}`)
+    .join(", ");
+  say(
+    `kill ${k}: ${atKill} in flight, ${justAnswered} answered in the ${JUST_ANSWERED_MS} ms before (the last ${killedAt - lastAnswer} ms before), ${calls - ledgers} made again (server ${calls}, ledgers ${ledgers}${again ? `; ${again}` : ""})`,
+  );
 }
 worker.kill("SIGTERM");
 await exited(worker);
@@ -168,12 +207,27 @@ fs.rmSync(dataDir, { recursive: true, force: true });
 const total = (k: "in_flight" | "just_answered" | "repeated" | "server" | "ledgers") => rows.reduce((n, r) => n + r[k], 0);
 // the bound: in flight at the kill, plus the answers sent in the JUST_ANSWERED_MS before it
 const over = rows.filter((r) => r.repeated > r.in_flight + r.just_answered);
-const summary = { flow: FLOW, kills: rows.length, latency_ms: LATENCY_MS, concurrency: CONCURRENCY, in_flight: total("in_flight"), just_answered: total("just_answered"), repeated: total("repeated"), model_calls: total("server"), kills_over_in_flight: rows.filter((r) => r.repeated > r.in_flight).length, kills_over_bound: over.length, rows };
+const summary = {
+  flow: FLOW,
+  kills: rows.length,
+  latency_ms: LATENCY_MS,
+  concurrency: CONCURRENCY,
+  in_flight: total("in_flight"),
+  just_answered: total("just_answered"),
+  repeated: total("repeated"),
+  model_calls: total("server"),
+  kills_over_in_flight: rows.filter((r) => r.repeated > r.in_flight).length,
+  kills_over_bound: over.length,
+  rows,
+};
 if (values.json) process.stdout.write(JSON.stringify(summary) + "\n");
 else {
   const just = `answered <${JUST_ANSWERED_MS} ms before`;
   process.stdout.write(`${"kill".padStart(4)}  ${"in flight".padStart(9)}  ${just}  ${"made again".padStart(10)}\n`);
-  for (const r of rows) process.stdout.write(`${String(r.kill).padStart(4)}  ${String(r.in_flight).padStart(9)}  ${String(r.just_answered).padStart(just.length)}  ${String(r.repeated).padStart(10)}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${String(r.kill).padStart(4)}  ${String(r.in_flight).padStart(9)}  ${String(r.just_answered).padStart(just.length)}  ${String(r.repeated).padStart(10)}\n`,
+    );
   process.stdout.write(
     `${FLOW}: ${rows.length} SIGKILLs, ${summary.in_flight} calls in flight (+${summary.just_answered} answered <${JUST_ANSWERED_MS} ms before), ${summary.repeated} made again (of ${summary.model_calls} model calls); ` +
       `${summary.kills_over_in_flight} kills repeated more than they had in flight, ${over.length} more than in flight + just answered\n`,

@@ -43,7 +43,10 @@ if (values.help) {
 }
 const CHAOS = path.join(ROOT, "..", "shared", "tools", "chaos-llm.mjs");
 const FUNDAMENTALS = path.join(values.datasets, "portfolio", "sp500-fundamentals-2012-2016", "fundamentals.csv");
-for (const [what, file] of [["the chaos model server", CHAOS], ["the S&P 500 fundamentals", FUNDAMENTALS]] as const) {
+for (const [what, file] of [
+  ["the chaos model server", CHAOS],
+  ["the S&P 500 fundamentals", FUNDAMENTALS],
+] as const) {
   if (!fs.existsSync(file)) {
     process.stderr.write(`outage: ${what} not found at ${file}\n`);
     process.exit(2);
@@ -96,7 +99,16 @@ async function opsgraph(args: string[], env: Record<string, string>): Promise<{ 
   return { run: JSON.parse(line) as RunJson, seconds };
 }
 
-const rows: { case: string; seconds: number; run_seconds: number; status: string; model_calls: number; server_requests: number; per_company?: number; tiers_used: string[] }[] = [];
+const rows: {
+  case: string;
+  seconds: number;
+  run_seconds: number;
+  status: string;
+  model_calls: number;
+  server_requests: number;
+  per_company?: number;
+  tiers_used: string[];
+}[] = [];
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
 for (const fault of values.faults.split(",").filter(Boolean)) {
@@ -106,8 +118,20 @@ for (const fault of values.faults.split(",").filter(Boolean)) {
       const models = ["openai:model-a", "openai:model-b", "openai:model-c"].slice(0, tiers).join(",");
       say(`contract on a dead provider (${fault}), ${tiers} tier(s)...`);
       const before = (await server.stats()).requests;
-      const { run, seconds } = await opsgraph(["run", "contract-review", "--input", "samples/contracts/acme-saas-subscription.md"], { OPSGRAPH_MODELS: models, OPENAI_BASE_URL: server.url, OPSGRAPH_MODEL_TIMEOUT_MS: "3000" });
-      rows.push({ case: `1 contract, dead provider (${fault}), ${tiers} tier(s)`, seconds, run_seconds: run.duration_ms / 1000, status: run.status, model_calls: run.model_calls, server_requests: (await server.stats()).requests - before, tiers_used: run.tiers_used });
+      const { run, seconds } = await opsgraph(["run", "contract-review", "--input", "samples/contracts/acme-saas-subscription.md"], {
+        OPSGRAPH_MODELS: models,
+        OPENAI_BASE_URL: server.url,
+        OPSGRAPH_MODEL_TIMEOUT_MS: "3000",
+      });
+      rows.push({
+        case: `1 contract, dead provider (${fault}), ${tiers} tier(s)`,
+        seconds,
+        run_seconds: run.duration_ms / 1000,
+        status: run.status,
+        model_calls: run.model_calls,
+        server_requests: (await server.stats()).requests - before,
+        tiers_used: run.tiers_used,
+      });
     }
   } finally {
     server.stop();
@@ -119,7 +143,17 @@ if (companies > 0) {
   const csv = fs.readFileSync(FUNDAMENTALS, "utf8");
   const header = csv.slice(0, csv.indexOf("\n")).split(",");
   const col = header.indexOf("Ticker Symbol");
-  const tickers = [...new Set(csv.split("\n").slice(1).map((l) => l.split(",")[col]).filter((t): t is string => !!t))].sort().slice(0, companies);
+  const tickers = [
+    ...new Set(
+      csv
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(",")[col])
+        .filter((t): t is string => !!t),
+    ),
+  ]
+    .sort()
+    .slice(0, companies);
   const server = await chaosServer(["--fault", "mix", "--rate", "0.2", "--latency-ms", "100"]);
   try {
     say(`${tickers.length} companies on a 20%-faulty model...`);
@@ -129,7 +163,16 @@ if (companies > 0) {
       OPSGRAPH_MODEL_TIMEOUT_MS: "3000",
     });
     const requests = (await server.stats()).requests;
-    rows.push({ case: `${tickers.length} companies, 20% faulty model, 1 tier`, seconds, run_seconds: run.duration_ms / 1000, status: run.status, model_calls: run.model_calls, server_requests: requests, per_company: requests / tickers.length, tiers_used: run.tiers_used });
+    rows.push({
+      case: `${tickers.length} companies, 20% faulty model, 1 tier`,
+      seconds,
+      run_seconds: run.duration_ms / 1000,
+      status: run.status,
+      model_calls: run.model_calls,
+      server_requests: requests,
+      per_company: requests / tickers.length,
+      tiers_used: run.tiers_used,
+    });
   } finally {
     server.stop();
   }
@@ -138,7 +181,17 @@ if (companies > 0) {
 if (values.json) process.stdout.write(JSON.stringify({ outage: rows }) + "\n");
 else {
   const lines = [["case", "command s", "run s", "status", "model calls (run)", "requests (server)", "per company", "tiers used"]];
-  for (const r of rows) lines.push([r.case, r.seconds.toFixed(1), r.run_seconds.toFixed(1), r.status, String(r.model_calls), String(r.server_requests), r.per_company?.toFixed(2) ?? "", r.tiers_used.join(",")]);
+  for (const r of rows)
+    lines.push([
+      r.case,
+      r.seconds.toFixed(1),
+      r.run_seconds.toFixed(1),
+      r.status,
+      String(r.model_calls),
+      String(r.server_requests),
+      r.per_company?.toFixed(2) ?? "",
+      r.tiers_used.join(","),
+    ]);
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   process.stdout.write(lines.map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n") + "\n");
 }

@@ -99,10 +99,17 @@ describe("adaptive tier order (OPSGRAPH_ADAPTIVE_TIERS)", () => {
     // on again: the history holds the warm-up's 20 risk-analyst calls on mini, 10 schema-invalid
     a = await open(true);
     const status = await readStatus(a.db.pool, { leaseMs: 30_000, adaptiveTiers: [MINI, NANO] });
-    expect(status.adaptive_tiers!.stats.find((s) => s.agent === "risk_analyst" && s.tier === MINI)).toMatchObject({ calls: 20, ok: 10, invalid: 10, transient: 0 });
+    expect(status.adaptive_tiers!.stats.find((s) => s.agent === "risk_analyst" && s.tier === MINI)).toMatchObject({
+      calls: 20,
+      ok: 10,
+      invalid: 10,
+      transient: 0,
+    });
     expect(status.adaptive_tiers!.order["risk_analyst"]!.order).toEqual([NANO, MINI, "rules"]);
     expect(status.adaptive_tiers!.order["summarizer"]!.order).toEqual(CONFIGURED);
-    expect(formatStatus(status)).toMatch(/risk_analyst: openai:gpt-4\.1-nano > openai:gpt-4\.1-mini > rules {2}\(openai:gpt-4\.1-mini after openai:gpt-4\.1-nano: 50% schema failures for risk_analyst over 20 calls\)/);
+    expect(formatStatus(status)).toMatch(
+      /risk_analyst: openai:gpt-4\.1-nano > openai:gpt-4\.1-mini > rules {2}\(openai:gpt-4\.1-mini after openai:gpt-4\.1-nano: 50% schema failures for risk_analyst over 20 calls\)/,
+    );
 
     let demoted = 0;
     for (let i = 0; i < 4; i++) {
@@ -115,7 +122,10 @@ describe("adaptive tier order (OPSGRAPH_ADAPTIVE_TIERS)", () => {
       } else {
         demoted++;
         // a floor run before this one added its two calls (one invalid) to mini's window
-        expect(order).toEqual({ order: [NANO, MINI, "rules"], why: [expect.stringMatching(/^openai:gpt-4\.1-mini after openai:gpt-4\.1-nano: 50% schema failures for risk_analyst over (20|22|24|26) calls$/)] });
+        expect(order).toEqual({
+          order: [NANO, MINI, "rules"],
+          why: [expect.stringMatching(/^openai:gpt-4\.1-mini after openai:gpt-4\.1-nano: 50% schema failures for risk_analyst over (20|22|24|26) calls$/)],
+        });
         expect(run.attempts!.filter((x) => x.agent === "risk_analyst").map((x) => `${x.tier}:${x.outcome}`)).toEqual([`${NANO}:ok`]);
         expect(run.result).toMatchObject({ produced_by: { risk_analyst: NANO } });
       }

@@ -44,7 +44,14 @@ const firing = (r: AlertReport) => r.alerts.filter((a) => a.firing).map((a) => `
 
 function review(a: App, n: number) {
   const text = `${CONTRACT}\n\nAlerts test contract ${n}, ${Date.now()}.`;
-  const document: ContractDocument = { text, source: `c${n}.txt`, path: `c${n}.txt`, bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
+  const document: ContractDocument = {
+    text,
+    source: `c${n}.txt`,
+    path: `c${n}.txt`,
+    bytes: Buffer.byteLength(text),
+    sha256: createHash("sha256").update(text).digest("hex"),
+    format: "txt",
+  };
   return a.contractReview.review({ document, autoApprove: true });
 }
 
@@ -100,7 +107,16 @@ describe("opsgraph alerts check", () => {
   it("agent_error_rate fires for an agent failing more than the share over enough calls, from the counts workers write", async () => {
     const signals = (await open()).alertSignals;
     const ended = (agent: string, outcomes: ("ok" | "error" | "invalid" | "skipped")[]) =>
-      signals.runEnded({ flow: "contract-review", run_id: randomUUID(), thread_id: "t", status: "completed", started_at: new Date(), duration_ms: 10, error: null, attempts: outcomes.map((outcome, i) => ({ agent, tier: MODEL, attempt: i + 1, outcome, ms: 5 })) });
+      signals.runEnded({
+        flow: "contract-review",
+        run_id: randomUUID(),
+        thread_id: "t",
+        status: "completed",
+        started_at: new Date(),
+        duration_ms: 10,
+        error: null,
+        attempts: outcomes.map((outcome, i) => ({ agent, tier: MODEL, attempt: i + 1, outcome, ms: 5 })),
+      });
     ended("risk_analyst", ["error", "error", "invalid", "ok"]);
     ended("risk_analyst", ["error", "ok", "skipped", "skipped"]);
     ended("summarizer", ["ok", "ok", "ok", "ok", "error"]);
@@ -120,7 +136,10 @@ describe("opsgraph alerts check", () => {
 
   it("dead_letters fires while more than the threshold wait", async () => {
     const letter = (status: string) =>
-      db.pool.query(`INSERT INTO opsgraph_dead_letters (thread_id, flow, node, agent, errors, attempts, status) VALUES ($1, 'contract-review', 'risk_analyst', 'risk_analyst', '[]', 1, $2)`, [randomUUID(), status]);
+      db.pool.query(
+        `INSERT INTO opsgraph_dead_letters (thread_id, flow, node, agent, errors, attempts, status) VALUES ($1, 'contract-review', 'risk_analyst', 'risk_analyst', '[]', 1, $2)`,
+        [randomUUID(), status],
+      );
     await letter("discarded");
     expect(firing(await checkAlerts(db.pool))).toEqual([]);
     await letter("waiting");
@@ -133,7 +152,10 @@ describe("opsgraph alerts check", () => {
 
   it("breaker_open counts a breaker from when it first opened, and ignores rows a dead process stopped refreshing", async () => {
     const breaker = (process: string, openedMinAgo: number, seenSecAgo: number) =>
-      db.pool.query(`INSERT INTO opsgraph_breakers (process_id, model, state, opened_at, seen_at) VALUES ($1, $2, 'half_open', now() - make_interval(mins => $3), now() - make_interval(secs => $4))`, [process, MODEL, openedMinAgo, seenSecAgo]);
+      db.pool.query(
+        `INSERT INTO opsgraph_breakers (process_id, model, state, opened_at, seen_at) VALUES ($1, $2, 'half_open', now() - make_interval(mins => $3), now() - make_interval(secs => $4))`,
+        [process, MODEL, openedMinAgo, seenSecAgo],
+      );
     await breaker("gone:1", 30, 600);
     expect(firing(await checkAlerts(db.pool))).toEqual([]);
     await breaker("live:1", 2, 1);
@@ -147,7 +169,10 @@ describe("opsgraph alerts check", () => {
   it("run_p95 fires for a flow whose runs in the window were slow", async () => {
     const run = (flow: string, ms: number, minutesAgo = 0) => {
       const id = randomUUID();
-      return db.pool.query(`INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, duration_ms, updated_at) VALUES ($1::uuid, $1::text, $1::text, $2, 'completed', $3, now() - make_interval(mins => $4))`, [id, flow, ms, minutesAgo]);
+      return db.pool.query(
+        `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, duration_ms, updated_at) VALUES ($1::uuid, $1::text, $1::text, $2, 'completed', $3, now() - make_interval(mins => $4))`,
+        [id, flow, ms, minutesAgo],
+      );
     };
     for (let i = 0; i < 19; i++) await run("contract-review", 1_000);
     await run("contract-review", 600_000, 60); // slow, but an hour ago
@@ -178,7 +203,9 @@ describe("opsgraph alerts check", () => {
 
 describe("ops/prometheus-rules.yml", () => {
   it("ships the same five rules, over metrics the workers serve", async () => {
-    const file = parse(fs.readFileSync(path.join(ROOT, "ops", "prometheus-rules.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string; labels: { rule: string } }[] }[] };
+    const file = parse(fs.readFileSync(path.join(ROOT, "ops", "prometheus-rules.yml"), "utf8")) as {
+      groups: { rules: { alert: string; expr: string; labels: { rule: string } }[] }[];
+    };
     const rules = file.groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.labels.rule).sort()).toEqual([...ALERT_RULE_NAMES].sort());
     const served = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));

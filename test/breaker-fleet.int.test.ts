@@ -32,7 +32,15 @@ afterEach(async () => {
 });
 
 // no probe while a test runs: the cooldown is longer than any test
-const env = () => ({ DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, OPSGRAPH_BREAKER_FAILURES: String(THRESHOLD), OPSGRAPH_BREAKER_COOLDOWN_MS: "600000" });
+const env = () => ({
+  DATABASE_URL: databaseUrl(db.pool),
+  OPSGRAPH_DATA_DIR: db.dir,
+  OPENAI_BASE_URL: server.url,
+  OPENAI_API_KEY: "sk-test",
+  OPSGRAPH_MODELS: MODEL,
+  OPSGRAPH_BREAKER_FAILURES: String(THRESHOLD),
+  OPSGRAPH_BREAKER_COOLDOWN_MS: "600000",
+});
 const workers = (n: number) => {
   const f = startWorkers(n, env(), { concurrency: 1 });
   fleets.push(f);
@@ -54,7 +62,9 @@ describe("one circuit breaker for every worker process", () => {
       await waitFinished(db.pool, runs);
       await fleet.stop();
       await db.pool.query("UPDATE opsgraph_workers SET stopped_at = now()");
-      const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_runs WHERE run_id = ANY($1) AND status = 'completed'", [runs]);
+      const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_runs WHERE run_id = ANY($1) AND status = 'completed'", [
+        runs,
+      ]);
       expect(rows[0]!.n).toBe(6); // every agent fell back to rules
       counts.push(deadCalls());
     }
@@ -86,7 +96,9 @@ describe("one circuit breaker for every worker process", () => {
     const second = await submitContracts(app, 1, "restarted");
     await waitFinished(db.pool, second);
     expect(deadCalls()).toBe(THRESHOLD);
-    const { rows } = await db.pool.query("SELECT status, (result->'produced_by') AS produced_by FROM opsgraph_runs WHERE run_id = ANY($1)", [[...first, ...second]]);
+    const { rows } = await db.pool.query("SELECT status, (result->'produced_by') AS produced_by FROM opsgraph_runs WHERE run_id = ANY($1)", [
+      [...first, ...second],
+    ]);
     expect(rows.map((r) => r.status)).toEqual(["completed", "completed"]);
   }, 180_000);
 
@@ -96,8 +108,12 @@ describe("one circuit breaker for every worker process", () => {
     // the model stays dead; each probe takes 600 ms to fail, and opens the breaker again
     server.setResponder("risk_analyst", () => ({ fault: { kind: "latency", ms: PROBE_MS, then: { fault: { kind: "status", status: 500 } } } }));
     // opened by some process just now (as the first test's workers would)
-    await db.pool.query(`INSERT INTO opsgraph_circuit_breakers (breaker_key, state, opened_at, since, generation) VALUES ($1, 'open', now(), now(), 1)`, [`${MODEL}@${server.url}`]);
-    const results = await Promise.all(Array.from({ length: 3 }, () => runCaller({ ...env(), OPSGRAPH_BREAKER_COOLDOWN_MS: String(COOLDOWN_MS), OPSGRAPH_TEST_CALL_FOR_MS: "8000" })));
+    await db.pool.query(`INSERT INTO opsgraph_circuit_breakers (breaker_key, state, opened_at, since, generation) VALUES ($1, 'open', now(), now(), 1)`, [
+      `${MODEL}@${server.url}`,
+    ]);
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => runCaller({ ...env(), OPSGRAPH_BREAKER_COOLDOWN_MS: String(COOLDOWN_MS), OPSGRAPH_TEST_CALL_FOR_MS: "8000" })),
+    );
     const arrivals = server.requests.map((r) => r.at).sort((a, b) => a - b);
     const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!);
     // every probe waits for the one before it to fail (600 ms) and a cooldown (1.5 s) after that

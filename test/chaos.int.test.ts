@@ -20,7 +20,13 @@ import { AGENTS, CONTRACT, MODEL, ok } from "../testing/scripted-contract.js";
 // clock (the waits are asked for and counted, not slept); model-call timeouts are real.
 
 const status = (s: number, extra: { code?: string; retryAfterSeconds?: number } = {}): Reply => ({ fault: { kind: "status", status: s, ...extra } });
-const failingRules = <I, M, O>(agent: Agent<I, M, O>) => ({ ...agent, rules: () => { throw new Error("rules crashed"); } }) as Agent<unknown, unknown, unknown>;
+const failingRules = <I, M, O>(agent: Agent<I, M, O>) =>
+  ({
+    ...agent,
+    rules: () => {
+      throw new Error("rules crashed");
+    },
+  }) as Agent<unknown, unknown, unknown>;
 
 let admin: Database;
 let server: ScriptedServer;
@@ -53,7 +59,8 @@ function setup(opts: { baseURL?: string; timeoutMs?: number; cooldownMs?: number
   return { clock, runner: (extra = {}) => new ContractReviewRunner({ pool: db.pool, tiers, reportsDir, reviewThreshold: 60, clock, ...extra }) };
 }
 
-const callsOf = (run: RunRecord, agent: string, tier = MODEL) => (run.attempts ?? []).filter((a) => a.agent === agent && a.tier === tier && a.outcome !== "skipped").length;
+const callsOf = (run: RunRecord, agent: string, tier = MODEL) =>
+  (run.attempts ?? []).filter((a) => a.agent === agent && a.tier === tier && a.outcome !== "skipped").length;
 const waitedBy = (attempts: Attempt[], agent: string) => attempts.filter((a) => a.agent === agent).reduce((n, a) => n + (a.wait_ms ?? 0), 0);
 const producedBy = (run: RunRecord) => (run.result as { produced_by: Record<string, string> }).produced_by;
 
@@ -93,7 +100,13 @@ afterEach(async () => {
 describe("chaos: the contract-review flow against a failing provider", () => {
   it("a 429 storm with Retry-After: waits what the provider asks, then gets through on the same tier", async () => {
     const { clock, runner } = setup();
-    server.script("clause_extractor", status(429, { retryAfterSeconds: 3 }), status(429, { retryAfterSeconds: 5 }), status(429, { retryAfterSeconds: 3 }), ok("clause_extractor"));
+    server.script(
+      "clause_extractor",
+      status(429, { retryAfterSeconds: 3 }),
+      status(429, { retryAfterSeconds: 5 }),
+      status(429, { retryAfterSeconds: 3 }),
+      ok("clause_extractor"),
+    );
     for (const a of AGENTS.slice(1)) server.script(a, ok(a));
     const run = await runner().review({ document: doc(), autoApprove: true });
     expect(run.status).toBe("completed");
@@ -180,7 +193,11 @@ describe("chaos: the contract-review flow against a failing provider", () => {
     const run = await runner().review({ document: doc(), autoApprove: true });
     expect(run.status).toBe("completed");
     expect(callsOf(run, "clause_extractor")).toBe(2);
-    expect(run.attempts!.filter((a) => a.agent === "clause_extractor").map((a) => `${a.tier}:${a.outcome}`)).toEqual([`${MODEL}:invalid`, `${MODEL}:invalid`, "rules:ok"]);
+    expect(run.attempts!.filter((a) => a.agent === "clause_extractor").map((a) => `${a.tier}:${a.outcome}`)).toEqual([
+      `${MODEL}:invalid`,
+      `${MODEL}:invalid`,
+      "rules:ok",
+    ]);
     expect(JSON.stringify(server.requestsFor("clause_extractor")[1]!.body.messages)).toContain("Your previous answer was rejected");
     expect(clock.slept).toEqual([]);
   });
@@ -279,7 +296,14 @@ describe("chaos: the contract-review flow against a failing provider", () => {
 
     const rows = await deadLetterRows();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ run_id: dead.run_id, thread_id: dead.thread_id, flow: "contract-review", node: "risk_analyst", agent: "risk_analyst", status: "waiting" });
+    expect(rows[0]).toMatchObject({
+      run_id: dead.run_id,
+      thread_id: dead.thread_id,
+      flow: "contract-review",
+      node: "risk_analyst",
+      agent: "risk_analyst",
+      status: "waiting",
+    });
     expect(rows[0].input_ref).toMatchObject({ store: ["opsgraph", "documents"], source: "supply.txt" });
     expect(rows[0].errors.map((a: Attempt) => `${a.tier}:${a.error_class}`)).toEqual([`${MODEL}:fatal`, "rules:fatal"]);
     expect(rows[0].created_at).toBeInstanceOf(Date);

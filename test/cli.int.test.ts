@@ -28,7 +28,8 @@ function tempDir(prefix: string): string {
 type Result = CliResult;
 
 /** Runs `opsgraph <args>` with only the settings given (none from the caller's environment). */
-const opsgraph = (args: string[], opts: { dataDir: string; env?: Record<string, string> }): Promise<Result> => runOpsgraph(args, { OPSGRAPH_DATA_DIR: opts.dataDir, ...opts.env });
+const opsgraph = (args: string[], opts: { dataDir: string; env?: Record<string, string> }): Promise<Result> =>
+  runOpsgraph(args, { OPSGRAPH_DATA_DIR: opts.dataDir, ...opts.env });
 
 const show = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
@@ -63,10 +64,20 @@ describe("bad input: exit 2, one line naming the problem, nothing written", () =
     { name: "an empty file", args: [...run, "test/fixtures/empty.txt"], names: "test/fixtures/empty.txt" },
     { name: "binary data", args: [...run, "test/fixtures/binary.txt"], names: "test/fixtures/binary.txt" },
     { name: "an unsupported type (.rtf)", args: [...run, rtf], names: `${rtf}: unsupported file type ".rtf"` },
-    { name: "a file over OPSGRAPH_MAX_INPUT_BYTES", args: [...run, "samples/contracts/acme-saas-subscription.md"], env: { OPSGRAPH_MAX_INPUT_BYTES: "100" }, names: "samples/contracts/acme-saas-subscription.md" },
+    {
+      name: "a file over OPSGRAPH_MAX_INPUT_BYTES",
+      args: [...run, "samples/contracts/acme-saas-subscription.md"],
+      env: { OPSGRAPH_MAX_INPUT_BYTES: "100" },
+      names: "samples/contracts/acme-saas-subscription.md",
+    },
     { name: "a corrupt PDF", args: [...run, "test/fixtures/corrupt.pdf"], names: "test/fixtures/corrupt.pdf" },
     { name: "a batch with one empty file (no run starts)", args: [...run, mixed], names: "zz-empty.txt" },
-    { name: "a bad OPSGRAPH_MODEL_TIMEOUT_MS", args: [...run, "samples/contracts"], env: { OPSGRAPH_MODEL_TIMEOUT_MS: "abc" }, names: "OPSGRAPH_MODEL_TIMEOUT_MS" },
+    {
+      name: "a bad OPSGRAPH_MODEL_TIMEOUT_MS",
+      args: [...run, "samples/contracts"],
+      env: { OPSGRAPH_MODEL_TIMEOUT_MS: "abc" },
+      names: "OPSGRAPH_MODEL_TIMEOUT_MS",
+    },
     { name: "a bad OPSGRAPH_MODELS", args: [...run, "samples/contracts"], env: { OPSGRAPH_MODELS: "foo" }, names: "OPSGRAPH_MODELS" },
     {
       name: "an unreachable DATABASE_URL",
@@ -169,7 +180,10 @@ describe("contract review end to end (one data dir)", () => {
 
   test("a high-risk contract without --auto-approve waits for a person; resume rejects it", async () => {
     // its own request id: by default the request is the same as the auto-approved batch run
-    const r = await opsgraph(["run", "contract-review", "--input", "samples/contracts/northwind-supply-agreement.txt", "--json", "--request-id", "northwind-for-review"], { dataDir });
+    const r = await opsgraph(
+      ["run", "contract-review", "--input", "samples/contracts/northwind-supply-agreement.txt", "--json", "--request-id", "northwind-for-review"],
+      { dataDir },
+    );
     expect(r.code, show(r)).toBe(0);
     const [run, ...more] = jsonLines(r);
     expect(more).toEqual([]);
@@ -232,12 +246,20 @@ describe("a provider that fails everything, from the CLI", () => {
         env: { OPENAI_BASE_URL: server.url, OPSGRAPH_MODELS: "openai:gpt-4.1-mini" },
       });
       expect(r.code, show(r)).toBe(0);
-      const run = JSON.parse(r.stdout) as { status: string; model_calls: number; tiers_used: string[]; attempts: { agent: string; tier: string; outcome: string; wait_ms?: number }[]; result: { produced_by: Record<string, string> } };
+      const run = JSON.parse(r.stdout) as {
+        status: string;
+        model_calls: number;
+        tiers_used: string[];
+        attempts: { agent: string; tier: string; outcome: string; wait_ms?: number }[];
+        result: { produced_by: Record<string, string> };
+      };
       expect(run.status).toBe("completed");
       expect(run.model_calls).toBe(5);
       expect(server.requests).toHaveLength(5);
       expect(run.tiers_used).toEqual(["rules"]);
-      expect(run.attempts.filter((a) => a.outcome === "skipped").map((a) => a.agent)).toEqual(expect.arrayContaining(["risk_analyst", "terms_analyst", "summarizer"]));
+      expect(run.attempts.filter((a) => a.outcome === "skipped").map((a) => a.agent)).toEqual(
+        expect.arrayContaining(["risk_analyst", "terms_analyst", "summarizer"]),
+      );
       expect(run.attempts.reduce((n, a) => n + (a.wait_ms ?? 0), 0)).toBeLessThanOrEqual(30_000);
       expect(Object.values(run.result.produced_by)).toEqual(["rules", "rules", "rules", "rules"]);
     } finally {
@@ -251,8 +273,19 @@ describe("the dead letter queue, from the CLI", () => {
     const dataDir = tempDir("opsgraph-cli-dlq-");
     // dead-letter a run in this process: the risk analyst's rules crash (there is no model)
     const db = await openDatabase({ databaseUrl: undefined, dataDir });
-    const broken = { ...riskAnalyst, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
-    const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), reviewThreshold: 60, agents: { risk_analyst: broken } });
+    const broken = {
+      ...riskAnalyst,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
+    const runner = new ContractReviewRunner({
+      pool: db.pool,
+      tiers: [],
+      reportsDir: path.join(dataDir, "reports"),
+      reviewThreshold: 60,
+      agents: { risk_analyst: broken },
+    });
     const dead = await runner.review({ document: await readContract(path.join(ROOT, "samples/contracts/harbor-consulting-services.txt")), autoApprove: true });
     await db.close();
     expect(dead.status).toBe("dead_lettered");
@@ -285,22 +318,51 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
     const dataDir = tempDir("opsgraph-cli-registry-");
     // escalate the supervisor in this process: its rules crash (there is no model)
     const db = await openDatabase({ databaseUrl: undefined, dataDir });
-    const broken = { ...portfolioRouter, rules: () => { throw new Error("router crashed"); } } as Agent<unknown, unknown, unknown>;
-    const runner = new PortfolioRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), onExhausted: "escalate", agents: { supervisor: broken } });
-    const portfolio = portfolioInputFromFlags({ fundamentals: path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"), tickers: "FJRD,KSTR", year: 2014 }, ROOT);
+    const broken = {
+      ...portfolioRouter,
+      rules: () => {
+        throw new Error("router crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
+    const runner = new PortfolioRunner({
+      pool: db.pool,
+      tiers: [],
+      reportsDir: path.join(dataDir, "reports"),
+      onExhausted: "escalate",
+      agents: { supervisor: broken },
+    });
+    const portfolio = portfolioInputFromFlags(
+      { fundamentals: path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"), tickers: "FJRD,KSTR", year: 2014 },
+      ROOT,
+    );
     const paused = await runner.review({ portfolio, requestId: "cli-registry-portfolio" });
     expect(paused.status).toBe("awaiting_review");
     const versions = async () => {
       const v: (number | string)[] = [];
-      for await (const t of createCheckpointer(db.pool).list({ configurable: { thread_id: paused.thread_id, checkpoint_ns: "" } })) v.push(checkpointStateVersion(t.checkpoint));
+      for await (const t of createCheckpointer(db.pool).list({ configurable: { thread_id: paused.thread_id, checkpoint_ns: "" } }))
+        v.push(checkpointStateVersion(t.checkpoint));
       return new Set(v);
     };
     try {
       const plan = path.join(dataDir, "plan.json");
-      fs.writeFileSync(plan, JSON.stringify({ finish: false, reason: "a person's plan", tasks: [{ worker: "collect_metrics", payload: { ticker: "FJRD" } }, { worker: "collect_metrics", payload: { ticker: "KSTR" } }] }));
+      fs.writeFileSync(
+        plan,
+        JSON.stringify({
+          finish: false,
+          reason: "a person's plan",
+          tasks: [
+            { worker: "collect_metrics", payload: { ticker: "FJRD" } },
+            { worker: "collect_metrics", payload: { ticker: "KSTR" } },
+          ],
+        }),
+      );
       const resumed = await opsgraph(["resume", paused.run_id, "--output", plan, "--json"], { dataDir });
       expect(resumed.code, show(resumed)).toBe(0);
-      const run = JSON.parse(resumed.stdout) as { flow: string; status: string; result: { companies: { ticker: string }[]; report_path: string; report_html_path: string; categories?: unknown } };
+      const run = JSON.parse(resumed.stdout) as {
+        flow: string;
+        status: string;
+        result: { companies: { ticker: string }[]; report_path: string; report_html_path: string; categories?: unknown };
+      };
       expect(run).toMatchObject({ flow: "portfolio-monitoring", status: "completed" });
       expect(run.result.companies.map((c) => c.ticker).sort()).toEqual(["FJRD", "KSTR"]);
       expect(run.result.categories).toBeUndefined();
@@ -310,15 +372,22 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
 
       const listed = await opsgraph(["runs", "list", "--flow", "portfolio-monitoring", "--json"], { dataDir });
       expect(listed.code, show(listed)).toBe(0);
-      expect((JSON.parse(listed.stdout) as { runs: { run_id: string; flow: string; status: string }[] }).runs).toEqual([expect.objectContaining({ run_id: paused.run_id, flow: "portfolio-monitoring", status: "completed" })]);
+      expect((JSON.parse(listed.stdout) as { runs: { run_id: string; flow: string; status: string }[] }).runs).toEqual([
+        expect.objectContaining({ run_id: paused.run_id, flow: "portfolio-monitoring", status: "completed" }),
+      ]);
       const none = await opsgraph(["runs", "list", "--flow", "contract-review", "--json"], { dataDir });
       expect(JSON.parse(none.stdout)).toEqual({ runs: [] });
       const unknown = await opsgraph(["runs", "list", "--flow", "nope"], { dataDir });
       expect(unknown.code, show(unknown)).toBe(2);
-      expect(unknown.stderr.trim()).toBe('opsgraph: --flow: unknown flow "nope" (known: contract-review, portfolio-monitoring, sourcing.company_profiler, sourcing.fit_analyst, sourcing.outreach_writer, sourcing)');
+      expect(unknown.stderr.trim()).toBe(
+        'opsgraph: --flow: unknown flow "nope" (known: contract-review, portfolio-monitoring, sourcing.company_profiler, sourcing.fit_analyst, sourcing.outreach_writer, sourcing)',
+      );
       const shown = await opsgraph(["runs", "show", paused.run_id, "--json"], { dataDir });
       expect(shown.code, show(shown)).toBe(0);
-      expect(JSON.parse(shown.stdout)).toMatchObject({ flow: "portfolio-monitoring", attempts: expect.arrayContaining([expect.objectContaining({ agent: "supervisor", tier: "person" })]) });
+      expect(JSON.parse(shown.stdout)).toMatchObject({
+        flow: "portfolio-monitoring",
+        attempts: expect.arrayContaining([expect.objectContaining({ agent: "supervisor", tier: "person" })]),
+      });
     } finally {
       await db.close();
     }
@@ -327,8 +396,19 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
   it("dlq retry --all: usage errors in one line, a dry run by filter, then every selected letter retried once with one summary line", async () => {
     const dataDir = tempDir("opsgraph-cli-replay-");
     const db = await openDatabase({ databaseUrl: undefined, dataDir });
-    const brokenRisk = { ...riskAnalyst, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
-    const runner = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: path.join(dataDir, "reports"), reviewThreshold: 60, agents: { risk_analyst: brokenRisk } });
+    const brokenRisk = {
+      ...riskAnalyst,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
+    const runner = new ContractReviewRunner({
+      pool: db.pool,
+      tiers: [],
+      reportsDir: path.join(dataDir, "reports"),
+      reviewThreshold: 60,
+      agents: { risk_analyst: brokenRisk },
+    });
     const document = await readContract(path.join(ROOT, "samples/contracts/harbor-consulting-services.txt"));
     const dead: string[] = [];
     for (let i = 0; i < 3; i++) dead.push((await runner.review({ document, requestId: `cli-replay-${i}`, autoApprove: true })).run_id);
@@ -341,7 +421,9 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
     expect(badSince.code, show(badSince)).toBe(2);
     expect(badSince.stderr.trim()).toBe('opsgraph: --since: "yesterday" is neither an ISO time (2024-05-01T08:00:00Z) nor a duration (2h, 30m, 7d)');
 
-    const dry = await opsgraph(["dlq", "retry", "--all", "--flow", "contract-review", "--agent", "risk_analyst", "--since", "1h", "--dry-run", "--json"], { dataDir });
+    const dry = await opsgraph(["dlq", "retry", "--all", "--flow", "contract-review", "--agent", "risk_analyst", "--since", "1h", "--dry-run", "--json"], {
+      dataDir,
+    });
     expect(dry.code, show(dry)).toBe(0);
     const listed = JSON.parse(dry.stdout) as { dry_run: boolean; count: number; dead_letters: { run_id: string; status: string }[] };
     expect(listed).toMatchObject({ dry_run: true, count: 3 });
@@ -351,7 +433,9 @@ describe("runs of every flow, from the CLI: resume, runs and dlq retry --all dis
 
     const all = await opsgraph(["dlq", "retry", "--all", "--flow", "contract-review", "--concurrency", "2"], { dataDir });
     expect(all.code, show(all)).toBe(0);
-    expect(all.stdout).toBe("retried 3: 3 completed, 0 dead_lettered again, 0 failed, 0 errors (worker-task and refused-event letters cannot be retried in place: 0)\n");
+    expect(all.stdout).toBe(
+      "retried 3: 3 completed, 0 dead_lettered again, 0 failed, 0 errors (worker-task and refused-event letters cannot be retried in place: 0)\n",
+    );
     // not a terminal: one line per letter on stderr
     expect(all.stderr.split("\n").filter((l) => /^dead letter \d+ \(contract-review \/ risk_analyst, run [0-9a-f-]+\): completed$/.test(l))).toHaveLength(3);
     const after = await opsgraph(["dlq", "list", "--status", "retried", "--json"], { dataDir });

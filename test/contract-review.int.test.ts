@@ -32,17 +32,32 @@ const doc = (text: string, source = "msa.txt") => documentOf(text, source);
 
 const absent = (name: string) => ({ name, present: false, excerpts: [], value: null });
 const CATEGORY_NAMES = [
-  "Governing Law", "Termination For Convenience", "Cap On Liability", "Uncapped Liability", "Non-Compete", "Exclusivity", "Change Of Control",
-  "Anti-Assignment", "Renewal Term", "Liquidated Damages", "Audit Rights", "Ip Ownership Assignment", "Most Favored Nation", "Revenue/Profit Sharing",
+  "Governing Law",
+  "Termination For Convenience",
+  "Cap On Liability",
+  "Uncapped Liability",
+  "Non-Compete",
+  "Exclusivity",
+  "Change Of Control",
+  "Anti-Assignment",
+  "Renewal Term",
+  "Liquidated Damages",
+  "Audit Rights",
+  "Ip Ownership Assignment",
+  "Most Favored Nation",
+  "Revenue/Profit Sharing",
 ];
 
 /** What a careful model would answer for CONTRACT. */
 const clauseAnswer = (governingQuote = "This Agreement is governed by the laws of the State of Delaware.") => ({
   categories: CATEGORY_NAMES.map((name) => {
     if (name === "Governing Law") return { name, present: true, excerpts: [governingQuote], value: "Delaware" };
-    if (name === "Uncapped Liability") return { name, present: true, excerpts: ["Nothing in this Agreement limits either party's liability for its indemnification obligations."], value: null };
-    if (name === "Non-Compete") return { name, present: true, excerpts: ["Supplier shall not provide similar services to any competitor of Customer."], value: null };
-    if (name === "Termination For Convenience") return { name, present: true, excerpts: ["Either party may terminate this Agreement on sixty (60) days' prior written notice."], value: null };
+    if (name === "Uncapped Liability")
+      return { name, present: true, excerpts: ["Nothing in this Agreement limits either party's liability for its indemnification obligations."], value: null };
+    if (name === "Non-Compete")
+      return { name, present: true, excerpts: ["Supplier shall not provide similar services to any competitor of Customer."], value: null };
+    if (name === "Termination For Convenience")
+      return { name, present: true, excerpts: ["Either party may terminate this Agreement on sixty (60) days' prior written notice."], value: null };
     return absent(name);
   }),
 });
@@ -110,7 +125,10 @@ describe("contract review on PostgreSQL with a model tier", () => {
     expect(first.model_calls).toBe(4);
     expect(server.requests).toHaveLength(4);
     expect(first.tiers_used).toEqual([MODEL]);
-    const result = first.result as { risk_score: number; categories: { name: string; present: boolean; value: string | null; excerpts: { text: string; start: number; end: number }[] }[] };
+    const result = first.result as {
+      risk_score: number;
+      categories: { name: string; present: boolean; value: string | null; excerpts: { text: string; start: number; end: number }[] }[];
+    };
     expect(result.risk_score).toBe(75);
     const law = result.categories.find((c) => c.name === "Governing Law")!;
     expect(law.value).toBe("Delaware");
@@ -219,7 +237,10 @@ describe("contract review on PostgreSQL with a model tier", () => {
       modelTimeoutMs: 2_000,
     })[0]!;
     const direct = new ChatOpenAI({ model: "gpt-4.1-mini", apiKey: "sk-test", maxRetries: 0, temperature: 0, configuration: { baseURL: server.url } });
-    for (const [agent, answer] of [[riskAnalyst, riskAnswer], [summarizer, summaryAnswer]] as const) {
+    for (const [agent, answer] of [
+      [riskAnalyst, riskAnswer],
+      [summarizer, summaryAnswer],
+    ] as const) {
       server.script(agent.name, { json: answer }, { json: answer });
       const call = { agent: agent.name, schema: agent.modelOutput as z.ZodType<unknown>, system: "You review contracts.", user: "The contract." };
       const { output } = await tier.invoke(call);

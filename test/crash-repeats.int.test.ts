@@ -32,7 +32,15 @@ let inFlight = 0;
 function env() {
   const e: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_)/.test(k) && k !== "DATABASE_URL") e[k] = v;
-  return { ...e, OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) };
+  return {
+    ...e,
+    OPSGRAPH_DATA_DIR: dataDir,
+    OPENAI_BASE_URL: server.url,
+    OPENAI_API_KEY: "sk-test",
+    OPSGRAPH_MODELS: MODEL,
+    LOG_LEVEL: "warn",
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+  };
 }
 
 // short, so a killed worker's runs are taken over soon; long enough that a worker starved of CPU
@@ -40,11 +48,16 @@ function env() {
 const LEASE_MS = 5_000;
 
 function startWorker(concurrency: number): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(concurrency), "--lease-ms", String(LEASE_MS)], { cwd: ROOT, env: env(), stdio: "ignore" });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", String(concurrency), "--lease-ms", String(LEASE_MS)],
+    { cwd: ROOT, env: env(), stdio: "ignore" },
+  );
   workers.push(child);
   return child;
 }
-const exited = (child: ChildProcess) => new Promise<unknown>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
+const exited = (child: ChildProcess) =>
+  new Promise<unknown>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
 
 /** SIGKILLs a worker; answers the model calls that were in flight at that moment. */
 async function kill(child: ChildProcess): Promise<number> {
@@ -67,8 +80,10 @@ function answer(agent: string, reply: (req: RecordedRequest) => Reply, ms: (req:
   });
 }
 
-const userPrompt = (req: RecordedRequest) => String((req.body as { messages: { role: string; content: string }[] }).messages.find((m) => m.role === "user")?.content ?? "");
-const statusOf = async (runId: string) => (await app.db.pool.query<{ status: string }>("SELECT status FROM opsgraph_runs WHERE run_id = $1", [runId])).rows[0]?.status;
+const userPrompt = (req: RecordedRequest) =>
+  String((req.body as { messages: { role: string; content: string }[] }).messages.find((m) => m.role === "user")?.content ?? "");
+const statusOf = async (runId: string) =>
+  (await app.db.pool.query<{ status: string }>("SELECT status FROM opsgraph_runs WHERE run_id = $1", [runId])).rows[0]?.status;
 const allEnded = async (runIds: string[]) => (await Promise.all(runIds.map(statusOf))).every((s) => s === "completed");
 /** Model calls the runs' ledgers hold, by agent. */
 async function ledgerCalls(runIds: string[], runner: App["contractReview"] | App["portfolio"]): Promise<Record<string, number>> {
@@ -112,7 +127,16 @@ async function finish(runIds: string[], concurrency: number) {
 
 beforeAll(async () => {
   server = await startScriptedOpenAI();
-  app = await openApp(loadConfig({ OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, DATABASE_URL: process.env.DATABASE_URL }), { queue: true });
+  app = await openApp(
+    loadConfig({
+      OPSGRAPH_DATA_DIR: dataDir,
+      OPENAI_BASE_URL: server.url,
+      OPENAI_API_KEY: "sk-test",
+      OPSGRAPH_MODELS: MODEL,
+      DATABASE_URL: process.env.DATABASE_URL,
+    }),
+    { queue: true },
+  );
 });
 afterAll(async () => {
   for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
@@ -128,11 +152,23 @@ beforeEach(() => {
 describe("a worker SIGKILLed mid-run repeats no more model calls than were in flight", () => {
   it("parallel branches: four runs whose terms analyst finished while the risk analyst was in flight repeat only the risk calls", async () => {
     let slow = true;
-    for (const a of AGENTS) answer(a, () => ok(a), () => (a === "risk_analyst" && slow ? 3_000 : 50));
+    for (const a of AGENTS)
+      answer(
+        a,
+        () => ok(a),
+        () => (a === "risk_analyst" && slow ? 3_000 : 50),
+      );
     const runIds: string[] = [];
-    for (let i = 0; i < 4; i++) runIds.push((await app.contractReview.submit({ document: contract(`${CONTRACT}\n\nBranches ${i} ${Date.now()}.`, `branches-${i}.txt`), autoApprove: true })).run_id);
+    for (let i = 0; i < 4; i++)
+      runIds.push(
+        (await app.contractReview.submit({ document: contract(`${CONTRACT}\n\nBranches ${i} ${Date.now()}.`, `branches-${i}.txt`), autoApprove: true })).run_id,
+      );
     const a = startWorker(4);
-    await until("every run's terms analyst answered, its risk analyst in flight", () => server.requestsFor("terms_analyst").length === 4 && server.requestsFor("risk_analyst").length === 4 && inFlight === 4, 90_000);
+    await until(
+      "every run's terms analyst answered, its risk analyst in flight",
+      () => server.requestsFor("terms_analyst").length === 4 && server.requestsFor("risk_analyst").length === 4 && inFlight === 4,
+      90_000,
+    );
     await new Promise((r) => setTimeout(r, 300)); // the terms answers reach their checkpoint writes
     const atKill = await kill(a);
     slow = false;
@@ -144,13 +180,28 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
   }, 240_000);
 
   it("a long contract split into chunks: the chunks answered before the kill are not asked again", async () => {
-    const filler = (n: number) => `${n}. Deliveries. The Supplier shall deliver the goods listed in schedule ${n} to the Buyer's site within ten business days of each order, packed to the Buyer's standard.`;
+    const filler = (n: number) =>
+      `${n}. Deliveries. The Supplier shall deliver the goods listed in schedule ${n} to the Buyer's site within ten business days of each order, packed to the Buyer's standard.`;
     const text = `${CONTRACT}\n\n${Array.from({ length: 1400 }, (_, i) => filler(i + 4)).join("\n\n")}`;
     const chunks = clauseExtractor.split!({ text, start: 0, end: text.length }).length;
     expect(chunks).toBeGreaterThanOrEqual(4);
-    const none = { json: { categories: (answerOf("clause_extractor") as { categories: { name: string }[] }).categories.map(({ name }) => ({ name, present: false, excerpts: [], value: null })) } };
+    const none = {
+      json: {
+        categories: (answerOf("clause_extractor") as { categories: { name: string }[] }).categories.map(({ name }) => ({
+          name,
+          present: false,
+          excerpts: [],
+          value: null,
+        })),
+      },
+    };
     let slow = true;
-    for (const a of AGENTS) answer(a, () => (a === "clause_extractor" ? none : ok(a)), () => (slow ? 600 : 20));
+    for (const a of AGENTS)
+      answer(
+        a,
+        () => (a === "clause_extractor" ? none : ok(a)),
+        () => (slow ? 600 : 20),
+      );
     const { run_id } = await app.contractReview.submit({ document: contract(text, "long.txt"), autoApprove: true });
     const a = startWorker(1);
     await until("three chunks answered, the fourth in flight", () => server.requestsFor("clause_extractor").length === 4 && inFlight === 1, 90_000);
@@ -171,12 +222,23 @@ describe("a worker SIGKILLed mid-run repeats no more model calls than were in fl
     let slow = true;
     const ticker = (req: RecordedRequest) => /\(([A-Z]+)\)/.exec(userPrompt(req))?.[1] ?? "";
     for (const [agent, responder] of Object.entries(portfolioResponders)) {
-      answer(agent, (req) => responder(req) as Reply, (req) => (slow && agent === "analyse_kpis" ? (slowTickers.has(ticker(req)) ? 4_000 : 100) : 20));
+      answer(
+        agent,
+        (req) => responder(req) as Reply,
+        (req) => (slow && agent === "analyse_kpis" ? (slowTickers.has(ticker(req)) ? 4_000 : 100) : 20),
+      );
     }
-    const portfolio = portfolioInputFromFlags({ fundamentals: path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"), tickers: tickers.join(","), year: 2014 }, ROOT);
+    const portfolio = portfolioInputFromFlags(
+      { fundamentals: path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"), tickers: tickers.join(","), year: 2014 },
+      ROOT,
+    );
     const { run_id } = await app.portfolio.submit({ portfolio, requestId: `crash-fan-out-${Date.now()}` });
     const a = startWorker(1);
-    await until("the fast analysts answered, the slow ones in flight", () => server.requestsFor("analyse_kpis").length === tickers.length && inFlight === slowTickers.size, 90_000);
+    await until(
+      "the fast analysts answered, the slow ones in flight",
+      () => server.requestsFor("analyse_kpis").length === tickers.length && inFlight === slowTickers.size,
+      90_000,
+    );
     await new Promise((r) => setTimeout(r, 300));
     const atKill = await kill(a);
     slow = false;

@@ -150,7 +150,12 @@ describeWithData(`opsgraph data fetch ${SUITE} (the smallest suite) from a local
       encoding: "utf8",
     });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("eval:"))).toEqual([
+    expect(
+      r.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("eval:")),
+    ).toEqual([
       `eval: sourcing/backtest: no data at ${path.join(dir, "none", "sourcing", "yc-startups-2005-2014", "Startups.csv")} (set OPSGRAPH_DATASETS, or fetch it: npx opsgraph data fetch sourcing)`,
     ]);
     expect(filesUnder(dir)).toEqual([]);

@@ -68,14 +68,24 @@ const userPrompt = (r: RecordedRequest) => JSON.stringify((r.body as { messages?
 async function startDevServer(env: Record<string, string>): Promise<string> {
   const port = await freePort();
   // --no-reload: no file watcher in a test; detached: its own process group, killed whole
-  dev = spawn(process.execPath, ["scripts/dev.mjs", "--no-reload"], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  dev = spawn(process.execPath, ["scripts/dev.mjs", "--no-reload"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   dev.stdout!.on("data", (b: Buffer) => (output += b.toString()));
   dev.stderr!.on("data", (b: Buffer) => (output += b.toString()));
-  const exited = new Promise<never>((_, reject) => dev.once("exit", (code, signal) => reject(new Error(`npm run dev exited (${signal ?? `code ${code}`}) before it served on port ${port}:\n${tail()}`))));
+  const exited = new Promise<never>((_, reject) =>
+    dev.once("exit", (code, signal) => reject(new Error(`npm run dev exited (${signal ?? `code ${code}`}) before it served on port ${port}:\n${tail()}`))),
+  );
   const url = `http://127.0.0.1:${port}`;
   const ready = (async () => {
-    for (const deadline = Date.now() + STARTUP_MS; Date.now() < deadline; ) {
-      const up = await fetch(`${url}/ok`).then((r) => r.ok, () => false);
+    for (const deadline = Date.now() + STARTUP_MS; Date.now() < deadline;) {
+      const up = await fetch(`${url}/ok`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (up) return url;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -112,7 +122,13 @@ beforeAll(async () => {
   scriptPortfolioModel(model);
   // the sourcing agents' model refuses (a bad request is not retried): their steps fall back to rules
   for (const agent of SOURCING_AGENTS) model.setResponder(agent, () => ({ fault: { kind: "status", status: 400, message: "model refuses in this test" } }));
-  const url = await startDevServer({ OPSGRAPH_MODELS: `${MODEL},${FALLBACK_MODEL}`, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_REVIEW_THRESHOLD: "0", LOG_LEVEL: "warn" });
+  const url = await startDevServer({
+    OPSGRAPH_MODELS: `${MODEL},${FALLBACK_MODEL}`,
+    OPENAI_BASE_URL: model.url,
+    OPENAI_API_KEY: "sk-test",
+    OPSGRAPH_REVIEW_THRESHOLD: "0",
+    LOG_LEVEL: "warn",
+  });
   // the server extracts a graph's schemas with the TypeScript compiler on first request: slow on a loaded machine
   client = new Client({ apiUrl: url, timeoutMs: 120_000 });
 }, STARTUP_MS + 10_000);
@@ -136,7 +152,10 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
       const input = schemas.input_schema as { properties?: Record<string, { description?: string }> } | null;
       const fields = Object.entries(input?.properties ?? {});
       expect(fields.length, `${graphId} serves no input schema`).toBeGreaterThan(0);
-      expect(fields.filter(([, f]) => !f.description?.trim()).map(([name]) => name), `${graphId}: input fields without a description`).toEqual([]);
+      expect(
+        fields.filter(([, f]) => !f.description?.trim()).map(([name]) => name),
+        `${graphId}: input fields without a description`,
+      ).toEqual([]);
     }
     const contract = await client.assistants.getSchemas("contract_review");
     expect(Object.keys((contract.input_schema as { properties: object }).properties)).toEqual(["text", "source", "document_ref", "state_version"]);
@@ -146,7 +165,11 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
     const thread = await client.threads.create();
     const nodes: string[] = [];
     // a context of its own (partial): the model tier and threshold still come from the server's environment
-    for await (const chunk of client.runs.stream(thread.thread_id, "contract_review", { input: { text: CONTRACT, source: "supply.txt" }, context: { autoApprove: false }, streamMode: "updates" })) {
+    for await (const chunk of client.runs.stream(thread.thread_id, "contract_review", {
+      input: { text: CONTRACT, source: "supply.txt" },
+      context: { autoApprove: false },
+      streamMode: "updates",
+    })) {
       if (chunk.event === "error") throw new Error(`run failed: ${JSON.stringify(chunk.data)}`);
       if (chunk.event === "updates") nodes.push(...Object.keys(chunk.data as object));
     }
@@ -201,7 +224,10 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
   }, 60_000);
 
   it("runs one sourcing stage alone, as the event bus does", async () => {
-    const values = (await client.runs.wait(null, "sourcing_company_profiler", { input: { company: CUREBIT } })) as { profile: { name: string } | null; fit: unknown };
+    const values = (await client.runs.wait(null, "sourcing_company_profiler", { input: { company: CUREBIT } })) as {
+      profile: { name: string } | null;
+      fit: unknown;
+    };
     expect(values.profile?.name).toBe("Curebit");
     expect(values.fit).toBeNull();
   }, 60_000);
@@ -210,7 +236,7 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
     const thread = await client.threads.create();
     const run = await client.runs.create(thread.thread_id, "contract_review", { input: { text: `${CONTRACT}\n\n${HANGS}`, source: "hangs.txt" } });
     const hung = () => model.requestsFor("clause_extractor").some((r) => userPrompt(r).includes(HANGS));
-    for (const deadline = Date.now() + 30_000; !hung() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+    for (const deadline = Date.now() + 30_000; !hung() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 200));
     expect(hung()).toBe(true);
     expect((await client.runs.get(thread.thread_id, run.run_id)).status).toBe("running");
 
@@ -233,7 +259,10 @@ describe("npm run dev, through @langchain/langgraph-sdk", () => {
       const thread = await client.threads.create();
       // a fast backoff through the run's context, so the outage takes milliseconds, not the 30 s of the default
       const backoff = { delaysMs: [1, 1, 1, 1], maxAttempts: 5, maxWaitMs: 1000, jitter: 0 };
-      const values = (await client.runs.wait(thread.thread_id, "contract_review", { input: { text: CONTRACT, source: "down.txt" }, context: { autoApprove: true, backoff } })) as {
+      const values = (await client.runs.wait(thread.thread_id, "contract_review", {
+        input: { text: CONTRACT, source: "down.txt" },
+        context: { autoApprove: true, backoff },
+      })) as {
         produced_by: Record<string, string>;
         attempts: { tier: string; outcome: string }[];
         report_path: string | null;

@@ -139,7 +139,8 @@ class Holder {
   async line(timeoutMs = 150_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.lines.length === 0) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`holder ${this.pid} exited (${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.trim()}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`holder ${this.pid} exited (${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.trim()}`);
       if (Date.now() > deadline) throw new Error(`holder ${this.pid}: no output after ${timeoutMs} ms; stderr: ${this.stderr.trim()}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.max(0, deadline - Date.now()) + 10);

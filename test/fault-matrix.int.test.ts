@@ -144,7 +144,11 @@ describeWithData("fault matrix: contract review on the longest CUAD dev contract
         const { clock, tiers: modelTiers } = partsFor(tiers, kind);
         server.reset();
         const wrap = faulting(kind);
-        for (const [agent, json] of Object.entries(answers)) server.setResponder(agent, wrap(() => ({ json })));
+        for (const [agent, json] of Object.entries(answers))
+          server.setResponder(
+            agent,
+            wrap(() => ({ json })),
+          );
         const runner = new ContractReviewRunner({ pool: db.pool, tiers: modelTiers, reportsDir, reviewThreshold: 60, clock });
         const t0 = clock.now();
         const run = await runner.review({ document: documentOf(text, "longest.txt"), requestId: `cr-${tiers}-${kind}`, autoApprove: true });
@@ -160,40 +164,57 @@ describeWithData("fault matrix: contract review on the longest CUAD dev contract
   }
 });
 
-describeWithData("fault matrix: portfolio monitoring of S&P 500 companies", "portfolio/sp500-fundamentals-2012-2016/fundamentals.csv", "portfolio-monitoring", () => {
-  let db: { pool: pg.Pool; drop: () => Promise<void> };
-  let tickers: string[];
-  beforeAll(async () => {
-    db = await freshDatabase(admin);
-    const csv = fs.readFileSync(dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), "utf8");
-    tickers = [...new Set(csv.split("\n").slice(1).map((l) => l.split(",")[1]).filter((t): t is string => !!t))].sort();
-  });
-  afterAll(() => db?.drop());
-
-  const cases = [1, 2, 3].flatMap((tiers) => FAULTS.map((kind) => ({ tiers, kind, companies: 20 })));
-  cases.push({ tiers: 3, kind: "500", companies: 100 }, { tiers: 3, kind: "mixed", companies: 100 }, { tiers: 2, kind: "hang", companies: 100 });
-  for (const { tiers, kind, companies } of cases) {
-    it(`${companies} companies, ${tiers} tier(s), ${kind}: finishes with every company accounted for`, async () => {
-      const { clock, tiers: modelTiers } = partsFor(tiers, kind);
-      server.reset();
-      const wrap = faulting(kind);
-      for (const [agent, responder] of Object.entries(portfolioResponders)) server.setResponder(agent, wrap(responder));
-      const runner = new PortfolioRunner({ pool: db.pool, tiers: modelTiers, reportsDir, clock });
-      const portfolio = portfolioInputFromFlags({ fundamentals: dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers: tickers.slice(0, companies).join(","), year: 2014 }, ROOT);
-      const run = await runner.review({ portfolio, requestId: `pm-${companies}-${tiers}-${kind}` });
-      expectEndedWell(run, kind);
-      const result = run.result as { companies: CompanyResult[]; supervisor_stop?: { reason: string } };
-      expect(result.companies).toHaveLength(companies);
-      for (const c of result.companies) expect(["ok", "flagged", "data_unavailable"]).toContain(c.status);
-      for (const [agent, ms] of lostByStep(run.attempts!.filter((a) => a.agent === "supervisor"))) expect(ms, agent).toBeLessThanOrEqual(STEP_BOUND_MS(tiers) * (DEFAULT_BUDGET.maxRounds + 1));
-      // a dead provider costs a bounded number of calls per company: the breakers open for the whole process.
-      // (An answer that fails its schema is no outage: each of a company's two agents asks every tier and repairs once.)
-      // The router: at most a call and a repair a tier, each round.
-      const routerShare = (2 * tiers * (DEFAULT_BUDGET.maxRounds + 1)) / companies;
-      if (kind !== "mixed") expect(server.requests.length / companies).toBeLessThanOrEqual((kind === "schema_invalid" ? 4 * tiers : 3 * tiers) + routerShare);
+describeWithData(
+  "fault matrix: portfolio monitoring of S&P 500 companies",
+  "portfolio/sp500-fundamentals-2012-2016/fundamentals.csv",
+  "portfolio-monitoring",
+  () => {
+    let db: { pool: pg.Pool; drop: () => Promise<void> };
+    let tickers: string[];
+    beforeAll(async () => {
+      db = await freshDatabase(admin);
+      const csv = fs.readFileSync(dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), "utf8");
+      tickers = [
+        ...new Set(
+          csv
+            .split("\n")
+            .slice(1)
+            .map((l) => l.split(",")[1])
+            .filter((t): t is string => !!t),
+        ),
+      ].sort();
     });
-  }
-});
+    afterAll(() => db?.drop());
+
+    const cases = [1, 2, 3].flatMap((tiers) => FAULTS.map((kind) => ({ tiers, kind, companies: 20 })));
+    cases.push({ tiers: 3, kind: "500", companies: 100 }, { tiers: 3, kind: "mixed", companies: 100 }, { tiers: 2, kind: "hang", companies: 100 });
+    for (const { tiers, kind, companies } of cases) {
+      it(`${companies} companies, ${tiers} tier(s), ${kind}: finishes with every company accounted for`, async () => {
+        const { clock, tiers: modelTiers } = partsFor(tiers, kind);
+        server.reset();
+        const wrap = faulting(kind);
+        for (const [agent, responder] of Object.entries(portfolioResponders)) server.setResponder(agent, wrap(responder));
+        const runner = new PortfolioRunner({ pool: db.pool, tiers: modelTiers, reportsDir, clock });
+        const portfolio = portfolioInputFromFlags(
+          { fundamentals: dataset("portfolio/sp500-fundamentals-2012-2016/fundamentals.csv"), tickers: tickers.slice(0, companies).join(","), year: 2014 },
+          ROOT,
+        );
+        const run = await runner.review({ portfolio, requestId: `pm-${companies}-${tiers}-${kind}` });
+        expectEndedWell(run, kind);
+        const result = run.result as { companies: CompanyResult[]; supervisor_stop?: { reason: string } };
+        expect(result.companies).toHaveLength(companies);
+        for (const c of result.companies) expect(["ok", "flagged", "data_unavailable"]).toContain(c.status);
+        for (const [agent, ms] of lostByStep(run.attempts!.filter((a) => a.agent === "supervisor")))
+          expect(ms, agent).toBeLessThanOrEqual(STEP_BOUND_MS(tiers) * (DEFAULT_BUDGET.maxRounds + 1));
+        // a dead provider costs a bounded number of calls per company: the breakers open for the whole process.
+        // (An answer that fails its schema is no outage: each of a company's two agents asks every tier and repairs once.)
+        // The router: at most a call and a repair a tier, each round.
+        const routerShare = (2 * tiers * (DEFAULT_BUDGET.maxRounds + 1)) / companies;
+        if (kind !== "mixed") expect(server.requests.length / companies).toBeLessThanOrEqual((kind === "schema_invalid" ? 4 * tiers : 3 * tiers) + routerShare);
+      });
+    }
+  },
+);
 
 describeWithData("fault matrix: deal sourcing of YC startups on the event bus", "sourcing/yc-startups-2005-2014/Startups.csv", "sourcing", () => {
   let db: { pool: pg.Pool; drop: () => Promise<void> };
@@ -213,7 +234,9 @@ describeWithData("fault matrix: deal sourcing of YC startups on the event bus", 
   for (const { tiers, kind, startups } of cases) {
     it(`${startups} startups, ${tiers} tier(s), ${kind}: every company reaches the end of its chain`, async () => {
       // the same startups each case: the same event ids, so the same threads; each case starts from none
-      await db.pool.query(`TRUNCATE opsgraph_events, opsgraph_event_consumptions, opsgraph_runs, opsgraph_outreach_drafts, opsgraph_dead_letters, checkpoints, checkpoint_blobs, checkpoint_writes, store`);
+      await db.pool.query(
+        `TRUNCATE opsgraph_events, opsgraph_event_consumptions, opsgraph_runs, opsgraph_outreach_drafts, opsgraph_dead_letters, checkpoints, checkpoint_blobs, checkpoint_writes, store`,
+      );
       const { clock, tiers: modelTiers } = partsFor(tiers, kind);
       server.reset();
       const wrap = faulting(kind);
@@ -227,7 +250,9 @@ describeWithData("fault matrix: deal sourcing of YC startups on the event bus", 
         // four at a time: each running stage holds a connection of the test pool (10) for its thread's lock
         for (const c of consumers) took += await c.poll(4);
       }
-      const { rows } = await db.pool.query<{ status: string; tiers_used: string[]; error: string | null }>(`SELECT status, tiers_used, error FROM opsgraph_runs`);
+      const { rows } = await db.pool.query<{ status: string; tiers_used: string[]; error: string | null }>(
+        `SELECT status, tiers_used, error FROM opsgraph_runs`,
+      );
       expect(rows.filter((r) => /recursion/i.test(r.error ?? ""))).toEqual([]);
       expect(rows.filter((r) => r.status !== "completed")).toEqual([]);
       const used = new Set(rows.flatMap((r) => r.tiers_used));

@@ -18,11 +18,15 @@ const db = useFreshDatabase("opsgraph-fencing-");
 async function runAtFence4() {
   const run_id = randomUUID();
   const thread_id = `contract-review:${run_id}`;
-  await db.pool.query(`INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence) VALUES ($1, $2, $3, 'contract-review', 'running', '{}', 4)`, [run_id, run_id, thread_id]);
+  await db.pool.query(
+    `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence) VALUES ($1, $2, $3, 'contract-review', 'running', '{}', 4)`,
+    [run_id, run_id, thread_id],
+  );
   return { run_id, thread_id };
 }
 
-const count = async (table: string, thread_id: string) => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE thread_id = $1`, [thread_id])).rows[0]!.n;
+const count = async (table: string, thread_id: string) =>
+  (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE thread_id = $1`, [thread_id])).rows[0]!.n;
 
 describe("fenced writes", () => {
   it("the saver: a put or putWrites with a stale token writes nothing and throws FencedError; the current token writes", async () => {
@@ -79,7 +83,9 @@ describe("fenced writes", () => {
 
     await expect(outbox.deliverReport({ ...report, fence: 3 }, told)).rejects.toThrow(`run ${run_id}: lease lost to another worker (fence 3 < 4)`);
     await expect(outbox.deliverReport({ ...report, fence: 3 })).rejects.toBeInstanceOf(FencedError);
-    await expect(outbox.enqueueAndDeliver({ key: `${thread_id}:n`, kind: "notification", run_id, thread_id, fence: 3, payload: { kind: "k", payload: {} } })).rejects.toBeInstanceOf(FencedError);
+    await expect(
+      outbox.enqueueAndDeliver({ key: `${thread_id}:n`, kind: "notification", run_id, thread_id, fence: 3, payload: { kind: "k", payload: {} } }),
+    ).rejects.toBeInstanceOf(FencedError);
     expect(fs.readdirSync(db.dir)).toEqual([]);
     expect(await count("opsgraph_outbox", thread_id)).toBe(0);
     expect((await db.pool.query("SELECT count(*)::int AS n FROM opsgraph_notifications")).rows[0].n).toBe(0);

@@ -89,7 +89,8 @@ async function drain(consumers: EventConsumer[]) {
 /** The state version of every checkpoint of a thread, oldest first. */
 async function stateVersions(threadId: string): Promise<(number | string)[]> {
   const versions: (number | string)[] = [];
-  for await (const t of createCheckpointer(db.pool).list({ configurable: { thread_id: threadId, checkpoint_ns: "" } })) versions.unshift(checkpointStateVersion(t.checkpoint));
+  for await (const t of createCheckpointer(db.pool).list({ configurable: { thread_id: threadId, checkpoint_ns: "" } }))
+    versions.unshift(checkpointStateVersion(t.checkpoint));
   return versions;
 }
 
@@ -130,9 +131,15 @@ describe("resume dispatches by the run's flow", () => {
     const { registry, contractReview, sourcing } = await open("escalate");
     broken.add("clause_extractor");
     const paused = await contractReview.review({ document: documentOf(CONTRACT), autoApprove: true });
-    await expect(sourcing.stages[1]!.resume(paused.run_id, { decision: "reject" })).rejects.toThrow(`run ${paused.run_id}: is a contract-review run, not sourcing.fit_analyst`);
+    await expect(sourcing.stages[1]!.resume(paused.run_id, { decision: "reject" })).rejects.toThrow(
+      `run ${paused.run_id}: is a contract-review run, not sourcing.fit_analyst`,
+    );
     const done = await registry.resume(paused.run_id, { decision: "reject", note: "unreadable scan" });
-    expect(done).toMatchObject({ flow: "contract-review", status: "failed", error: "clause_extractor: rejected by a person at the escalation: unreadable scan" });
+    expect(done).toMatchObject({
+      flow: "contract-review",
+      status: "failed",
+      error: "clause_extractor: rejected by a person at the escalation: unreadable scan",
+    });
   });
 
   it("portfolio monitoring: an escalated supervisor, given a person's plan, completes on the portfolio graph with its report; contract review's upgrader never touches the thread", async () => {
@@ -143,13 +150,20 @@ describe("resume dispatches by the run's flow", () => {
     broken.clear();
     // defence in depth: another flow's runner refuses it, and writes nothing
     const before = await stateVersions(paused.thread_id);
-    await expect(contractReview.resume(paused.run_id, { output: PERSON_PLAN })).rejects.toThrow(`run ${paused.run_id}: is a portfolio-monitoring run, not contract-review`);
+    await expect(contractReview.resume(paused.run_id, { output: PERSON_PLAN })).rejects.toThrow(
+      `run ${paused.run_id}: is a portfolio-monitoring run, not contract-review`,
+    );
     await expect(contractReview.show(paused.run_id)).rejects.toThrow("is a portfolio-monitoring run, not contract-review");
     expect(await stateVersions(paused.thread_id)).toEqual(before);
 
     const done = await registry.resume(paused.run_id, { output: PERSON_PLAN });
     expect(done).toMatchObject({ flow: "portfolio-monitoring", status: "completed" });
-    const result = done.result as { companies: { ticker: string; status: string }[]; report_path: string; report_html_path: string; produced_by: Record<string, string> };
+    const result = done.result as {
+      companies: { ticker: string; status: string }[];
+      report_path: string;
+      report_html_path: string;
+      produced_by: Record<string, string>;
+    };
     expect(result.companies.map((c) => c.ticker).sort()).toEqual(["FJRD", "KSTR"]);
     expect(result.companies.every((c) => ["ok", "flagged"].includes(c.status))).toBe(true);
     expect(fs.existsSync(result.report_path)).toBe(true);
@@ -165,7 +179,11 @@ describe("resume dispatches by the run's flow", () => {
     broken.add("supervisor");
     const paused = await portfolio.review({ portfolio: portfolioOf(["FJRD"]), requestId: "registry-portfolio-reject" });
     const done = await registry.resume(paused.run_id, { decision: "reject", note: "wrong portfolio" });
-    expect(done).toMatchObject({ flow: "portfolio-monitoring", status: "failed", error: "supervisor: rejected by a person at the escalation: wrong portfolio" });
+    expect(done).toMatchObject({
+      flow: "portfolio-monitoring",
+      status: "failed",
+      error: "supervisor: rejected by a person at the escalation: wrong portfolio",
+    });
     expect(fs.existsSync(path.join(db.dir, "reports")) ? fs.readdirSync(path.join(db.dir, "reports")) : []).toEqual([]);
     expect(new Set(await stateVersions(paused.thread_id))).toEqual(new Set([PORTFOLIO_MONITORING_STATE_VERSION]));
   });
@@ -190,7 +208,9 @@ describe("resume dispatches by the run's flow", () => {
     expect(result.produced_by).toEqual({ fit_analyst: "person" });
     expect(new Set(await stateVersions(paused.thread_id))).toEqual(new Set([SOURCING_STATE_VERSION]));
     // its answer is published: the next stage (or the rejection) follows, and the company is finished
-    expect(await count(`SELECT count(*)::int AS n FROM opsgraph_events WHERE name = 'company.fit_assessed' AND causation_id = $1`, [paused.input.event.id])).toBe(1);
+    expect(
+      await count(`SELECT count(*)::int AS n FROM opsgraph_events WHERE name = 'company.fit_assessed' AND causation_id = $1`, [paused.input.event.id]),
+    ).toBe(1);
     await drain(consumers);
     expect((await sourcing.status()).finished).toBe(1);
   });
@@ -202,13 +222,19 @@ describe("resume dispatches by the run's flow", () => {
     await drain(consumers);
     const paused = await stageRun("sourcing.fit_analyst");
     const done = await registry.resume(paused.run_id, { decision: "reject", note: "not our market" });
-    expect(done).toMatchObject({ flow: "sourcing.fit_analyst", status: "failed", error: "fit_analyst: rejected by a person at the escalation: not our market" });
+    expect(done).toMatchObject({
+      flow: "sourcing.fit_analyst",
+      status: "failed",
+      error: "fit_analyst: rejected by a person at the escalation: not our market",
+    });
     expect(await count(`SELECT count(*)::int AS n FROM opsgraph_events WHERE name = 'company.fit_assessed'`)).toBe(0);
   });
 
   it("an unknown flow is one InputError naming the known ones", async () => {
     const { registry } = await open();
-    expect(() => registry.runnerFor("nope")).toThrow('unknown flow "nope" (known: contract-review, portfolio-monitoring, sourcing.company_profiler, sourcing.fit_analyst, sourcing.outreach_writer)');
+    expect(() => registry.runnerFor("nope")).toThrow(
+      'unknown flow "nope" (known: contract-review, portfolio-monitoring, sourcing.company_profiler, sourcing.fit_analyst, sourcing.outreach_writer)',
+    );
     await expect(registry.list({ flow: "nope" })).rejects.toThrow('--flow: unknown flow "nope"');
   });
 });
@@ -226,8 +252,14 @@ describe("dlq retry of a sourcing stage", () => {
     broken.clear();
     const { run } = await registry.retryDeadLetter(letter!.id);
     expect(run.status).toBe("completed");
-    expect(await count(`SELECT count(*)::int AS n FROM opsgraph_events WHERE name = 'company.fit_assessed' AND causation_id = $1`, [dead.input.event.id])).toBe(1);
-    expect(await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions WHERE event_id = $1 AND consumer = 'fit_analyst' AND outcome = 'handled'`, [dead.input.event.id])).toBe(1);
+    expect(await count(`SELECT count(*)::int AS n FROM opsgraph_events WHERE name = 'company.fit_assessed' AND causation_id = $1`, [dead.input.event.id])).toBe(
+      1,
+    );
+    expect(
+      await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions WHERE event_id = $1 AND consumer = 'fit_analyst' AND outcome = 'handled'`, [
+        dead.input.event.id,
+      ]),
+    ).toBe(1);
     await drain(consumers);
     expect((await sourcing.status()).finished).toBe(1);
   });
@@ -257,8 +289,20 @@ describe("dlq retry --all: bulk replay", () => {
     expect(await count(`SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'`)).toBe(24 + portfolioLetters);
 
     const seen: string[] = [];
-    const summary = await replayDeadLetters(registry, { filter: { since: new Date(Date.now() - 3_600_000) }, concurrency: 4, onLetter: (l) => void seen.push(l.id) });
-    expect(summary).toMatchObject({ selected: 24 + portfolioLetters, retried: 24, completed: 24, dead_lettered: 0, failed: 0, errors: 0, not_retryable: portfolioLetters });
+    const summary = await replayDeadLetters(registry, {
+      filter: { since: new Date(Date.now() - 3_600_000) },
+      concurrency: 4,
+      onLetter: (l) => void seen.push(l.id),
+    });
+    expect(summary).toMatchObject({
+      selected: 24 + portfolioLetters,
+      retried: 24,
+      completed: 24,
+      dead_lettered: 0,
+      failed: 0,
+      errors: 0,
+      not_retryable: portfolioLetters,
+    });
     expect(new Set(seen).size).toBe(seen.length);
     expect(summary.letters.filter((l) => l.outcome === "not_retryable").every((l) => l.agent === "analyse_kpis")).toBe(true);
     // each retried once: settled, the worker task's left waiting

@@ -17,7 +17,18 @@ describe("the registry of flows", () => {
   });
 
   it("lists every flow's agents, each once", () => {
-    expect([...FLOW_AGENTS].sort()).toEqual(["analyse_kpis", "clause_extractor", "company_profiler", "fit_analyst", "issue_flagger", "outreach_writer", "risk_analyst", "summarizer", "supervisor", "terms_analyst"]);
+    expect([...FLOW_AGENTS].sort()).toEqual([
+      "analyse_kpis",
+      "clause_extractor",
+      "company_profiler",
+      "fit_analyst",
+      "issue_flagger",
+      "outreach_writer",
+      "risk_analyst",
+      "summarizer",
+      "supervisor",
+      "terms_analyst",
+    ]);
     expect(new Set(FLOW_AGENTS).size).toBe(FLOW_AGENTS.length);
   });
 

@@ -60,7 +60,10 @@ describe("langgraph.json", () => {
           expect(edges).toContain(`${n.retry} -> ${step}`);
           expect(edges).toContain(`${n.fallback} -> ${step}`);
           // the end of the graph, or of the subgraph the step is drawn in
-          expect([...edges].some((e) => e.startsWith(`${n.deadLetter} -> `) && e.endsWith("__end__")), `${n.deadLetter} -> end`).toBe(true);
+          expect(
+            [...edges].some((e) => e.startsWith(`${n.deadLetter} -> `) && e.endsWith("__end__")),
+            `${n.deadLetter} -> end`,
+          ).toBe(true);
         }
       });
     });

@@ -40,12 +40,24 @@ afterEach(async () => {
 function env(): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_)/.test(k) && k !== "DATABASE_URL" && k !== "LOG_LEVEL") e[k] = v;
-  return { ...e, DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn" };
+  return {
+    ...e,
+    DATABASE_URL: databaseUrl(db.pool),
+    OPSGRAPH_DATA_DIR: db.dir,
+    OPENAI_BASE_URL: server.url,
+    OPENAI_API_KEY: "sk-test",
+    OPSGRAPH_MODELS: MODEL,
+    LOG_LEVEL: "warn",
+  };
 }
 
 /** Starts `opsgraph worker --metrics-port 0`; resolves with the URL it prints. */
 function startWorker(): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "1", "--metrics-port", "0"], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "1", "--metrics-port", "0"], {
+    cwd: ROOT,
+    env: env(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   worker = child;
   let out = "";
   return new Promise((resolve, reject) => {
@@ -68,8 +80,10 @@ function samples(text: string): Map<string, number> {
   }
   return out;
 }
-const key = (name: string, labels: Record<string, string>) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`;
-
+const key = (name: string, labels: Record<string, string>) =>
+  `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(",")}}`;
 
 describe("opsgraph worker --metrics-port", () => {
   it("serves the per-agent series of a run it executed, with its flow, agent, tier and outcome, tokens and cost", async () => {
@@ -84,9 +98,25 @@ describe("opsgraph worker --metrics-port", () => {
     expect(before.get("opsgraph_runs_in_flight")).toBe(0);
     expect(before.get("opsgraph_queue_depth")).toBe(0);
 
-    app = await openApp(loadConfig({ DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL }), { queue: true });
+    app = await openApp(
+      loadConfig({
+        DATABASE_URL: databaseUrl(db.pool),
+        OPSGRAPH_DATA_DIR: db.dir,
+        OPENAI_BASE_URL: server.url,
+        OPENAI_API_KEY: "sk-test",
+        OPSGRAPH_MODELS: MODEL,
+      }),
+      { queue: true },
+    );
     const text = `${CONTRACT}\n\nMetrics test ${Date.now()}.`;
-    const document: ContractDocument = { text, source: "supply.txt", path: "supply.txt", bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
+    const document: ContractDocument = {
+      text,
+      source: "supply.txt",
+      path: "supply.txt",
+      bytes: Buffer.byteLength(text),
+      sha256: createHash("sha256").update(text).digest("hex"),
+      format: "txt",
+    };
     const { run_id } = await app.contractReview.submit({ document, autoApprove: true });
     const status = await until("the run to complete", async () => {
       const s = (await app!.contractReview.get({ runId: run_id }))?.status;
@@ -98,7 +128,10 @@ describe("opsgraph worker --metrics-port", () => {
     // that: scrape until the run's duration shows and it is no longer in flight (or time out)
     const m = await until("the run in /metrics, and no run in flight", async () => {
       const s = samples(await (await fetch(url)).text());
-      return (s.get(key("opsgraph_run_duration_seconds_count", { flow: "contract-review", status: "completed" })) ?? 0) >= 1 && s.get("opsgraph_runs_in_flight") === 0 ? s : undefined;
+      return (s.get(key("opsgraph_run_duration_seconds_count", { flow: "contract-review", status: "completed" })) ?? 0) >= 1 &&
+        s.get("opsgraph_runs_in_flight") === 0
+        ? s
+        : undefined;
     });
     const flow = "contract-review";
     for (const agent of AGENTS) {

@@ -35,7 +35,12 @@ describe("the outbox", () => {
     const outbox = new Outbox(db.pool);
     const file = path.join(db.dir, "reports", "a.md");
     const report = { key: "t1:report:a.md", kind: "report.write" as const, thread_id: "t1", payload: { path: file, markdown: "# first\n" } };
-    const note = { key: "t1:contract.reviewed", kind: "notification" as const, thread_id: "t1", payload: { kind: "contract.reviewed", payload: { decision: "approved" } } };
+    const note = {
+      key: "t1:contract.reviewed",
+      kind: "notification" as const,
+      thread_id: "t1",
+      payload: { kind: "contract.reviewed", payload: { decision: "approved" } },
+    };
 
     expect(await outbox.enqueue(db.pool, report)).toBe(true);
     expect(await outbox.enqueue(db.pool, note)).toBe(true);
@@ -137,19 +142,36 @@ describe("contract review through the outbox", () => {
     expect(fs.existsSync(result.report_path)).toBe(true);
     const written = version(result.report_path);
 
-    const notifications = async () => (await db.pool.query<{ key: string; kind: string; run_id: string; payload: Record<string, unknown> }>(`SELECT key, kind, run_id, payload FROM opsgraph_notifications`)).rows;
+    const notifications = async () =>
+      (
+        await db.pool.query<{ key: string; kind: string; run_id: string; payload: Record<string, unknown> }>(
+          `SELECT key, kind, run_id, payload FROM opsgraph_notifications`,
+        )
+      ).rows;
     const first = await notifications();
     expect(first).toEqual([
       {
         key: `${run.thread_id}:contract.reviewed`,
         kind: "contract.reviewed",
         run_id: run.run_id,
-        payload: { run_id: run.run_id, thread_id: run.thread_id, source: "msa.txt", decision: "approved", risk_score: result.risk_score, report_path: result.report_path },
+        payload: {
+          run_id: run.run_id,
+          thread_id: run.thread_id,
+          source: "msa.txt",
+          decision: "approved",
+          risk_score: result.risk_score,
+          report_path: result.report_path,
+        },
       },
     ]);
     expect(JSON.stringify(first)).not.toContain("MASTER SERVICES AGREEMENT"); // never the contract's text
     const outboxRows = async () =>
-      (await db.pool.query<{ key: string; kind: string; status: string }>(`SELECT key, kind, status FROM opsgraph_outbox WHERE thread_id = $1 ORDER BY kind DESC`, [run.thread_id])).rows;
+      (
+        await db.pool.query<{ key: string; kind: string; status: string }>(
+          `SELECT key, kind, status FROM opsgraph_outbox WHERE thread_id = $1 ORDER BY kind DESC`,
+          [run.thread_id],
+        )
+      ).rows;
     const entries = await outboxRows();
     expect(entries).toEqual([
       { key: `${run.thread_id}:report:${path.basename(result.report_path)}`, kind: "report.write", status: "delivered" },

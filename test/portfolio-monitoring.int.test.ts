@@ -26,7 +26,28 @@ import { ROOT } from "./support/cli.js";
 
 const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv"); // invented: see test/fixtures/README.md
 // 20 companies of ten sectors; FJRD's 2014 revenue jumps 59.5% with its merger
-const TICKERS = ["FJRD", "KSTR", "PLVR", "ORBX", "QSFT", "FRNH", "BZRL", "HMBK", "VLXA", "CRDN", "GLNM", "FZWL", "LMPK", "HRVL", "QNTN", "HLBK", "TWRL", "PTRN", "DSHR", "WRLK"];
+const TICKERS = [
+  "FJRD",
+  "KSTR",
+  "PLVR",
+  "ORBX",
+  "QSFT",
+  "FRNH",
+  "BZRL",
+  "HMBK",
+  "VLXA",
+  "CRDN",
+  "GLNM",
+  "FZWL",
+  "LMPK",
+  "HRVL",
+  "QNTN",
+  "HLBK",
+  "TWRL",
+  "PTRN",
+  "DSHR",
+  "WRLK",
+];
 const LATENCY_MS = 100;
 const FAULT_RATE = 0.2;
 /** A hung request is abandoned after this (a timeout, retried like any transient error); 10× the latency, so a loaded machine's slow answer is not one. */
@@ -38,7 +59,9 @@ let admin: Database;
 let server: ScriptedServer;
 
 function tiers() {
-  return createModelTiers(loadConfig({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, OPSGRAPH_MODEL_TIMEOUT_MS: String(MODEL_TIMEOUT_MS) }));
+  return createModelTiers(
+    loadConfig({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, OPSGRAPH_MODEL_TIMEOUT_MS: String(MODEL_TIMEOUT_MS) }),
+  );
 }
 
 const portfolio = (tickers: string[]) => portfolioInputFromFlags({ fundamentals: FUNDAMENTALS, tickers: tickers.join(","), year: 2014 }, process.cwd());
@@ -107,7 +130,9 @@ describe("portfolio monitoring: 20 companies through a slow, faulty model", () =
     const failed = ledger.filter((a) => a.tier === MODEL && (a.outcome === "error" || a.outcome === "invalid"));
     const retried = ledger.filter((a) => a.tier === MODEL && a.attempt > 1);
     const injected = Object.values(faults.faults).reduce((n, k) => n + k, 0);
-    console.log(`requests ${faults.requests}, faults injected ${injected} ${JSON.stringify(faults.faults)}, failed attempts ${failed.length}, retries ${retried.length}, answered by rules ${ledger.filter((a) => a.tier === RULES_TIER).length}`);
+    console.log(
+      `requests ${faults.requests}, faults injected ${injected} ${JSON.stringify(faults.faults)}, failed attempts ${failed.length}, retries ${retried.length}, answered by rules ${ledger.filter((a) => a.tier === RULES_TIER).length}`,
+    );
     expect(injected).toBeGreaterThan(0);
     // every injected fault is a failed attempt in the ledger: schema-invalid JSON an invalid answer
     // (repaired once), the rest transient errors (retried with backoff); every request is an attempt
@@ -218,7 +243,12 @@ describe("portfolio monitoring: one company's failure or missing data never fail
     server.reset();
     scriptPortfolioModel(server);
     server.setResponder(ANALYST, () => ({ fault: { kind: "status", status: 400 } })); // refused: straight to rules
-    const failingRules = { ...kpiAnalyst, rules: () => { throw new Error("the analyst's rules crashed"); } };
+    const failingRules = {
+      ...kpiAnalyst,
+      rules: () => {
+        throw new Error("the analyst's rules crashed");
+      },
+    };
     const runner = new PortfolioRunner({ pool: db.pool, tiers: tiers(), reportsDir, backoff: BACKOFF, agents: { analyse_kpis: failingRules as never } });
     const run = await runner.review({ portfolio: portfolio(["FJRD"]), requestId: "portfolio-dead-letter" });
     expect(run.status).toBe("completed");

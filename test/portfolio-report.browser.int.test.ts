@@ -48,7 +48,11 @@ function companyMetrics(ticker: string, kpis: CompanyMetrics["kpis"] = {}): Comp
   return {
     version: 1,
     company: { ticker, name: first.company!, sector: first.gics_sector! },
-    annual: own.map((r) => ({ period: yearOf(r), period_ending: r.period_ending!, metrics: Object.fromEntries(NUMERIC.map((m) => [m, Number(r[m])]).filter(([, v]) => Number.isFinite(v))) })),
+    annual: own.map((r) => ({
+      period: yearOf(r),
+      period_ending: r.period_ending!,
+      metrics: Object.fromEntries(NUMERIC.map((m) => [m, Number(r[m])]).filter(([, v]) => Number.isFinite(v))),
+    })),
     peers,
     kpis,
   };
@@ -57,8 +61,10 @@ function companyMetrics(ticker: string, kpis: CompanyMetrics["kpis"] = {}): Comp
 /** A year-over-year flag computed from the metrics, as the KPI analyst words it. */
 function yoy(m: CompanyMetrics, metric: string, period: string, severity: Flag["severity"]): Flag {
   const i = m.annual.findIndex((a) => a.period === period);
-  const before = m.annual[i - 1]!, now = m.annual[i]!;
-  const a = before.metrics[metric]!, b = now.metrics[metric]!;
+  const before = m.annual[i - 1]!,
+    now = m.annual[i]!;
+  const a = before.metrics[metric]!,
+    b = now.metrics[metric]!;
   const millions = (v: number) => `${Math.round(v / 1e6).toLocaleString("en-US")}M`;
   return {
     metric,
@@ -88,7 +94,13 @@ function portfolio() {
   const baseline = median(tweets.map((p) => p.value));
   const metrics = { AAL: companyMetrics("AAL"), AAPL: companyMetrics("AAPL", { twitter_volume: tweets }), XOM: companyMetrics("XOM") };
   const companies: CompanyResult[] = [
-    { ticker: "AAL", name: metrics.AAL.company.name, sector: metrics.AAL.company.sector, status: "flagged", flags: [yoy(metrics.AAL, "total_revenue", "2014", "high"), yoy(metrics.AAL, "long_term_debt", "2013", "medium")] },
+    {
+      ticker: "AAL",
+      name: metrics.AAL.company.name,
+      sector: metrics.AAL.company.sector,
+      status: "flagged",
+      flags: [yoy(metrics.AAL, "total_revenue", "2014", "high"), yoy(metrics.AAL, "long_term_debt", "2013", "medium")],
+    },
     {
       ticker: "AAPL",
       name: metrics.AAPL.company.name,
@@ -107,11 +119,37 @@ function portfolio() {
         },
       ],
     },
-    { ticker: "XOM", name: metrics.XOM.company.name, sector: metrics.XOM.company.sector, status: "flagged", flags: [yoy(metrics.XOM, "net_income", "2015", "high")] },
-    { ticker: "BRKZ", name: "Berkshire Example Holdings", sector: "Unknown", status: "data_unavailable", reason: "Ticker not in the fundamentals source.", flags: [] },
-    { ticker: "KMI", name: "Kinder Morgan", sector: "Energy", status: "failed", reason: "KPI analyst exhausted every tier; the step was dead-lettered.", flags: [] },
+    {
+      ticker: "XOM",
+      name: metrics.XOM.company.name,
+      sector: metrics.XOM.company.sector,
+      status: "flagged",
+      flags: [yoy(metrics.XOM, "net_income", "2015", "high")],
+    },
+    {
+      ticker: "BRKZ",
+      name: "Berkshire Example Holdings",
+      sector: "Unknown",
+      status: "data_unavailable",
+      reason: "Ticker not in the fundamentals source.",
+      flags: [],
+    },
+    {
+      ticker: "KMI",
+      name: "Kinder Morgan",
+      sector: "Energy",
+      status: "failed",
+      reason: "KPI analyst exhausted every tier; the step was dead-lettered.",
+      flags: [],
+    },
   ];
-  return renderPortfolioReport({ title: "Portfolio review, week 10", generated_at: "2016-03-07T08:00:00.000Z", year: 2015, companies, metrics: { ...metrics, BRKZ: null, KMI: null } });
+  return renderPortfolioReport({
+    title: "Portfolio review, week 10",
+    generated_at: "2016-03-07T08:00:00.000Z",
+    year: 2015,
+    companies,
+    metrics: { ...metrics, BRKZ: null, KMI: null },
+  });
 }
 
 interface Png {
@@ -123,7 +161,10 @@ interface Png {
 
 /** Decodes an 8-bit, non-interlaced RGB(A) PNG (what Chromium's screenshots are): enough to look at pixels. */
 function decodePng(png: Buffer): Png {
-  let offset = 8, width = 0, height = 0, channels = 0;
+  let offset = 8,
+    width = 0,
+    height = 0,
+    channels = 0;
   const idat: Buffer[] = [];
   while (offset < png.length) {
     const length = png.readUInt32BE(offset);
@@ -133,7 +174,8 @@ function decodePng(png: Buffer): Png {
       width = data.readUInt32BE(0);
       height = data.readUInt32BE(4);
       const colourType = data[9];
-      if (data[8] !== 8 || data[12] !== 0 || (colourType !== 2 && colourType !== 6)) throw new Error(`unsupported PNG: depth ${data[8]}, colour type ${colourType}`);
+      if (data[8] !== 8 || data[12] !== 0 || (colourType !== 2 && colourType !== 6))
+        throw new Error(`unsupported PNG: depth ${data[8]}, colour type ${colourType}`);
       channels = colourType === 6 ? 4 : 3;
     }
     if (type === "IDAT") idat.push(data);
@@ -149,7 +191,10 @@ function decodePng(png: Buffer): Png {
       const a = x >= channels ? pixels[y * stride + x - channels]! : 0;
       const b = y > 0 ? pixels[(y - 1) * stride + x]! : 0;
       const c = x >= channels && y > 0 ? pixels[(y - 1) * stride + x - channels]! : 0;
-      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const p = a + b - c,
+        pa = Math.abs(p - a),
+        pb = Math.abs(p - b),
+        pc = Math.abs(p - c);
       const predictor = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter]!;
       pixels[y * stride + x] = (v + predictor) & 0xff;
     }

@@ -12,7 +12,28 @@ import { useFreshDatabase } from "./support/database.js";
 import { ROOT } from "./support/cli.js";
 
 const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv");
-const TWENTY = ["FJRD", "ORBX", "QSFT", "PTRN", "HLBK", "BZRL", "CRDN", "FZWL", "VLXA", "KSTR", "PLVR", "TERN", "DSHR", "WRLK", "QNTN", "HMBK", "GLNM", "FRNH", "SDPL", "MDHL"];
+const TWENTY = [
+  "FJRD",
+  "ORBX",
+  "QSFT",
+  "PTRN",
+  "HLBK",
+  "BZRL",
+  "CRDN",
+  "FZWL",
+  "VLXA",
+  "KSTR",
+  "PLVR",
+  "TERN",
+  "DSHR",
+  "WRLK",
+  "QNTN",
+  "HMBK",
+  "GLNM",
+  "FRNH",
+  "SDPL",
+  "MDHL",
+];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "opsgraph-portfolio-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -81,13 +102,18 @@ describe("fundamentals CSV: the invented fixture file", () => {
 
 describe("fundamentals CSV: bad input and a companies file", () => {
   it("says in one line when the file is missing or lacks a column", async () => {
-    await expect(fundamentalsCsvSource({ file: path.join(tmp, "none.csv") }).annual("AAL")).rejects.toThrow(new InputError(`${path.join(tmp, "none.csv")}: no such file`));
+    await expect(fundamentalsCsvSource({ file: path.join(tmp, "none.csv") }).annual("AAL")).rejects.toThrow(
+      new InputError(`${path.join(tmp, "none.csv")}: no such file`),
+    );
     const noDate = write("bad/fundamentals.csv", "Ticker Symbol,Total Revenue\nAAL,1\n");
     await expect(fundamentalsCsvSource({ file: noDate }).annual("AAL")).rejects.toThrow(`${noDate}: missing column "Period Ending"`);
   });
 
   it("takes names and sectors from a companies file, else the ticker and Unknown", async () => {
-    const file = write("small/fundamentals.csv", ",Ticker Symbol,Period Ending,Total Revenue,For Year\n0,ACME,2014-12-31,100.0,2014.0\n1,ACME,2015-12-31,150.0,\n2,BETA,2015-12-31,10.0,2015.0\n");
+    const file = write(
+      "small/fundamentals.csv",
+      ",Ticker Symbol,Period Ending,Total Revenue,For Year\n0,ACME,2014-12-31,100.0,2014.0\n1,ACME,2015-12-31,150.0,\n2,BETA,2015-12-31,10.0,2015.0\n",
+    );
     const companies = write("small/names.csv", "ticker,name,sector\nACME,Acme Corp,Industrials\n");
     const named = fundamentalsCsvSource({ file, companiesFile: companies });
     expect(await named.company("acme")).toEqual({ ticker: "ACME", name: "Acme Corp", sector: "Industrials" });
@@ -114,7 +140,9 @@ describe("KPI directory", () => {
   it("says in one line when the directory is missing or a timestamp is not a date", async () => {
     await expect(kpiDirectorySource({ dir: path.join(tmp, "nokpis") }).kpis("ACME")).rejects.toThrow(`${path.join(tmp, "nokpis")}: no such directory`);
     const file = write("badkpis/ACME/orders.csv", "timestamp,value\nyesterday,3\n");
-    await expect(kpiDirectorySource({ dir: path.join(tmp, "badkpis") }).kpis("ACME")).rejects.toThrow(`${file}: line 2: timestamp "yesterday" is not an ISO 8601 date`);
+    await expect(kpiDirectorySource({ dir: path.join(tmp, "badkpis") }).kpis("ACME")).rejects.toThrow(
+      `${file}: line 2: timestamp "yesterday" is not an ISO 8601 date`,
+    );
   });
 });
 
@@ -139,7 +167,9 @@ describe("PostgreSQL table", () => {
   async function seed() {
     await db.pool.query("CREATE TABLE facts (ticker text, period_ending date, metric text, value double precision)");
     await db.pool.query("CREATE TABLE companies (ticker text PRIMARY KEY, name text, sector text)");
-    await db.pool.query("INSERT INTO companies VALUES ('AAL', 'American Airlines Group', 'Industrials'), ('DAL', 'Delta Air Lines', 'Industrials'), ('LUV', 'Southwest Airlines', 'Industrials')");
+    await db.pool.query(
+      "INSERT INTO companies VALUES ('AAL', 'American Airlines Group', 'Industrials'), ('DAL', 'Delta Air Lines', 'Industrials'), ('LUV', 'Southwest Airlines', 'Industrials')",
+    );
     const rows: [string, string, string, number][] = [
       ["AAL", "2013-12-31", "total_revenue", 26743e6],
       ["AAL", "2014-12-31", "total_revenue", 42650e6],
@@ -167,7 +197,9 @@ describe("PostgreSQL table", () => {
 
   it("says in one line when the table does not exist", async () => {
     await expect(postgresSource({ pool: db.pool, table: "missing" }).annual("AAL")).rejects.toThrow(InputError);
-    await expect(postgresSource({ pool: db.pool, table: "missing" }).annual("AAL")).rejects.toThrow(/^postgres table missing: relation "missing" does not exist$/);
+    await expect(postgresSource({ pool: db.pool, table: "missing" }).annual("AAL")).rejects.toThrow(
+      /^postgres table missing: relation "missing" does not exist$/,
+    );
   });
 
   it("is asked with the KPI directory through the portfolio's sources", async () => {

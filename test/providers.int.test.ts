@@ -94,10 +94,38 @@ describe("each provider's tier answers a structured call through its own API", (
     /** Proves the structured-output method from the request body. */
     method(body: Record<string, any>): void; // eslint-disable-line @typescript-eslint/no-explicit-any -- raw request bodies
   }[] = [
-    { name: "openai, json schema (default)", spec: PROVIDER_SPECS.openai, api: "openai", path: "/v1/chat/completions", model: "gpt-4.1-mini", method: responseFormat },
-    { name: "openai, function calling", spec: () => `openai:gpt-4.1@${server.url}?output=functionCalling`, api: "openai", path: "/v1/chat/completions", model: "gpt-4.1", method: forcedFunction },
-    { name: "azure, json schema (default)", spec: PROVIDER_SPECS.azure, api: "azure", path: "/openai/deployments/gpt4o-prod/chat/completions", model: "gpt4o-prod", method: responseFormat },
-    { name: "azure, function calling", spec: () => `azure:gpt4o-tools@${server.origin}?api-version=2024-10-21&output=functionCalling`, api: "azure", path: "/openai/deployments/gpt4o-tools/chat/completions", model: "gpt4o-tools", method: forcedFunction },
+    {
+      name: "openai, json schema (default)",
+      spec: PROVIDER_SPECS.openai,
+      api: "openai",
+      path: "/v1/chat/completions",
+      model: "gpt-4.1-mini",
+      method: responseFormat,
+    },
+    {
+      name: "openai, function calling",
+      spec: () => `openai:gpt-4.1@${server.url}?output=functionCalling`,
+      api: "openai",
+      path: "/v1/chat/completions",
+      model: "gpt-4.1",
+      method: forcedFunction,
+    },
+    {
+      name: "azure, json schema (default)",
+      spec: PROVIDER_SPECS.azure,
+      api: "azure",
+      path: "/openai/deployments/gpt4o-prod/chat/completions",
+      model: "gpt4o-prod",
+      method: responseFormat,
+    },
+    {
+      name: "azure, function calling",
+      spec: () => `azure:gpt4o-tools@${server.origin}?api-version=2024-10-21&output=functionCalling`,
+      api: "azure",
+      path: "/openai/deployments/gpt4o-tools/chat/completions",
+      model: "gpt4o-tools",
+      method: forcedFunction,
+    },
     {
       name: "anthropic, a forced tool (default)",
       spec: PROVIDER_SPECS.anthropic,
@@ -123,8 +151,22 @@ describe("each provider's tier answers a structured call through its own API", (
         expect(body.tools).toBeUndefined();
       },
     },
-    { name: "openai-compatible, json schema (default)", spec: PROVIDER_SPECS["openai-compatible"], api: "openai", path: "/v1/chat/completions", model: "llama3.1", method: responseFormat },
-    { name: "openai-compatible, function calling", spec: () => `openai-compatible:qwen3@${server.url}?output=functionCalling`, api: "openai", path: "/v1/chat/completions", model: "qwen3", method: forcedFunction },
+    {
+      name: "openai-compatible, json schema (default)",
+      spec: PROVIDER_SPECS["openai-compatible"],
+      api: "openai",
+      path: "/v1/chat/completions",
+      model: "llama3.1",
+      method: responseFormat,
+    },
+    {
+      name: "openai-compatible, function calling",
+      spec: () => `openai-compatible:qwen3@${server.url}?output=functionCalling`,
+      api: "openai",
+      path: "/v1/chat/completions",
+      model: "qwen3",
+      method: forcedFunction,
+    },
     {
       name: "ollama, json schema in `format` (default)",
       spec: PROVIDER_SPECS.ollama,
@@ -166,13 +208,18 @@ describe("each provider's tier answers a structured call through its own API", (
   it("azure: the request names the api-version of its spec", async () => {
     server.script("judge", { json: ANSWER });
     await tierOf(`azure:gpt4o-prod@${relay.origin}?api-version=2024-06-01`).invoke(call);
-    expect(relay.connections.map((c) => c.sent).join("")).toMatch(/^POST \/openai\/deployments\/gpt4o-prod\/chat\/completions\?api-version=2024-06-01 HTTP\/1\.1/m);
+    expect(relay.connections.map((c) => c.sent).join("")).toMatch(
+      /^POST \/openai\/deployments\/gpt4o-prod\/chat\/completions\?api-version=2024-06-01 HTTP\/1\.1/m,
+    );
   });
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw request bodies
 function responseFormat(body: Record<string, any>) {
-  expect(body.response_format).toMatchObject({ type: "json_schema", json_schema: { name: "judge", strict: true, schema: { type: "object", required: ["verdict", "score"] } } });
+  expect(body.response_format).toMatchObject({
+    type: "json_schema",
+    json_schema: { name: "judge", strict: true, schema: { type: "object", required: ["verdict", "score"] } },
+  });
   expect(body.tools).toBeUndefined();
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw request bodies
@@ -184,7 +231,12 @@ function forcedFunction(body: Record<string, any>) {
 
 describe("each tier sends its own key, and only to its own endpoint", () => {
   // decoys in the process's environment: a client reading it instead of its tier's settings shows up
-  const DECOYS = { OPENAI_API_KEY: "decoy-openai-env", ANTHROPIC_API_KEY: "decoy-anthropic-env", AZURE_OPENAI_API_KEY: "decoy-azure-env", OLLAMA_API_KEY: "decoy-ollama-env" };
+  const DECOYS = {
+    OPENAI_API_KEY: "decoy-openai-env",
+    ANTHROPIC_API_KEY: "decoy-anthropic-env",
+    AZURE_OPENAI_API_KEY: "decoy-azure-env",
+    OLLAMA_API_KEY: "decoy-ollama-env",
+  };
   beforeEach(() => {
     for (const [k, v] of Object.entries(DECOYS)) vi.stubEnv(k, v);
   });
@@ -205,7 +257,15 @@ describe("each tier sends its own key, and only to its own endpoint", () => {
     server.setResponder("judge", () => ({ json: ANSWER }));
     for (const tier of tiers) await tier.invoke(call);
 
-    expect(server.requests.map((r) => `${r.api}:${r.model}`)).toEqual(["openai:gpt-4.1-mini", "azure:gpt4o-prod", "anthropic:claude-haiku-4-5", "openai:llama3.1", "ollama:llama3.1", "openai:llama3.2", "ollama:llama3.2"]);
+    expect(server.requests.map((r) => `${r.api}:${r.model}`)).toEqual([
+      "openai:gpt-4.1-mini",
+      "azure:gpt4o-prod",
+      "anthropic:claude-haiku-4-5",
+      "openai:llama3.1",
+      "ollama:llama3.1",
+      "openai:llama3.2",
+      "ollama:llama3.2",
+    ]);
     const [openai, azure, anthropic, gateway, ollamaKeyed, compatible, ollama] = server.requests as [RecordedRequest, ...RecordedRequest[]];
     const expected: [RecordedRequest | undefined, string | null, Record<string, string | undefined>][] = [
       [openai, KEYS.OPENAI_API_KEY, { authorization: `Bearer ${KEYS.OPENAI_API_KEY}`, "api-key": undefined, "x-api-key": undefined }],
@@ -249,10 +309,20 @@ describe("each client's failures, classified", () => {
 
   it("anthropic 429: a rate limit, waiting what retry-after says, else until the spent limit's reset", async () => {
     const now = Date.UTC(2026, 4, 1, 12, 0, 0);
-    const spent = { "anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": new Date(now + 20_000).toISOString(), "anthropic-ratelimit-tokens-remaining": "5000", "anthropic-ratelimit-tokens-reset": new Date(now + 50_000).toISOString() };
+    const spent = {
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": new Date(now + 20_000).toISOString(),
+      "anthropic-ratelimit-tokens-remaining": "5000",
+      "anthropic-ratelimit-tokens-reset": new Date(now + 50_000).toISOString(),
+    };
     const tier = tierOf(PROVIDER_SPECS.anthropic());
     fail({ fault: { kind: "status", status: 429, retryAfterSeconds: 7, headers: spent } });
-    expect(classifyError(await thrown(() => tier.invoke(call)), now)).toMatchObject({ class: "transient", status: 429, code: "rate_limit_error", retryAfterMs: 7_000 });
+    expect(classifyError(await thrown(() => tier.invoke(call)), now)).toMatchObject({
+      class: "transient",
+      status: 429,
+      code: "rate_limit_error",
+      retryAfterMs: 7_000,
+    });
     fail({ fault: { kind: "status", status: 429, headers: spent } });
     // the requests limit is spent (resets in 20 s); the tokens limit is not, so its later reset does not count
     expect(classifyError(await thrown(() => tier.invoke(call)), now)).toMatchObject({ class: "transient", status: 429, retryAfterMs: 20_000 });
@@ -324,7 +394,13 @@ describe("no key in an error", () => {
     // the provider quotes back whatever key it was sent, as OpenAI does
     server.setResponder("judge", (req) => {
       const sent = req.headers["x-api-key"] ?? req.headers["api-key"] ?? req.headers["authorization"]?.replace(/^Bearer /, "") ?? "";
-      return { fault: { kind: "status", status: 401, message: `Incorrect API key provided: ${sent}. You can find your API key at https://platform.openai.com/account/api-keys.` } };
+      return {
+        fault: {
+          kind: "status",
+          status: 401,
+          message: `Incorrect API key provided: ${sent}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        },
+      };
     });
     const e = await thrown(() => tierOf(spec()).invoke(call));
     expect(server.requests).toHaveLength(1);
@@ -382,20 +458,35 @@ describe("contract review falls back from one provider to another", () => {
     const attempts = run.attempts!;
     for (const agent of AGENTS) {
       const mine = attempts.filter((a) => a.agent === agent);
-      expect(mine.filter((a) => a.outcome === "ok").map((a) => a.tier), agent).toEqual([`anthropic:claude-haiku-4-5@${server.origin}`]);
+      expect(
+        mine.filter((a) => a.outcome === "ok").map((a) => a.tier),
+        agent,
+      ).toEqual([`anthropic:claude-haiku-4-5@${server.origin}`]);
       // openai was tried first and failed (or, once its breaker opened, skipped)
       expect(mine[0], agent).toMatchObject({ tier: `openai:gpt-4.1-mini@${server.url}` });
       expect(mine[0]!.outcome, agent).not.toBe("ok");
     }
-    expect(server.requests.filter((r) => r.api === "anthropic").map((r) => r.agent).sort()).toEqual([...AGENTS].sort());
+    expect(
+      server.requests
+        .filter((r) => r.api === "anthropic")
+        .map((r) => r.agent)
+        .sort(),
+    ).toEqual([...AGENTS].sort());
   });
 
   it("both providers failing: the rules tier answers, and the run completes", async () => {
-    const run = await review("fallback-both", { openai: () => ({ fault: { kind: "status", status: 500 } }), anthropic: () => ({ fault: { kind: "status", status: 529 } }) });
+    const run = await review("fallback-both", {
+      openai: () => ({ fault: { kind: "status", status: 500 } }),
+      anthropic: () => ({ fault: { kind: "status", status: 529 } }),
+    });
     expect(run.status).toBe("completed");
     expect(run.tiers_used).toEqual([RULES_TIER]);
     const attempts = run.attempts!;
-    for (const agent of AGENTS) expect(attempts.filter((a) => a.agent === agent && a.outcome === "ok").map((a) => a.tier), agent).toEqual([RULES_TIER]);
+    for (const agent of AGENTS)
+      expect(
+        attempts.filter((a) => a.agent === agent && a.outcome === "ok").map((a) => a.tier),
+        agent,
+      ).toEqual([RULES_TIER]);
     expect(attempts.some((a) => a.tier === `anthropic:claude-haiku-4-5@${server.origin}` && a.status === 529 && a.error_class === "transient")).toBe(true);
     expect(server.requests.some((r) => r.api === "anthropic")).toBe(true);
   });

@@ -9,7 +9,10 @@ describe("the job queue", () => {
   it("workers starting together on a new database all open the queue (pg-boss creates its schema once)", async () => {
     const o = db.pool.options;
     // separate pools, as separate worker processes have
-    const pools = Array.from({ length: 6 }, () => new pg.Pool({ host: o.host, port: o.port, user: o.user, password: o.password as string, database: o.database, max: 3 }));
+    const pools = Array.from(
+      { length: 6 },
+      () => new pg.Pool({ host: o.host, port: o.port, user: o.user, password: o.password as string, database: o.database, max: 3 }),
+    );
     for (const p of pools) p.on("error", () => {}); // the test database is dropped with force afterwards
     try {
       const opened = await Promise.allSettled(pools.map((p) => openQueue(p)));

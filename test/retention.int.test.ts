@@ -49,7 +49,11 @@ async function seed() {
   };
   expect(runs.oldPaused.status).toBe("awaiting_review");
   const set = (run: { run_id: string }, status: string | null, ageMs: number) =>
-    db.pool.query(`UPDATE opsgraph_runs SET status = coalesce($2, status), updated_at = now() - $3::bigint * interval '1 millisecond' WHERE run_id = $1`, [run.run_id, status, ageMs]);
+    db.pool.query(`UPDATE opsgraph_runs SET status = coalesce($2, status), updated_at = now() - $3::bigint * interval '1 millisecond' WHERE run_id = $1`, [
+      run.run_id,
+      status,
+      ageMs,
+    ]);
   await set(runs.oldCompleted, null, 40 * DAY);
   await set(runs.oldFailed, "failed", 31 * DAY);
   await set(runs.oldPaused, null, 90 * DAY);
@@ -63,7 +67,10 @@ async function seed() {
   await set(runs.oldQueued, "queued", 60 * DAY);
   // a trace span per run (these runners have no tracing observer)
   for (const r of Object.values(runs)) {
-    await db.pool.query(`INSERT INTO opsgraph_spans (span_id, run_id, thread_id, kind, name, start_at, end_at) VALUES ($1, $2, $3, 'run', 'contract-review', now(), now())`, [`span-${r.run_id}`, r.run_id, r.thread_id]);
+    await db.pool.query(
+      `INSERT INTO opsgraph_spans (span_id, run_id, thread_id, kind, name, start_at, end_at) VALUES ($1, $2, $3, 'run', 'contract-review', now(), now())`,
+      [`span-${r.run_id}`, r.run_id, r.thread_id],
+    );
   }
   return runs;
 }
@@ -92,7 +99,9 @@ describe("prune", () => {
     expect(done).toMatchObject(expected);
     expect(Date.parse(done.cutoff)).toBeLessThan(Date.now() - 30 * DAY + 60_000);
     for (const [k, r] of Object.entries(runs)) {
-      expect(await rowsOf(r.thread_id), k).toEqual((pruned as readonly string[]).includes(k) ? { checkpoints: 0, checkpoint_blobs: 0, checkpoint_writes: 0, opsgraph_spans: 0 } : before[k]);
+      expect(await rowsOf(r.thread_id), k).toEqual(
+        (pruned as readonly string[]).includes(k) ? { checkpoints: 0, checkpoint_blobs: 0, checkpoint_writes: 0, opsgraph_spans: 0 } : before[k],
+      );
     }
 
     // run rows stay, with their result; the same request again still answers from its row
@@ -137,7 +146,6 @@ describe("prune", () => {
 
 // ---- the CLI, as a user runs it, on this test's database ----
 
-
 const opsgraph = (args: string[]) => runOpsgraph(args, { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, LOG_LEVEL: "silent" });
 
 describe("opsgraph prune", () => {
@@ -145,7 +153,9 @@ describe("opsgraph prune", () => {
     await seed();
     const dry = await opsgraph(["prune", "--older-than", "30d", "--dry-run"]);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/^would prune 2 finished threads older than 30d: \d+ checkpoints, \d+ blobs, \d+ writes, 2 trace spans \(dry run: nothing deleted\)\n$/);
+    expect(dry.stdout).toMatch(
+      /^would prune 2 finished threads older than 30d: \d+ checkpoints, \d+ blobs, \d+ writes, 2 trace spans \(dry run: nothing deleted\)\n$/,
+    );
 
     const json = await opsgraph(["prune", "--older-than", "30d", "--json"]);
     expect(json.code, json.stderr).toBe(0);

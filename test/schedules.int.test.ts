@@ -15,7 +15,13 @@ import { useFreshDatabase } from "./support/database.js";
 // submitted through the real PortfolioRunner on the real pg-boss queue.
 
 const FUNDAMENTALS = path.join(ROOT, "test", "fixtures", "portfolio", "fundamentals.csv");
-const PORTFOLIO: PortfolioInput = { name: "airlines", year: 2014, period: "week", companies: [{ ticker: "FJRD" }, { ticker: "KSTR" }], sources: { fundamentals: FUNDAMENTALS } };
+const PORTFOLIO: PortfolioInput = {
+  name: "airlines",
+  year: 2014,
+  period: "week",
+  companies: [{ ticker: "FJRD" }, { ticker: "KSTR" }],
+  sources: { fundamentals: FUNDAMENTALS },
+};
 const WEEKLY = "0 6 * * MON";
 /** A Thursday: the weekly schedule's first tick is Monday 2026-01-05 06:00 UTC. */
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -47,7 +53,16 @@ describe("add, list, remove", () => {
     const schedules = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) });
     const utc = await schedules.add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
     const paris = await schedules.add({ flow: "portfolio-monitoring", cron: WEEKLY, tz: "Europe/Paris", input: PORTFOLIO });
-    expect(utc).toMatchObject({ flow: "portfolio-monitoring", cron: WEEKLY, tz: "UTC", next_run_at: FIRST_TICK, last_run_at: null, last_run_id: null, enabled: true, input: PORTFOLIO });
+    expect(utc).toMatchObject({
+      flow: "portfolio-monitoring",
+      cron: WEEKLY,
+      tz: "UTC",
+      next_run_at: FIRST_TICK,
+      last_run_at: null,
+      last_run_id: null,
+      enabled: true,
+      input: PORTFOLIO,
+    });
     expect(utc.id).toMatch(/^sch_[0-9a-f]{8}$/);
     expect(paris.next_run_at).toBe("2026-01-05T05:00:00.000Z"); // 06:00 in Paris is 05:00 UTC in winter
 
@@ -76,9 +91,15 @@ describe("add, list, remove", () => {
 describe("each tick starts exactly one run", () => {
   it("5 schedulers firing the same due tick at once submit one run and one job, then the next tick is in the future", async () => {
     const submit = submitThrough([scheduledPortfolio(await portfolioRunner())]);
-    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({
+      flow: "portfolio-monitoring",
+      cron: WEEKLY,
+      input: PORTFOLIO,
+    });
     const now = Date.parse(FIRST_TICK) + 60_000;
-    const fired = (await Promise.all(Array.from({ length: 5 }, () => new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit }).fireDue()))).flat();
+    const fired = (
+      await Promise.all(Array.from({ length: 5 }, () => new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit }).fireDue()))
+    ).flat();
 
     const { runs, jobs } = await counts();
     expect(runs).toHaveLength(1);
@@ -88,7 +109,12 @@ describe("each tick starts exactly one run", () => {
     expect(fired[0]).toMatchObject({ schedule_id: s.id, tick: FIRST_TICK, run_id: runs[0]!.run_id });
 
     const [after] = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"] }).list();
-    expect(after).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_run_at: new Date(now).toISOString(), last_run_id: runs[0]!.run_id, last_error: null });
+    expect(after).toMatchObject({
+      next_run_at: "2026-01-12T06:00:00.000Z",
+      last_run_at: new Date(now).toISOString(),
+      last_run_id: runs[0]!.run_id,
+      last_error: null,
+    });
     expect(Date.parse(after!.next_run_at)).toBeGreaterThan(now);
     // the same moment again: nothing is due
     expect(await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit }).fireDue()).toEqual([]);
@@ -97,16 +123,29 @@ describe("each tick starts exactly one run", () => {
 
   it("a tick submitted by a worker that died before claiming it is still one run", async () => {
     const runner = await portfolioRunner();
-    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({
+      flow: "portfolio-monitoring",
+      cron: WEEKLY,
+      input: PORTFOLIO,
+    });
     const dead = await runner.submit({ portfolio: PORTFOLIO, requestId: `schedule:${s.id}:${FIRST_TICK}` });
-    const fired = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(Date.parse(FIRST_TICK) + 1000), submit: submitThrough([scheduledPortfolio(runner)]) }).fireDue();
+    const fired = await new Schedules({
+      pool: db.pool,
+      flows: ["portfolio-monitoring"],
+      clock: at(Date.parse(FIRST_TICK) + 1000),
+      submit: submitThrough([scheduledPortfolio(runner)]),
+    }).fireDue();
     expect(fired).toEqual([expect.objectContaining({ run_id: dead.run_id, created: false })]);
     expect(await counts()).toMatchObject({ runs: [expect.objectContaining({ run_id: dead.run_id })], jobs: 1 });
   });
 
   it("ticks missed for weeks fire once, and the next tick is counted from now", async () => {
     const submit = submitThrough([scheduledPortfolio(await portfolioRunner())]);
-    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: "0 * * * *", input: PORTFOLIO });
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({
+      flow: "portfolio-monitoring",
+      cron: "0 * * * *",
+      input: PORTFOLIO,
+    });
     const now = Date.parse("2026-02-10T09:30:00Z"); // some 950 hourly ticks later
     const later = new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(now), submit });
     expect(await later.fireDue()).toEqual([expect.objectContaining({ tick: "2026-01-01T01:00:00.000Z", created: true })]);
@@ -128,14 +167,28 @@ describe("each tick starts exactly one run", () => {
     expect(calls).toBe(1);
     expect((await schedules.list())[0]).toMatchObject({ next_run_at: FIRST_TICK, last_run_at: null });
 
-    const fired = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: now, submit: submitThrough([scheduledPortfolio(await portfolioRunner())]) }).fireDue();
-    expect(fired).toEqual([expect.objectContaining({ schedule_id: bad.id, run_id: null, error: "sources: name at least one of fundamentals, kpis or postgres" })]);
-    expect((await schedules.list())[0]).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_error: "sources: name at least one of fundamentals, kpis or postgres" });
+    const fired = await new Schedules({
+      pool: db.pool,
+      flows: ["portfolio-monitoring"],
+      clock: now,
+      submit: submitThrough([scheduledPortfolio(await portfolioRunner())]),
+    }).fireDue();
+    expect(fired).toEqual([
+      expect.objectContaining({ schedule_id: bad.id, run_id: null, error: "sources: name at least one of fundamentals, kpis or postgres" }),
+    ]);
+    expect((await schedules.list())[0]).toMatchObject({
+      next_run_at: "2026-01-12T06:00:00.000Z",
+      last_error: "sources: name at least one of fundamentals, kpis or postgres",
+    });
     expect((await counts()).runs).toEqual([]);
   });
 
   it("3 real workers start a due tick's run once, and one of them executes it", async () => {
-    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({ flow: "portfolio-monitoring", cron: WEEKLY, input: PORTFOLIO });
+    const s = await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"], clock: at(T0) }).add({
+      flow: "portfolio-monitoring",
+      cron: WEEKLY,
+      input: PORTFOLIO,
+    });
     const now = at(Date.parse(FIRST_TICK) + 5000);
     const passes = [0, 0, 0];
     const workers: Worker[] = [];
@@ -160,7 +213,10 @@ describe("each tick starts exactly one run", () => {
     const { runs, jobs } = await counts();
     expect(runs).toEqual([expect.objectContaining({ request_id: `schedule:${s.id}:${FIRST_TICK}`, status: "completed" })]);
     expect(jobs).toBe(1);
-    expect((await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"] }).list())[0]).toMatchObject({ next_run_at: "2026-01-12T06:00:00.000Z", last_run_id: runs[0]!.run_id });
+    expect((await new Schedules({ pool: db.pool, flows: ["portfolio-monitoring"] }).list())[0]).toMatchObject({
+      next_run_at: "2026-01-12T06:00:00.000Z",
+      last_run_id: runs[0]!.run_id,
+    });
   });
 });
 
@@ -181,7 +237,11 @@ describe("opsgraph schedule", () => {
 
     const listed = await runOpsgraph(["schedule", "list"], env);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^id +flow +cron +tz +next run +last run +last run id\\n${s.id} +portfolio-monitoring +0 6 \\* \\* MON +Europe/Paris +\\d{4}-\\d\\d-\\d\\d 06:00 +- +-\\n$`));
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `^id +flow +cron +tz +next run +last run +last run id\\n${s.id} +portfolio-monitoring +0 6 \\* \\* MON +Europe/Paris +\\d{4}-\\d\\d-\\d\\d 06:00 +- +-\\n$`,
+      ),
+    );
 
     const bad = await runOpsgraph(["schedule", "add", "portfolio-monitoring", "--cron", "0 6 * *", "--input", sample], env);
     expect(bad.code).toBe(2);

@@ -38,7 +38,8 @@ afterEach(async () => {
 
 const Answer = z.object({ ok: z.boolean() });
 const dead = () => server.setResponder(AGENT, () => ({ fault: { kind: "status", status: 500 } }));
-const alive = (latencyMs = 0) => server.setResponder(AGENT, () => (latencyMs ? { fault: { kind: "latency", ms: latencyMs, then: { json: { ok: true } } } } : { json: { ok: true } }));
+const alive = (latencyMs = 0) =>
+  server.setResponder(AGENT, () => (latencyMs ? { fault: { kind: "latency", ms: latencyMs, then: { json: { ok: true } } } } : { json: { ok: true } }));
 const modelCalls = () => server.requestsFor(AGENT).length;
 
 /** One process's tiers and shared breakers, started on the test's database (or not, `start: false`). */
@@ -46,7 +47,12 @@ async function processOf(opts: { failures?: number; cooldownMs?: number; probeMs
   const breaker = { consecutiveFailures: opts.failures ?? 3, cooldownMs: opts.cooldownMs ?? 30_000 };
   const shared = new SharedBreakers({ ...breaker, probeMs: opts.probeMs ?? 10_000, pollMs: opts.pollMs ?? 1_000 });
   const [tier] = createModelTiers(
-    { modelTiers: [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }], openai: { apiKey: "sk-test", baseURL: server.url, structuredOutput: "jsonSchema" }, modelTimeoutMs: 5_000, breaker },
+    {
+      modelTiers: [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }],
+      openai: { apiKey: "sk-test", baseURL: server.url, structuredOutput: "jsonSchema" },
+      modelTimeoutMs: 5_000,
+      breaker,
+    },
     undefined,
     shared,
   );
@@ -90,7 +96,10 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
   it("a change whose notification was lost reaches every process by the poll, within 1 s", async () => {
     const b = await processOf({ pollMs: 1_000 });
     // as another process would open it, but without the NOTIFY
-    await db.pool.query(`UPDATE opsgraph_circuit_breakers SET state = 'open', opened_at = now(), since = now(), generation = generation + 1 WHERE breaker_key = $1`, [KEY]);
+    await db.pool.query(
+      `UPDATE opsgraph_circuit_breakers SET state = 'open', opened_at = now(), since = now(), generation = generation + 1 WHERE breaker_key = $1`,
+      [KEY],
+    );
     const t0 = Date.now();
     await until("b's breaker to open", () => b.tier.breaker.current === "open", 1_500, 5);
     expect(Date.now() - t0).toBeLessThan(1_200); // one poll, and its query
@@ -114,7 +123,13 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
   });
 
   it("a call made before the fleet's breaker opened that answers late does not close it in its process", async () => {
-    server.script(AGENT, { fault: { kind: "latency", ms: 600, then: { json: { ok: true } } } }, { fault: { kind: "status", status: 500 } }, { fault: { kind: "status", status: 500 } }, { fault: { kind: "status", status: 500 } });
+    server.script(
+      AGENT,
+      { fault: { kind: "latency", ms: 600, then: { json: { ok: true } } } },
+      { fault: { kind: "status", status: 500 } },
+      { fault: { kind: "status", status: 500 } },
+      { fault: { kind: "status", status: 500 } },
+    );
     const a = await processOf();
     const b = await processOf();
     const late = call(b.tier);
@@ -184,7 +199,12 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     await new Promise((r) => setTimeout(r, 350));
     const outcomes = await Promise.all([call(a.tier), call(b.tier)]);
     expect(outcomes.sort()).toEqual(["error", "skipped"]);
-    await until("both open again", async () => (await row()).state === "open" && a.tier.breaker.current === "open" && b.tier.breaker.current === "open", 3_000, 5);
+    await until(
+      "both open again",
+      async () => (await row()).state === "open" && a.tier.breaker.current === "open" && b.tier.breaker.current === "open",
+      3_000,
+      5,
+    );
     const before = modelCalls();
     expect(await call(a.tier)).toBe("skipped");
     expect(await call(b.tier)).toBe("skipped");
@@ -197,7 +217,9 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     await openIn(a.tier);
     await new Promise((r) => setTimeout(r, 250));
     // a process claimed the probe and died with it: its row says so, its deadline 300 ms away
-    await db.pool.query(`UPDATE opsgraph_circuit_breakers SET state = 'half_open', probe_owner = 'gone:1', probe_deadline = now() + interval '300 milliseconds', generation = generation + 1`);
+    await db.pool.query(
+      `UPDATE opsgraph_circuit_breakers SET state = 'half_open', probe_owner = 'gone:1', probe_deadline = now() + interval '300 milliseconds', generation = generation + 1`,
+    );
     const b = await processOf({ cooldownMs: 200 });
     const c = await processOf({ cooldownMs: 200 });
     const before = modelCalls();
@@ -254,7 +276,9 @@ describe("circuit breakers shared by every process through PostgreSQL", () => {
     const text = formatStatus(s).split("\n");
     expect(text.find((l) => l.startsWith("breakers"))).toMatch(/^breakers +openai:gpt-4\.1-mini@http:\/\/127\.0\.0\.1:\d+\/v1 half-open for \d/);
     expect(text.find((l) => l.includes("failures in a row"))).toMatch(/^ +breaker +state +since +failures in a row +failure rate +probe$/);
-    expect(text.find((l) => l.startsWith("  openai:"))).toMatch(new RegExp(`^  openai:gpt-4\\.1-mini@http://127\\.0\\.0\\.1:\\d+/v1 +half-open +[\\d.]+s ago +3 +100% +${b.shared.owner}, [\\d.]+s left$`));
+    expect(text.find((l) => l.startsWith("  openai:"))).toMatch(
+      new RegExp(`^  openai:gpt-4\\.1-mini@http://127\\.0\\.0\\.1:\\d+/v1 +half-open +[\\d.]+s ago +3 +100% +${b.shared.owner}, [\\d.]+s left$`),
+    );
     expect(await probing).toBe("ok");
   });
 });

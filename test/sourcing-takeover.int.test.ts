@@ -51,7 +51,16 @@ async function written() {
 
 beforeAll(async () => {
   server = await startScriptedOpenAI();
-  app = await openApp(loadConfig({ OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, DATABASE_URL: process.env.DATABASE_URL }), { queue: true });
+  app = await openApp(
+    loadConfig({
+      OPSGRAPH_DATA_DIR: dataDir,
+      OPENAI_BASE_URL: server.url,
+      OPENAI_API_KEY: "sk-test",
+      OPSGRAPH_MODELS: MODEL,
+      DATABASE_URL: process.env.DATABASE_URL,
+    }),
+    { queue: true },
+  );
 });
 afterAll(async () => {
   for (const w of workers) {
@@ -68,7 +77,9 @@ afterAll(async () => {
 describe("a sourcing worker frozen past its lease", () => {
   it("has its stage runs taken over once the lease ran out; thawed, it writes nothing and calls no model for them", async () => {
     let profilerMs = PROFILER_MS;
-    server.setResponder("company_profiler", async (req) => ({ fault: { kind: "latency", ms: profilerMs, then: await sourcingResponders.company_profiler(req) } }));
+    server.setResponder("company_profiler", async (req) => ({
+      fault: { kind: "latency", ms: profilerMs, then: await sourcingResponders.company_profiler(req) },
+    }));
     server.setResponder("fit_analyst", sourcingResponders.fit_analyst);
     server.setResponder("outreach_writer", sourcingResponders.outreach_writer);
 
@@ -79,7 +90,10 @@ describe("a sourcing worker frozen past its lease", () => {
     expect(published).toBe(STARTUPS);
     // every profiler run held by a's lease, its call in flight
     await until(`worker a to be mid-call on ${STARTUPS} profiler runs (${a.output()})`, async () => {
-      const held = await q<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_runs WHERE flow = 'sourcing.company_profiler' AND status = 'running' AND worker_id LIKE $1`, [`%:${a.pid}:%`]);
+      const held = await q<{ n: number }>(
+        `SELECT count(*)::int AS n FROM opsgraph_runs WHERE flow = 'sourcing.company_profiler' AND status = 'running' AND worker_id LIKE $1`,
+        [`%:${a.pid}:%`],
+      );
       return held[0]!.n === STARTUPS && server.requestsFor("company_profiler").length === STARTUPS;
     });
     const b = startWorker();
@@ -89,12 +103,21 @@ describe("a sourcing worker frozen past its lease", () => {
     const answeredAt = Math.max(...server.requestsFor("company_profiler").map((r) => r.at)) + PROFILER_MS;
 
     // b takes the events over (redelivered once a's lease ran out) and every company's chain reaches its end
-    await until(`every company to reach the end of its chain (worker b: ${b.output()})`, async () => {
-      const ends = await q<{ n: number }>(`SELECT count(DISTINCT correlation_id)::int AS n FROM opsgraph_events WHERE (name, version) IN (('outreach.ready', 1), ('company.rejected', 1))`);
-      return ends[0]!.n === STARTUPS;
-    }, 60_000, 100);
+    await until(
+      `every company to reach the end of its chain (worker b: ${b.output()})`,
+      async () => {
+        const ends = await q<{ n: number }>(
+          `SELECT count(DISTINCT correlation_id)::int AS n FROM opsgraph_events WHERE (name, version) IN (('outreach.ready', 1), ('company.rejected', 1))`,
+        );
+        return ends[0]!.n === STARTUPS;
+      },
+      60_000,
+      100,
+    );
     await until("every stage run to be finished", async () => (await q(`SELECT 1 FROM opsgraph_runs WHERE status <> 'completed'`)).length === 0, 30_000);
-    const profilerRuns = await q<{ fence: string; worker_id: string | null }>(`SELECT fence::text, worker_id FROM opsgraph_runs WHERE flow = 'sourcing.company_profiler'`);
+    const profilerRuns = await q<{ fence: string; worker_id: string | null }>(
+      `SELECT fence::text, worker_id FROM opsgraph_runs WHERE flow = 'sourcing.company_profiler'`,
+    );
     // each taken by b's execution (its fence raised past a's), none finished by a
     expect(profilerRuns.map((r) => Number(r.fence))).toEqual(Array(STARTUPS).fill(2));
     const consumed = await q<{ worker_id: string }>(`SELECT worker_id FROM opsgraph_event_consumptions WHERE consumer = 'company_profiler'`);

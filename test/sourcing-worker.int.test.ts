@@ -24,21 +24,34 @@ afterAll(async () => {
   await server?.close();
 });
 
-const env = () => ({ DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn" });
+const env = () => ({
+  DATABASE_URL: databaseUrl(db.pool),
+  OPSGRAPH_DATA_DIR: db.dir,
+  OPENAI_BASE_URL: server.url,
+  OPENAI_API_KEY: "sk-test",
+  OPSGRAPH_MODELS: MODEL,
+  LOG_LEVEL: "warn",
+});
 
 function startWorker() {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_)/.test(k) && k !== "DATABASE_URL") childEnv[k] = v;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "2", "--lease-ms", "2000"], { cwd: ROOT, env: { ...childEnv, ...env() }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "2", "--lease-ms", "2000"], {
+    cwd: ROOT,
+    env: { ...childEnv, ...env() },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let err = "";
   child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
   workers.push(child);
   return Object.assign(child, { output: () => err });
 }
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
 
 const count = async (sql: string, params: unknown[] = []) => (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
-const finished = () => count(`SELECT count(DISTINCT correlation_id)::int AS n FROM opsgraph_events WHERE (name, version) IN (('outreach.ready', 1), ('company.rejected', 1))`);
+const finished = () =>
+  count(`SELECT count(DISTINCT correlation_id)::int AS n FROM opsgraph_events WHERE (name, version) IN (('outreach.ready', 1), ('company.rejected', 1))`);
 const ingest = async () => {
   const r = await runOpsgraph(["sourcing", "ingest", "--csv", CSV, "--thesis", THESIS, "--limit", "40", "--json"], env());
   expect(r.code, r.stderr).toBe(0);
@@ -75,7 +88,12 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
     server.requests.length = 0;
     expect(await ingest()).toMatchObject({ published: 40 });
     const a = startWorker();
-    await until(`worker a to be mid-way (${a.output()})`, async () => (await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`)) >= 25, 150_000, 250);
+    await until(
+      `worker a to be mid-way (${a.output()})`,
+      async () => (await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`)) >= 25,
+      150_000,
+      250,
+    );
     a.kill("SIGKILL");
     await exited(a);
     const byA = await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`);
@@ -86,14 +104,21 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
       // a rejected company is finished when the fit analyst rejects it, but the outreach writer
       // still records its skip of the assessment after that: wait for every consumption too
       const consumptions = () => count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions`);
-      await until(`40 companies finished and 120 events consumed after the restart (worker b: ${b.output()})`, async () => (await finished()) === 40 && (await consumptions()) === 120, 150_000, 250);
+      await until(
+        `40 companies finished and 120 events consumed after the restart (worker b: ${b.output()})`,
+        async () => (await finished()) === 40 && (await consumptions()) === 120,
+        150_000,
+        250,
+      );
     } finally {
       b.kill("SIGTERM");
       await exited(b);
     }
-    const consumed = (await db.pool.query<{ consumer: string; n: number; events: number }>(
-      `SELECT consumer, count(*)::int AS n, count(DISTINCT event_id)::int AS events FROM opsgraph_event_consumptions GROUP BY consumer ORDER BY consumer`,
-    )).rows;
+    const consumed = (
+      await db.pool.query<{ consumer: string; n: number; events: number }>(
+        `SELECT consumer, count(*)::int AS n, count(DISTINCT event_id)::int AS events FROM opsgraph_event_consumptions GROUP BY consumer ORDER BY consumer`,
+      )
+    ).rows;
     const fits = await count(`SELECT count(*)::int AS n FROM opsgraph_events WHERE name = 'company.fit_assessed' AND (payload->'fit'->>'fits')::boolean`);
     expect(consumed).toEqual([
       { consumer: "company_profiler", n: 40, events: 40 },
@@ -101,9 +126,11 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
       { consumer: "outreach_writer", n: 40, events: 40 },
     ]);
     // each derived event was published once: one job per subscriber queue, besides redeliveries of lost deliveries
-    const published = (await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pgboss.job WHERE name LIKE 'sourcing-%' AND (data->>'redelivery') IS NULL GROUP BY name, data->>'id' HAVING count(*) > 1`,
-    )).rows;
+    const published = (
+      await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pgboss.job WHERE name LIKE 'sourcing-%' AND (data->>'redelivery') IS NULL GROUP BY name, data->>'id' HAVING count(*) > 1`,
+      )
+    ).rows;
     expect(published).toEqual([]);
     expect(await count(`SELECT count(*)::int AS n FROM opsgraph_runs`)).toBe(40 + 40 + fits);
     expect(await count(`SELECT count(*)::int AS n FROM opsgraph_outreach_drafts`)).toBe(fits);
@@ -115,9 +142,13 @@ describe("sourcing through opsgraph worker and the scripted model", () => {
     });
     expect(repeated.length).toBeLessThanOrEqual(2);
     expect(repeated.every((n) => n === 2)).toBe(true);
-    const byWorker = (await db.pool.query<{ worker_id: string; n: number }>(`SELECT worker_id, count(*)::int AS n FROM opsgraph_event_consumptions GROUP BY worker_id`)).rows;
+    const byWorker = (
+      await db.pool.query<{ worker_id: string; n: number }>(`SELECT worker_id, count(*)::int AS n FROM opsgraph_event_consumptions GROUP BY worker_id`)
+    ).rows;
     expect(byWorker).toHaveLength(2);
     expect(byWorker.reduce((s, w) => s + w.n, 0)).toBe(120);
-    process.stderr.write(`sourcing kill/restart: ${byA} consumptions before the kill; by worker ${JSON.stringify(byWorker)}; model calls repeated ${repeated.length}; fits ${fits}\n`);
+    process.stderr.write(
+      `sourcing kill/restart: ${byA} consumptions before the kill; by worker ${JSON.stringify(byWorker)}; model calls repeated ${repeated.length}; fits ${fits}\n`,
+    );
   }, 240_000);
 });

@@ -61,7 +61,13 @@ describe("sourcing events: schemas and versions", () => {
 
   it("an invalid event is refused at publish: a dead letter with its reason, nothing on the bus", async () => {
     const { sourcing } = await open();
-    const e = { id: derivedEventId("00000000-0000-4000-8000-000000000000", "test", "company.rejected.v1"), type: "company.rejected.v1" as const, correlation_id: "acme", causation_id: null, payload: { company: "Acme", stage: "test", reason: "", score: "high" as unknown as number } };
+    const e = {
+      id: derivedEventId("00000000-0000-4000-8000-000000000000", "test", "company.rejected.v1"),
+      type: "company.rejected.v1" as const,
+      correlation_id: "acme",
+      causation_id: null,
+      payload: { company: "Acme", stage: "test", reason: "", score: "high" as unknown as number },
+    };
     expect(await sourcing.bus!.publish([e])).toEqual({ published: 0, duplicates: 0, invalid: 1 });
     expect(await count(`SELECT count(*)::int AS n FROM opsgraph_events`)).toBe(0);
     const { rows } = await db.pool.query(`SELECT node, errors FROM opsgraph_dead_letters`);
@@ -80,11 +86,17 @@ describe("sourcing events: schemas and versions", () => {
     await boss.send(stageQueue("company_profiler"), { ...valid, id: "22222222-2222-4222-8222-222222222222", payload: { thesis: valid.payload.thesis } });
     await drain(consumers);
     const letters = (await db.pool.query(`SELECT node, input_ref, errors FROM opsgraph_dead_letters ORDER BY id`)).rows;
-    expect(letters.map((l) => [l.node, l.input_ref.event_id, l.errors[0].error.split(":")[0]]).sort((a, b) => (a[1] < b[1] ? -1 : 1))).toEqual([
-      ["company_profiler", "11111111-1111-4111-8111-111111111111", "unknown version 2 of company.discovered (known"],
-      ["company_profiler", "22222222-2222-4222-8222-222222222222", "invalid company.discovered.v1 payload"],
-    ].sort((a, b) => (a[1]! < b[1]! ? -1 : 1)));
-    expect(await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions WHERE event_id = $1 AND consumer = 'company_profiler' AND outcome = 'handled'`, [valid.id])).toBe(1);
+    expect(letters.map((l) => [l.node, l.input_ref.event_id, l.errors[0].error.split(":")[0]]).sort((a, b) => (a[1] < b[1] ? -1 : 1))).toEqual(
+      [
+        ["company_profiler", "11111111-1111-4111-8111-111111111111", "unknown version 2 of company.discovered (known"],
+        ["company_profiler", "22222222-2222-4222-8222-222222222222", "invalid company.discovered.v1 payload"],
+      ].sort((a, b) => (a[1]! < b[1]! ? -1 : 1)),
+    );
+    expect(
+      await count(`SELECT count(*)::int AS n FROM opsgraph_event_consumptions WHERE event_id = $1 AND consumer = 'company_profiler' AND outcome = 'handled'`, [
+        valid.id,
+      ]),
+    ).toBe(1);
     expect((await sourcing.status()).finished).toBe(1);
   });
 });
@@ -115,8 +127,18 @@ describe("sourcing: idempotent consumption", () => {
     };
     expect((await sourcing.status()).finished).toBe(6);
     // every event delivered once more to every subscriber, as after a lost acknowledgement
-    const { rows } = await db.pool.query(`SELECT e.id::text, e.name, e.version, e.correlation_id, e.causation_id::text, e.payload, s.name AS queue FROM opsgraph_events e JOIN pgboss.subscription s ON s.event = e.name || '.v' || e.version`);
-    for (const r of rows) await boss.send(r.queue, { id: r.id, name: r.name, version: r.version, correlation_id: r.correlation_id, causation_id: r.causation_id, payload: r.payload });
+    const { rows } = await db.pool.query(
+      `SELECT e.id::text, e.name, e.version, e.correlation_id, e.causation_id::text, e.payload, s.name AS queue FROM opsgraph_events e JOIN pgboss.subscription s ON s.event = e.name || '.v' || e.version`,
+    );
+    for (const r of rows)
+      await boss.send(r.queue, {
+        id: r.id,
+        name: r.name,
+        version: r.version,
+        correlation_id: r.correlation_id,
+        causation_id: r.causation_id,
+        payload: r.payload,
+      });
     expect(await sourcing.ingest({ csv: CSV, thesis, limit: 6 })).toEqual({ published: 0, skipped: 6, invalid: [] });
     await drain(consumers);
     expect({
@@ -133,7 +155,9 @@ describe("sourcing: idempotent consumption", () => {
     const { sourcing, consumers } = await open();
     await sourcing.ingest({ csv: CSV, thesis, limit: 1 });
     await drain(consumers);
-    const { rows } = await db.pool.query(`SELECT id::text, name, version, correlation_id, causation_id, payload FROM opsgraph_events WHERE name = 'company.discovered'`);
+    const { rows } = await db.pool.query(
+      `SELECT id::text, name, version, correlation_id, causation_id, payload FROM opsgraph_events WHERE name = 'company.discovered'`,
+    );
     const check = checkEvent(rows[0]);
     if (!check.ok) throw new Error(check.reason);
     const profiler = sourcing.stages[0]!;
@@ -170,7 +194,9 @@ describe("sourcing: a new subscriber joins without touching the stages", () => {
       await drain(consumers);
       const out = await stageOutput();
       // the same database again, from empty, for the run with the subscriber
-      await db.pool.query(`TRUNCATE opsgraph_events, opsgraph_event_consumptions, opsgraph_outreach_drafts, opsgraph_runs, checkpoints, checkpoint_blobs, checkpoint_writes`);
+      await db.pool.query(
+        `TRUNCATE opsgraph_events, opsgraph_event_consumptions, opsgraph_outreach_drafts, opsgraph_runs, checkpoints, checkpoint_blobs, checkpoint_writes`,
+      );
       return out;
     })();
 
@@ -185,7 +211,17 @@ describe("sourcing: a new subscriber joins without touching the stages", () => {
         async handle(event) {
           const e = event as SourcingEvent<"company.fit_assessed.v1">;
           exported.push(e.correlation_id);
-          return { outcome: "handled", commit: (tx) => outbox.enqueue(tx, { key: `crm-export:${e.id}`, kind: "notification", payload: { kind: "crm.company", payload: { company: e.payload.profile.name, score: e.payload.fit.score } } }).then(() => {}) };
+          return {
+            outcome: "handled",
+            commit: (tx) =>
+              outbox
+                .enqueue(tx, {
+                  key: `crm-export:${e.id}`,
+                  kind: "notification",
+                  payload: { kind: "crm.company", payload: { company: e.payload.profile.name, score: e.payload.fit.score } },
+                })
+                .then(() => {}),
+          };
         },
       },
       { workerId: "test", leaseMs: 60_000 },

@@ -85,7 +85,8 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 const compiled = () => buildContractReviewGraph().compile({ checkpointer: createCheckpointer(db.pool), store: createStore(db.pool) });
-const newestVersion = async (thread_id: string) => checkpointStateVersion((await createCheckpointer(db.pool).getTuple({ configurable: { thread_id, checkpoint_ns: "" } }))!.checkpoint);
+const newestVersion = async (thread_id: string) =>
+  checkpointStateVersion((await createCheckpointer(db.pool).getTuple({ configurable: { thread_id, checkpoint_ns: "" } }))!.checkpoint);
 
 describe("state versions", () => {
   it("the fixtures are version 1: no state_version stored, paused where the v1 graph paused", async () => {
@@ -103,7 +104,13 @@ describe("state versions", () => {
     const graph = compiled();
     expect((await graph.getState(config)).next).toEqual(["decide"]);
 
-    const upgraded = await ensureStateVersion({ runId: run_id, config, graph, checkpointer: createCheckpointer(db.pool), versions: CONTRACT_REVIEW_STATE_VERSIONS });
+    const upgraded = await ensureStateVersion({
+      runId: run_id,
+      config,
+      graph,
+      checkpointer: createCheckpointer(db.pool),
+      versions: CONTRACT_REVIEW_STATE_VERSIONS,
+    });
     expect(upgraded).toEqual({ from: 1, to: 2 });
     const after = await graph.getState(config);
     expect(after.next).toEqual(["decide"]);
@@ -114,7 +121,13 @@ describe("state versions", () => {
 
     // the current version: nothing to do
     const readOnly = { getState: (c: typeof config) => graph.getState(c), updateState: () => Promise.reject(new Error("must not write")) };
-    const again = await ensureStateVersion({ runId: run_id, config, graph: readOnly, checkpointer: createCheckpointer(db.pool), versions: CONTRACT_REVIEW_STATE_VERSIONS });
+    const again = await ensureStateVersion({
+      runId: run_id,
+      config,
+      graph: readOnly,
+      checkpointer: createCheckpointer(db.pool),
+      versions: CONTRACT_REVIEW_STATE_VERSIONS,
+    });
     expect(again).toBeNull();
   });
 
@@ -124,7 +137,12 @@ describe("state versions", () => {
     const done = await runner().resume(run_id, { decision: "approve", note: "checked after the upgrade" });
     expect(done.status).toBe("completed");
     expect(done.model_calls).toBe(0);
-    const result = done.result as { decision: { decision: string; by: string; note: string }; produced_by: Record<string, string>; report_path: string; risk_score: number };
+    const result = done.result as {
+      decision: { decision: string; by: string; note: string };
+      produced_by: Record<string, string>;
+      report_path: string;
+      risk_score: number;
+    };
     expect(result.decision).toMatchObject({ decision: "approved", by: "person", note: "checked after the upgrade" });
     expect(result.risk_score).toBe(75);
     expect(result.produced_by).toEqual({ clause_extractor: "rules", risk_analyst: "rules", terms_analyst: "rules", summarizer: "openai:gpt-4.1-mini" });
@@ -155,9 +173,28 @@ describe("state versions", () => {
 
   it("resumes a run the previous build paused at an escalation (today's channels, no state_version stored): the escalated agent is still next", async () => {
     const f = fixture(AWAITING_REVIEW);
-    const document = { text: f.document.text, source: f.document.source, path: f.document.source, bytes: f.document.text.length, sha256: f.document.key, format: "txt" as const };
-    const broken = { ...clauseExtractor, rules: () => { throw new Error("rules crashed"); } } as Agent<unknown, unknown, unknown>;
-    const escalating = new ContractReviewRunner({ pool: db.pool, tiers: [], reportsDir: db.dir, reviewThreshold: 60, onExhausted: "escalate", agents: { clause_extractor: broken } });
+    const document = {
+      text: f.document.text,
+      source: f.document.source,
+      path: f.document.source,
+      bytes: f.document.text.length,
+      sha256: f.document.key,
+      format: "txt" as const,
+    };
+    const broken = {
+      ...clauseExtractor,
+      rules: () => {
+        throw new Error("rules crashed");
+      },
+    } as Agent<unknown, unknown, unknown>;
+    const escalating = new ContractReviewRunner({
+      pool: db.pool,
+      tiers: [],
+      reportsDir: db.dir,
+      reviewThreshold: 60,
+      onExhausted: "escalate",
+      agents: { clause_extractor: broken },
+    });
     const paused = await escalating.review({ document, autoApprove: true });
     expect(paused.status).toBe("awaiting_review");
     // as the build before state versions meant anything left it: ingest did not write state_version
@@ -167,7 +204,12 @@ describe("state versions", () => {
     const output = clauseExtractor.rules({ text: f.document.text, start: 0, end: f.document.text.length });
     const done = await runner().resume(paused.run_id, { output });
     expect(done.status).toBe("completed");
-    expect((done.result as { produced_by: Record<string, string> }).produced_by).toEqual({ clause_extractor: "person", risk_analyst: "rules", terms_analyst: "rules", summarizer: "rules" });
+    expect((done.result as { produced_by: Record<string, string> }).produced_by).toEqual({
+      clause_extractor: "person",
+      risk_analyst: "rules",
+      terms_analyst: "rules",
+      summarizer: "rules",
+    });
     expect(await newestVersion(paused.thread_id)).toBe(2);
   });
 
@@ -189,13 +231,28 @@ describe("state versions", () => {
       const queued = await load(asVersion99(fixture(BEFORE_SUMMARIZER)), { status: "queued" });
       const failed = await load(asVersion99(fixture(BEFORE_SUMMARIZER)), { status: "failed" });
       const lettered = await load(asVersion99(fixture(BEFORE_SUMMARIZER)), { status: "dead_lettered" });
-      await runner().deadLetters.put({ run_id: lettered.run_id, thread_id: lettered.thread_id, flow: "contract-review", node: "summarizer", agent: "summarizer", input_ref: null, errors: [] });
+      await runner().deadLetters.put({
+        run_id: lettered.run_id,
+        thread_id: lettered.thread_id,
+        flow: "contract-review",
+        node: "summarizer",
+        agent: "summarizer",
+        input_ref: null,
+        errors: [],
+      });
       const [letter] = await runner().deadLetters.list();
       const before = await Promise.all([queued, failed, lettered].map((r) => snapshot(r.run_id, r.thread_id)));
 
       await expect(runner().runQueued(queued.run_id, { workerId: "test-worker", claim: { leaseMs: 30_000 } })).rejects.toThrow(message(queued.run_id));
       const f = fixture(BEFORE_SUMMARIZER);
-      const document = { text: f.document.text, source: f.document.source, path: f.document.source, bytes: f.document.text.length, sha256: f.document.key, format: "txt" as const };
+      const document = {
+        text: f.document.text,
+        source: f.document.source,
+        path: f.document.source,
+        bytes: f.document.text.length,
+        sha256: f.document.key,
+        format: "txt" as const,
+      };
       await expect(runner().review({ document, requestId: failed.request_id })).rejects.toThrow(message(failed.run_id));
       await expect(runner().retryDeadLetter(letter!.id)).rejects.toThrow(message(lettered.run_id));
 
@@ -206,21 +263,40 @@ describe("state versions", () => {
 
   it("a new run records version 2 from its input on (the runtime writes it with the stored document); an input-only checkpoint is left alone", async () => {
     const f = fixture(AWAITING_REVIEW);
-    const document = { text: f.document.text, source: f.document.source, path: f.document.source, bytes: f.document.text.length, sha256: f.document.key, format: "txt" as const };
+    const document = {
+      text: f.document.text,
+      source: f.document.source,
+      path: f.document.source,
+      bytes: f.document.text.length,
+      sha256: f.document.key,
+      format: "txt" as const,
+    };
     const run = await runner().review({ document, autoApprove: true });
     expect(run.status).toBe("completed");
     const saver = createCheckpointer(db.pool);
     const versions: [number, number | string][] = [];
-    for await (const t of saver.list({ configurable: { thread_id: run.thread_id, checkpoint_ns: "" } })) versions.push([t.metadata!.step, checkpointStateVersion(t.checkpoint)]);
+    for await (const t of saver.list({ configurable: { thread_id: run.thread_id, checkpoint_ns: "" } }))
+      versions.push([t.metadata!.step, checkpointStateVersion(t.checkpoint)]);
     versions.sort((a, b) => a[0] - b[0]);
     // -1: the input, not yet in state's channels; 0: the input in state's channels (with the version), and every one after it
-    expect(versions.slice(0, 2)).toEqual([[-1, 1], [0, 2]]);
+    expect(versions.slice(0, 2)).toEqual([
+      [-1, 1],
+      [0, 2],
+    ]);
     expect(versions.slice(1).every(([, v]) => v === 2)).toBe(true);
 
     // a run stopped before any node ran is left alone: it starts at the current version
     const early = (await collect(saver.list({ configurable: { thread_id: run.thread_id, checkpoint_ns: "" } }))).find((t) => t.metadata!.step === 0)!;
     const none = { getState: () => Promise.reject(new Error("must not read")), updateState: () => Promise.reject(new Error("must not write")) };
     const at = { getTuple: async () => early } as unknown as ReturnType<typeof createCheckpointer>;
-    expect(await ensureStateVersion({ runId: run.run_id, config: { configurable: { thread_id: run.thread_id } }, graph: none, checkpointer: at, versions: CONTRACT_REVIEW_STATE_VERSIONS })).toBeNull();
+    expect(
+      await ensureStateVersion({
+        runId: run.run_id,
+        config: { configurable: { thread_id: run.thread_id } },
+        graph: none,
+        checkpointer: at,
+        versions: CONTRACT_REVIEW_STATE_VERSIONS,
+      }),
+    ).toBeNull();
   });
 });

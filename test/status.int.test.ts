@@ -29,7 +29,12 @@ async function worker(id: string, o: { heartbeatAgoS: number; stopped?: boolean;
 
 async function run(status: string) {
   const id = randomUUID();
-  await db.pool.query(`INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status) VALUES ($1, $2, $3, 'contract-review', $4)`, [id, `req-${id}`, `contract-review:${id}`, status]);
+  await db.pool.query(`INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status) VALUES ($1, $2, $3, 'contract-review', $4)`, [
+    id,
+    `req-${id}`,
+    `contract-review:${id}`,
+    status,
+  ]);
   return id;
 }
 

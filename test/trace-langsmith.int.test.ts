@@ -21,9 +21,14 @@ async function fakeLangSmith(answer: boolean) {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const raw = Buffer.concat(chunks);
-      requests.push({ method: req.method ?? "", url: req.url ?? "", body: (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8") });
+      requests.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        body: (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8"),
+      });
       if (!answer) return;
-      if (req.url?.startsWith("/info")) res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ version: "0.10.0", batch_ingest_config: {} }));
+      if (req.url?.startsWith("/info"))
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ version: "0.10.0", batch_ingest_config: {} }));
       else res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
@@ -45,10 +50,21 @@ async function closedPort(): Promise<string> {
 }
 
 async function review(endpoint: string) {
-  const env = { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir, LANGSMITH_TRACING: "true", LANGSMITH_ENDPOINT: endpoint, LANGSMITH_API_KEY: "lsv2-test", LOG_LEVEL: "warn" };
+  const env = {
+    DATABASE_URL: databaseUrl(db.pool),
+    OPSGRAPH_DATA_DIR: db.dir,
+    LANGSMITH_TRACING: "true",
+    LANGSMITH_ENDPOINT: endpoint,
+    LANGSMITH_API_KEY: "lsv2-test",
+    LOG_LEVEL: "warn",
+  };
   const t0 = Date.now();
   const res = await runOpsgraph(["run", "contract-review", "--input", CONTRACT, "--auto-approve", "--json"], env, 30_000);
-  return { ...res, ms: Date.now() - t0, run: res.code === 0 ? (JSON.parse(res.stdout.trim().split("\n").at(-1)!) as { run_id: string; status: string }) : undefined };
+  return {
+    ...res,
+    ms: Date.now() - t0,
+    run: res.code === 0 ? (JSON.parse(res.stdout.trim().split("\n").at(-1)!) as { run_id: string; status: string }) : undefined,
+  };
 }
 
 describe("LangSmith tracing", () => {
@@ -58,7 +74,10 @@ describe("LangSmith tracing", () => {
       const r = await review(ls.url);
       expect(r.code, r.stderr).toBe(0);
       expect(r.run!.status).toBe("completed");
-      const posted = ls.requests.filter((q) => q.method === "POST").map((q) => q.body).join("\n");
+      const posted = ls.requests
+        .filter((q) => q.method === "POST")
+        .map((q) => q.body)
+        .join("\n");
       expect(posted).toContain('"name":"contract-review"');
       for (const node of ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer", "report"]) expect(posted).toContain(`"name":"${node}"`);
       expect(posted).toContain(r.run!.run_id);
@@ -66,7 +85,8 @@ describe("LangSmith tracing", () => {
       const trace = await runOpsgraph(["trace", r.run!.run_id], { DATABASE_URL: databaseUrl(db.pool), OPSGRAPH_DATA_DIR: db.dir });
       expect(trace.code, trace.stderr).toBe(0);
       expect(trace.stdout).toMatch(new RegExp(`^run ${r.run!.run_id.slice(0, 8)} \\(contract-review, completed\\)`));
-      for (const node of ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer", "report"]) expect(trace.stdout).toMatch(new RegExp(`─ ${node} \\d+ ms`));
+      for (const node of ["clause_extractor", "risk_analyst", "terms_analyst", "summarizer", "report"])
+        expect(trace.stdout).toMatch(new RegExp(`─ ${node} \\d+ ms`));
       expect(trace.stdout).toContain("rules");
     } finally {
       await ls.close();

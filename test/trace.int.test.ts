@@ -25,7 +25,11 @@ afterAll(async () => {
 beforeEach(() => model.reset());
 
 function runner(tracing: Tracing, reviewThreshold = 60) {
-  const tiers = createModelTiers({ modelTiers: [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }], openai: { apiKey: "sk-test", baseURL: model.url, structuredOutput: "jsonSchema" }, modelTimeoutMs: 5_000 });
+  const tiers = createModelTiers({
+    modelTiers: [{ provider: "openai", model: "gpt-4.1-mini", id: MODEL }],
+    openai: { apiKey: "sk-test", baseURL: model.url, structuredOutput: "jsonSchema" },
+    modelTimeoutMs: 5_000,
+  });
   return new ContractReviewRunner({
     pool: db.pool,
     tiers,
@@ -38,7 +42,11 @@ function runner(tracing: Tracing, reviewThreshold = 60) {
 
 /** clause_extractor: a 429, then a slow answer (the slowest step); the others answer at once. */
 function scriptRetryAndSlowStep() {
-  model.script("clause_extractor", { fault: { kind: "status", status: 429 } }, { fault: { kind: "latency", ms: 400, then: { json: answers.clause_extractor, usage: { prompt_tokens: 900, completion_tokens: 300 } } } });
+  model.script(
+    "clause_extractor",
+    { fault: { kind: "status", status: 429 } },
+    { fault: { kind: "latency", ms: 400, then: { json: answers.clause_extractor, usage: { prompt_tokens: 900, completion_tokens: 300 } } } },
+  );
   model.script("risk_analyst", { json: answers.risk_analyst, usage: { prompt_tokens: 100, completion_tokens: 50 } });
   model.script("terms_analyst", { json: answers.terms_analyst, usage: { prompt_tokens: 100, completion_tokens: 50 } });
   model.script("summarizer", { json: answers.summarizer, usage: { prompt_tokens: 100, completion_tokens: 50 } });
@@ -86,9 +94,15 @@ describe("traces of contract reviews", () => {
 
     const text = formatTrace(trace);
     const lines = text.split("\n");
-    expect(lines[0]).toMatch(new RegExp(`^run ${run.run_id.slice(0, 8)} \\(contract-review, completed\\) \\d+\\.\\d s, 5 model calls, 1650 tokens, \\$0\\.0012$`));
-    expect(lines.filter((l) => l.includes("← slowest"))).toEqual([expect.stringMatching(/^├─ clause_extractor \d+ ms {2}openai:gpt-4\.1-mini {2}2 attempts \(429, ok\) {2}1200 tokens {2}\$0\.0008 {3}← slowest$/)]);
-    expect(text).toMatch(/│ {2}├─ attempt 1 openai:gpt-4\.1-mini \d+ ms {2}429 transient, then waited 20 ms\n│ {2}├─ clause_extractor_retry \d+ ms\n│ {2}└─ attempt 2 openai:gpt-4\.1-mini \d+ ms {2}ok {2}900\+300 tokens {2}\$0\.0008/);
+    expect(lines[0]).toMatch(
+      new RegExp(`^run ${run.run_id.slice(0, 8)} \\(contract-review, completed\\) \\d+\\.\\d s, 5 model calls, 1650 tokens, \\$0\\.0012$`),
+    );
+    expect(lines.filter((l) => l.includes("← slowest"))).toEqual([
+      expect.stringMatching(/^├─ clause_extractor \d+ ms {2}openai:gpt-4\.1-mini {2}2 attempts \(429, ok\) {2}1200 tokens {2}\$0\.0008 {3}← slowest$/),
+    ]);
+    expect(text).toMatch(
+      /│ {2}├─ attempt 1 openai:gpt-4\.1-mini \d+ ms {2}429 transient, then waited 20 ms\n│ {2}├─ clause_extractor_retry \d+ ms\n│ {2}└─ attempt 2 openai:gpt-4\.1-mini \d+ ms {2}ok {2}900\+300 tokens {2}\$0\.0008/,
+    );
     expect(text).toMatch(/└─ report \d+ ms$/);
     expect(text).toMatch(/├─ risk_analyst \d+ ms {2}openai:gpt-4\.1-mini {2}1 attempt \(ok\)/);
   });
@@ -121,7 +135,17 @@ interface Received {
   body: {
     resourceSpans: {
       resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-      scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string; startTimeUnixNano: string; endTimeUnixNano: string; attributes: { key: string; value: Record<string, unknown> }[] }[] }[];
+      scopeSpans: {
+        spans: {
+          traceId: string;
+          spanId: string;
+          parentSpanId?: string;
+          name: string;
+          startTimeUnixNano: string;
+          endTimeUnixNano: string;
+          attributes: { key: string; value: Record<string, unknown> }[];
+        }[];
+      }[];
     }[];
   };
 }

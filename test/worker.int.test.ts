@@ -27,17 +27,36 @@ let n = 0;
 
 function doc(): ContractDocument {
   const text = `${CONTRACT}\n\nContract ${++n} of this test file, ${Date.now()}.`;
-  return { text, source: `supply-${n}.txt`, path: "supply.txt", bytes: Buffer.byteLength(text), sha256: createHash("sha256").update(text).digest("hex"), format: "txt" };
+  return {
+    text,
+    source: `supply-${n}.txt`,
+    path: "supply.txt",
+    bytes: Buffer.byteLength(text),
+    sha256: createHash("sha256").update(text).digest("hex"),
+    format: "txt",
+  };
 }
 
 function env() {
   const e: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(OPSGRAPH_|OPENAI_|LANGSMITH_)/.test(k) && k !== "DATABASE_URL") e[k] = v;
-  return { ...e, OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, LOG_LEVEL: "warn", ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}) };
+  return {
+    ...e,
+    OPSGRAPH_DATA_DIR: dataDir,
+    OPENAI_BASE_URL: server.url,
+    OPENAI_API_KEY: "sk-test",
+    OPSGRAPH_MODELS: MODEL,
+    LOG_LEVEL: "warn",
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+  };
 }
 
 function startWorker(args: string[] = []): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "2", "--lease-ms", "2000", ...args], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "cli", "main.ts"), "worker", "--concurrency", "2", "--lease-ms", "2000", ...args], {
+    cwd: ROOT,
+    env: env(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
@@ -45,12 +64,18 @@ function startWorker(args: string[] = []): ChildProcess & { output: () => string
   return Object.assign(child, { output: () => out });
 }
 
-
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
 /** Whether a thread's checkpoints (or pending writes) hold a value for a state channel. */
 const saved = async (threadId: string, channel: string) =>
-  (await app.db.pool.query("SELECT 1 FROM checkpoint_blobs WHERE thread_id = $1 AND channel = $2 UNION ALL SELECT 1 FROM checkpoint_writes WHERE thread_id = $1 AND channel = $2 LIMIT 1", [threadId, channel])).rowCount! > 0;
-const statusOf = async (runId: string) => (await app.db.pool.query<{ status: string }>("SELECT status FROM opsgraph_runs WHERE run_id = $1", [runId])).rows[0]?.status;
+  (
+    await app.db.pool.query(
+      "SELECT 1 FROM checkpoint_blobs WHERE thread_id = $1 AND channel = $2 UNION ALL SELECT 1 FROM checkpoint_writes WHERE thread_id = $1 AND channel = $2 LIMIT 1",
+      [threadId, channel],
+    )
+  ).rowCount! > 0;
+const statusOf = async (runId: string) =>
+  (await app.db.pool.query<{ status: string }>("SELECT status FROM opsgraph_runs WHERE run_id = $1", [runId])).rows[0]?.status;
 
 /** Scripted answers: the risk analyst takes `riskMs` to answer, so a run can be caught in flight. */
 function script(riskMs: number) {
@@ -59,7 +84,13 @@ function script(riskMs: number) {
 
 beforeAll(async () => {
   server = await startScriptedOpenAI();
-  const cfg = loadConfig({ OPSGRAPH_DATA_DIR: dataDir, OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test", OPSGRAPH_MODELS: MODEL, DATABASE_URL: process.env.DATABASE_URL });
+  const cfg = loadConfig({
+    OPSGRAPH_DATA_DIR: dataDir,
+    OPENAI_BASE_URL: server.url,
+    OPENAI_API_KEY: "sk-test",
+    OPSGRAPH_MODELS: MODEL,
+    DATABASE_URL: process.env.DATABASE_URL,
+  });
   app = await openApp(cfg, { queue: true });
 });
 afterAll(async () => {
@@ -77,7 +108,10 @@ describe("runs as jobs on the queue", () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => app.contractReview.submit({ document: d, autoApprove: true })));
     expect(new Set(results.map((r) => r.run_id)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
-    const { rows } = await app.db.pool.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND data->>'run_id' = $2`, [RUNS_QUEUE, results[0]!.run_id]);
+    const { rows } = await app.db.pool.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND data->>'run_id' = $2`, [
+      RUNS_QUEUE,
+      results[0]!.run_id,
+    ]);
     expect(rows[0].n).toBe(1);
     const again = await app.contractReview.submit({ document: d, autoApprove: true });
     expect(again).toMatchObject({ run_id: results[0]!.run_id, created: false });
@@ -113,7 +147,10 @@ describe("runs as jobs on the queue", () => {
     const { thread_id } = (await app.contractReview.get({ runId: run_id }))!;
     // the kill lands once the clauses are checkpointed and the terms analyst's answer is kept
     // (its pending write), while the risk analyst's call is in flight: only that call may be made again
-    await until("the risk analyst call to be in flight, the other steps saved", async () => server.requestsFor("risk_analyst").length > 0 && (await saved(thread_id, "clauses")) && (await saved(thread_id, "terms")));
+    await until(
+      "the risk analyst call to be in flight, the other steps saved",
+      async () => server.requestsFor("risk_analyst").length > 0 && (await saved(thread_id, "clauses")) && (await saved(thread_id, "terms")),
+    );
     expect(server.requestsFor("clause_extractor")).toHaveLength(1);
     a.kill("SIGKILL");
     await exited(a);

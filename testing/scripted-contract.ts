@@ -23,7 +23,14 @@ export const answers: Record<(typeof AGENTS)[number], unknown> = {
     ),
   },
   risk_analyst: { risks: [{ position: "no-liability-cap", severity: "medium", rationale: "No cap." }] },
-  terms_analyst: { obligations: [], payment_terms: ["Buyer shall pay each invoice within thirty (30) days of receipt."], minimum_commitments: [], liquidated_damages: [], renewal: null, notice_periods: [] },
+  terms_analyst: {
+    obligations: [],
+    payment_terms: ["Buyer shall pay each invoice within thirty (30) days of receipt."],
+    minimum_commitments: [],
+    liquidated_damages: [],
+    renewal: null,
+    notice_periods: [],
+  },
   summarizer: { summary: "A supply agreement under New York law." },
 };
 export const ok = (agent: (typeof AGENTS)[number]): Reply => ({ json: answers[agent] });

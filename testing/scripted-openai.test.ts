@@ -104,9 +104,7 @@ describe("scripted OpenAI server: answers", () => {
 
   it("withStructuredOutput(method: jsonSchema) gets the scripted json via response_format", async () => {
     server.script("clause_extractor", { json: { clause: "Termination on 30 days notice", risk: "medium" } });
-    const out = await model()
-      .withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" })
-      .invoke("Extract the clause");
+    const out = await model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" }).invoke("Extract the clause");
     expect(out).toEqual({ clause: "Termination on 30 days notice", risk: "medium" });
     const rec = server.requestsFor("clause_extractor")[0]!;
     expect(rec.body.response_format.type).toBe("json_schema");
@@ -321,9 +319,7 @@ describe("scripted OpenAI server: faults as seen by ChatOpenAI", () => {
   it("hang is ended by a call timeout in a runnable sequence (DOMException TimeoutError)", async () => {
     server.script("clause_extractor", { fault: { kind: "hang" } });
     const err = await caught(() =>
-      model()
-        .withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" })
-        .invoke("hi", { timeout: 200 }),
+      model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" }).invoke("hi", { timeout: 200 }),
     );
     expect(err).toBeInstanceOf(DOMException);
     expect(err.name).toBe("TimeoutError");
@@ -391,17 +387,13 @@ describe("scripted OpenAI server: faults as seen by ChatOpenAI", () => {
 
   it("schema_invalid surfaces as a zod error (jsonSchema) or OutputParserException (functionCalling)", async () => {
     server.script("clause_extractor", { fault: { kind: "schema_invalid" } }, { fault: { kind: "schema_invalid" } });
-    const zodErr = await caught(() =>
-      model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" }).invoke("hi"),
-    );
+    const zodErr = await caught(() => model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" }).invoke("hi"));
     expect(zodErr.name).toBe("$ZodError");
     expect(zodErr).toBeInstanceOf(z.core.$ZodError);
     expect(Array.isArray(zodErr.issues)).toBe(true);
     expect(zodErr.issues[0].path).toEqual(["clause"]);
 
-    const parseErr = await caught(() =>
-      model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "functionCalling" }).invoke("hi"),
-    );
+    const parseErr = await caught(() => model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "functionCalling" }).invoke("hi"));
     expect(parseErr.constructor.name).toBe("OutputParserException");
     expect(parseErr.lc_error_code).toBe("OUTPUT_PARSING_FAILURE");
     expect(parseErr.message).toContain("unexpected");
@@ -409,9 +401,7 @@ describe("scripted OpenAI server: faults as seen by ChatOpenAI", () => {
   });
 
   it("an unscripted agent gets the 500 'no script' error", async () => {
-    const err = await caught(() =>
-      model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" }).invoke("hi"),
-    );
+    const err = await caught(() => model().withStructuredOutput(clauseSchema, { name: "clause_extractor", method: "jsonSchema" }).invoke("hi"));
     expect(err.constructor.name).toBe("InternalServerError");
     expect(err.status).toBe(500);
     expect(err.code).toBe("no_script");

@@ -40,7 +40,18 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { agentOf, apiOfPath, chatRoute, flattenHeaders, isObject, jsonRendered, noScriptFault, pathOf, randomId, readBody } from "./scripted-openai/protocol.js";
+import {
+  agentOf,
+  apiOfPath,
+  chatRoute,
+  flattenHeaders,
+  isObject,
+  jsonRendered,
+  noScriptFault,
+  pathOf,
+  randomId,
+  readBody,
+} from "./scripted-openai/protocol.js";
 import { renderers } from "./scripted-openai/render.js";
 import type { ApiError, RecordedRequest, Rendered, Reply, Responder, ScriptedApi, ScriptedOpenAIOptions, ScriptedServer } from "./scripted-openai/types.js";
 
@@ -202,13 +213,7 @@ export async function startScriptedOpenAI(opts: ScriptedOpenAIOptions = {}): Pro
     await answer(req, res, rec, rawBody.length, reply ?? noScriptFault(rec));
   }
 
-  async function answer(
-    req: IncomingMessage,
-    res: ServerResponse,
-    rec: RecordedRequest,
-    requestChars: number,
-    reply: Reply,
-  ): Promise<void> {
+  async function answer(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, requestChars: number, reply: Reply): Promise<void> {
     if ("fault" in reply) {
       const f = reply.fault;
       switch (f.kind) {

@@ -171,7 +171,12 @@ function prng(seed: number): () => number {
  */
 export function faulty({ rate, seed, latencyMs, kinds = FAULT_KINDS }: FaultOptions): { wrap(responder: Responder): Responder; stats: FaultStats } {
   const random = prng(seed);
-  const stats: FaultStats = { requests: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<InjectedFault, number>, inFlight: 0, maxInFlight: 0 };
+  const stats: FaultStats = {
+    requests: 0,
+    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<InjectedFault, number>,
+    inFlight: 0,
+    maxInFlight: 0,
+  };
   const wrap =
     (responder: Responder): Responder =>
     async (req) => {

@@ -23,7 +23,11 @@ export const companyOf = (req: RecordedRequest) => line(userPrompt(req), "Compan
 export function profilerAnswer(prompt: string): ProfilerAnswer {
   const categories = line(prompt, "Categories");
   const description = line(prompt, "Description");
-  return { summary: description && description !== "(none)" ? description : `${line(prompt, "Company")} builds software.`, sector: categories === "(none)" ? "Unknown" : categories.split(",")[0]!.trim(), stage: "seed" };
+  return {
+    summary: description && description !== "(none)" ? description : `${line(prompt, "Company")} builds software.`,
+    sector: categories === "(none)" ? "Unknown" : categories.split(",")[0]!.trim(),
+    stage: "seed",
+  };
 }
 
 /** Meets the investor minimum when the prompt's count reaches it; the rest by their kind's obvious reading. */
@@ -42,7 +46,10 @@ export function fitAnswer(prompt: string): FitAnswer {
 
 export function outreachAnswer(prompt: string): OutreachAnswer {
   const company = line(prompt, "Company");
-  return { subject: `${company}: a short call?`, body: `Hi ${line(prompt, "To")},\n\n${company} caught our eye: ${line(prompt, "What it does")}\nWould you have 20 minutes next week?\n\nBest` };
+  return {
+    subject: `${company}: a short call?`,
+    body: `Hi ${line(prompt, "To")},\n\n${company} caught our eye: ${line(prompt, "What it does")}\nWould you have 20 minutes next week?\n\nBest`,
+  };
 }
 
 export const sourcingResponders: Record<(typeof SOURCING_AGENTS)[number], Responder> = {

@@ -11,7 +11,13 @@ import { runExperiment, type ExperimentResult } from "../experiment.js";
  * to `period`, flags scored against the labelled windows (a flag inside a window is a hit,
  * each window counts once).
  */
-export async function portfolioNabSuite(o: { data: string; period: ReportingPeriod; name: string; upload: boolean; tiers?: ModelTier[] }): Promise<ExperimentResult> {
+export async function portfolioNabSuite(o: {
+  data: string;
+  period: ReportingPeriod;
+  name: string;
+  upload: boolean;
+  tiers?: ModelTier[];
+}): Promise<ExperimentResult> {
   const series = await loadNab(o.data);
   const byKey = new Map(series.map((s) => [s.key, s]));
   return runExperiment({

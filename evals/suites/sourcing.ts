@@ -36,7 +36,13 @@ export async function sourcingSuite(o: { data: string; thesisFile: string; name:
         if (out?.score === null || out?.score === undefined) return;
         (references[k]!.exited ? pos : neg).push(out.score);
       });
-      return { auc: auc(pos, neg), exited: pos.length, dead: neg.length, errors: labelled.length - pos.length - neg.length, model_calls: outputs.filter(Boolean).reduce((n, x) => n + x.model_calls, 0) };
+      return {
+        auc: auc(pos, neg),
+        exited: pos.length,
+        dead: neg.length,
+        errors: labelled.length - pos.length - neg.length,
+        model_calls: outputs.filter(Boolean).reduce((n, x) => n + x.model_calls, 0),
+      };
     },
   });
 }

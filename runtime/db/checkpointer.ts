@@ -147,7 +147,13 @@ class CachingPostgresStore extends PostgresStore {
     if (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  override async put(namespace: string[], key: string, value: Record<string, unknown>, index?: false | string[], options?: Parameters<PostgresStore["put"]>[4]): Promise<void> {
+  override async put(
+    namespace: string[],
+    key: string,
+    value: Record<string, unknown>,
+    index?: false | string[],
+    options?: Parameters<PostgresStore["put"]>[4],
+  ): Promise<void> {
     await super.put(namespace, key, value, index, options);
     if (this.cached(namespace)) this.remember(nsKey(namespace, key), { namespace, key, value, createdAt: new Date(), updatedAt: new Date() });
   }

@@ -224,7 +224,11 @@ async function main() {
     }
     if (++idleChecks < 2) continue;
     // Decide under the lock, so that no client attaches between the check and the stop.
-    const release = await lockfile.lock(dataDir, { lockfilePath: path.join(dataDir, "pg.lock"), retries: { retries: 50, minTimeout: 20, maxTimeout: 200 }, stale: 10_000 });
+    const release = await lockfile.lock(dataDir, {
+      lockfilePath: path.join(dataDir, "pg.lock"),
+      retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
+      stale: 10_000,
+    });
     try {
       if (liveClients() > 0) {
         idleChecks = 0;

@@ -102,7 +102,9 @@ async function attachEmbedded(dataDir: string): Promise<{ info: ServerInfo; deta
       while (!(info = readServerInfo(serverFile))) {
         if (exited || Date.now() > deadline) {
           const why = exited ? keeperFailure(dir) : `not ready after ${START_TIMEOUT_MS / 1000} s`;
-          throw new InputError(`OPSGRAPH_DATA_DIR: the embedded PostgreSQL in ${path.join(dir, "pg")} did not start: ${why} (see ${path.join(dir, "pg-keeper.log")})`);
+          throw new InputError(
+            `OPSGRAPH_DATA_DIR: the embedded PostgreSQL in ${path.join(dir, "pg")} did not start: ${why} (see ${path.join(dir, "pg-keeper.log")})`,
+          );
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -178,7 +180,11 @@ export async function openDatabase({ databaseUrl, dataDir, maxConnections = 10 }
     await pool.end().catch(() => {});
     detach();
     const reason = (e as Error).message.split("\n")[0];
-    throw new InputError(databaseUrl ? `DATABASE_URL: cannot connect to ${where}: ${reason}` : `OPSGRAPH_DATA_DIR: cannot connect to the embedded PostgreSQL at ${where}: ${reason}`);
+    throw new InputError(
+      databaseUrl
+        ? `DATABASE_URL: cannot connect to ${where}: ${reason}`
+        : `OPSGRAPH_DATA_DIR: cannot connect to the embedded PostgreSQL at ${where}: ${reason}`,
+    );
   }
   await migrate(pool);
   let closed = false;

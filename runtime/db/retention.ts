@@ -91,8 +91,14 @@ export async function prune(pool: pg.Pool, { olderThanMs, dryRun = false }: Prun
     let spans = 0;
     if (threads.length) {
       spans = dryRun
-        ? (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_spans s JOIN opsgraph_runs r ON s.run_id = r.run_id WHERE r.thread_id = ANY($1::text[])`, [threads])).rows[0]!.n
-        : ((await client.query(`DELETE FROM opsgraph_spans s USING opsgraph_runs r WHERE s.run_id = r.run_id AND r.thread_id = ANY($1::text[])`, [threads])).rowCount ?? 0);
+        ? (
+            await client.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM opsgraph_spans s JOIN opsgraph_runs r ON s.run_id = r.run_id WHERE r.thread_id = ANY($1::text[])`,
+              [threads],
+            )
+          ).rows[0]!.n
+        : ((await client.query(`DELETE FROM opsgraph_spans s USING opsgraph_runs r WHERE s.run_id = r.run_id AND r.thread_id = ANY($1::text[])`, [threads]))
+            .rowCount ?? 0);
     }
     // what a split step's parts answered, kept only to spare a crashed task's re-run its calls
     let partAnswers = 0;
@@ -103,7 +109,15 @@ export async function prune(pool: pg.Pool, { olderThanMs, dryRun = false }: Prun
         : ((await client.query(`DELETE ${where}`, [threads])).rowCount ?? 0);
     }
     await client.query(dryRun ? "ROLLBACK" : "COMMIT");
-    return { threads: threads.length, checkpoints: counts.checkpoints, blobs: counts.blobs, writes: counts.writes, spans, part_answers: partAnswers, cutoff: cutoff.toISOString() };
+    return {
+      threads: threads.length,
+      checkpoints: counts.checkpoints,
+      blobs: counts.blobs,
+      writes: counts.writes,
+      spans,
+      part_answers: partAnswers,
+      cutoff: cutoff.toISOString(),
+    };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
     throw e;

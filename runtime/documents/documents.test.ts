@@ -5,12 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import {
-  listContracts,
-  MAX_CONTRACT_CHARS,
-  readContract,
-  SUPPORTED_EXTENSIONS,
-} from "./documents.js";
+import { listContracts, MAX_CONTRACT_CHARS, readContract, SUPPORTED_EXTENSIONS } from "./documents.js";
 import { InputError } from "../errors.js";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test", "fixtures");
@@ -128,9 +123,7 @@ describe("readContract: bad input", () => {
   it("a directory where a file is expected", async () => {
     const path = join(tmp, "folder.pdf");
     await mkdir(path, { recursive: true });
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: is a directory, expected a contract file`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: is a directory, expected a contract file`);
   });
 
   it("empty file", async () => {
@@ -146,51 +139,37 @@ describe("readContract: bad input", () => {
 
   it("binary data (NUL bytes) in a .txt", async () => {
     const path = fixture("binary.txt");
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: contains binary data (NUL byte at offset 18); expected UTF-8 text`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: contains binary data (NUL byte at offset 18); expected UTF-8 text`);
   });
 
   it("invalid UTF-8 in a .md", async () => {
     const path = join(tmp, "latin1.md");
     await writeFile(path, Buffer.from([0x43, 0x61, 0x66, 0xe9, 0x0a])); // "Café" in Latin-1
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: is not valid UTF-8 text (binary data or another encoding); save it as UTF-8`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: is not valid UTF-8 text (binary data or another encoding); save it as UTF-8`);
   });
 
   it("UTF-16 text", async () => {
     const path = join(tmp, "utf16.txt");
     await writeFile(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("Contract", "utf16le")]));
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: file is UTF-16 encoded; save it as UTF-8 text`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: file is UTF-16 encoded; save it as UTF-8 text`);
   });
 
   it("unsupported extension lists the supported ones", async () => {
     const path = join(tmp, "contract.rtf");
     await writeFile(path, "{\\rtf1 hello}");
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: unsupported file type ".rtf" (supported: .txt, .md, .pdf, .docx)`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: unsupported file type ".rtf" (supported: .txt, .md, .pdf, .docx)`);
     const bare = join(tmp, "CONTRACT");
     await writeFile(bare, "hello");
-    expect(await inputErrorOf(() => readContract(bare))).toBe(
-      `${bare}: no file extension (supported: .txt, .md, .pdf, .docx)`,
-    );
+    expect(await inputErrorOf(() => readContract(bare))).toBe(`${bare}: no file extension (supported: .txt, .md, .pdf, .docx)`);
   });
 
   it("over the byte limit says the size and the limit", async () => {
     const path = fixture("contract.pdf");
     const { bytes } = await sha256Of(path);
-    expect(await inputErrorOf(() => readContract(path, { maxBytes: 100 }))).toBe(
-      `${path}: file is ${bytes} bytes, over the limit of 100 bytes`,
-    );
+    expect(await inputErrorOf(() => readContract(path, { maxBytes: 100 }))).toBe(`${path}: file is ${bytes} bytes, over the limit of 100 bytes`);
     const big = join(tmp, "big.txt");
     await writeFile(big, "a".repeat(3 * 1024 * 1024 + 10));
-    expect(await inputErrorOf(() => readContract(big, { maxBytes: 2 * 1024 * 1024 }))).toBe(
-      `${big}: file is 3 MB, over the limit of 2 MB`,
-    );
+    expect(await inputErrorOf(() => readContract(big, { maxBytes: 2 * 1024 * 1024 }))).toBe(`${big}: file is 3 MB, over the limit of 2 MB`);
     expect(await inputErrorOf(() => readContract(big, { maxBytes: 3 * 1024 * 1024 }))).toBe(
       `${big}: file is 3,145,738 bytes, over the limit of 3,145,728 bytes`,
     );
@@ -198,17 +177,13 @@ describe("readContract: bad input", () => {
 
   it("corrupt PDF", async () => {
     const path = fixture("corrupt.pdf");
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: corrupt or unreadable PDF (Invalid PDF structure)`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: corrupt or unreadable PDF (Invalid PDF structure)`);
   });
 
   it("a non-PDF with a .pdf extension", async () => {
     const path = join(tmp, "fake.pdf");
     await writeFile(path, "This is plain text pretending to be a PDF.\n");
-    expect(await inputErrorOf(() => readContract(path))).toMatch(
-      /^.*fake\.pdf: corrupt or unreadable PDF \(.+\)$/,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toMatch(/^.*fake\.pdf: corrupt or unreadable PDF \(.+\)$/);
   });
 
   it("PDF with no text layer needs OCR", async () => {
@@ -220,18 +195,14 @@ describe("readContract: bad input", () => {
 
   it("corrupt .docx", async () => {
     const path = fixture("corrupt.docx");
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: corrupt or unreadable .docx (Corrupted zip: can't find end of central directory)`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: corrupt or unreadable .docx (Corrupted zip: can't find end of central directory)`);
   });
 
   it("text over the character limit", async () => {
     const path = join(tmp, "long.txt");
     const chars = MAX_CONTRACT_CHARS + 1;
     await writeFile(path, "x".repeat(chars));
-    expect(await inputErrorOf(() => readContract(path))).toBe(
-      `${path}: text is 300,001 characters, over the 300,000-character limit`,
-    );
+    expect(await inputErrorOf(() => readContract(path))).toBe(`${path}: text is 300,001 characters, over the 300,000-character limit`);
     const ok = join(tmp, "exact.txt");
     await writeFile(ok, "x".repeat(MAX_CONTRACT_CHARS));
     expect((await readContract(ok)).text.length).toBe(MAX_CONTRACT_CHARS);
@@ -246,18 +217,14 @@ describe("listContracts", () => {
     for (const name of ["b.pdf", "a.txt", "C.docx", "d.md", "e.rtf", ".hidden.txt", "~$C.docx", "nested/x.txt"]) {
       await writeFile(join(dir, name), "x");
     }
-    expect(await listContracts(dir)).toEqual(
-      ["C.docx", "a.txt", "b.pdf", "d.md"].map((n) => join(dir, n)),
-    );
+    expect(await listContracts(dir)).toEqual(["C.docx", "a.txt", "b.pdf", "d.md"].map((n) => join(dir, n)));
   });
 
   it("InputError when there are none", async () => {
     const dir = join(tmp, "nothing");
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "notes.rtf"), "x");
-    expect(await inputErrorOf(() => listContracts(dir))).toBe(
-      `${dir}: no contract files found (supported: ${SUPPORTED_EXTENSIONS.join(", ")})`,
-    );
+    expect(await inputErrorOf(() => listContracts(dir))).toBe(`${dir}: no contract files found (supported: ${SUPPORTED_EXTENSIONS.join(", ")})`);
   });
 
   it("InputError for a missing directory or a file", async () => {

@@ -47,10 +47,7 @@ const FORMAT_BY_EXTENSION: Record<string, ContractFormat> = {
 const SUPPORTED_LIST = SUPPORTED_EXTENSIONS.join(", ");
 
 /** Read one contract file and return its text plus identity data. */
-export async function readContract(
-  path: string,
-  opts: { maxBytes?: number } = {},
-): Promise<ContractDocument> {
+export async function readContract(path: string, opts: { maxBytes?: number } = {}): Promise<ContractDocument> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
 
   const info = await statOrThrow(path, "file");
@@ -108,15 +105,12 @@ export async function readContract(
   const text = normalizeText(raw);
   if (text.trim() === "") {
     throw new InputError(
-      format === "pdf"
-        ? `${path}: PDF has no text layer (scanned or image-only?); it needs OCR before it can be reviewed`
-        : `${path}: contains no text`,
+      format === "pdf" ? `${path}: PDF has no text layer (scanned or image-only?); it needs OCR before it can be reviewed` : `${path}: contains no text`,
     );
   }
   if (text.length > MAX_CONTRACT_CHARS) {
     throw new InputError(
-      `${path}: text is ${text.length.toLocaleString("en-US")} characters, over the ` +
-        `${MAX_CONTRACT_CHARS.toLocaleString("en-US")}-character limit`,
+      `${path}: text is ${text.length.toLocaleString("en-US")} characters, over the ` + `${MAX_CONTRACT_CHARS.toLocaleString("en-US")}-character limit`,
     );
   }
 

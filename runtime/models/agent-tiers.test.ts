@@ -21,9 +21,30 @@ describe("tiers per agent", () => {
     });
     expect(m.tiers.map((t) => [t.id, t.provider, t.endpoint, t.key_env, t.key_set, t.breaker])).toEqual([
       ["openai:gpt-4.1-mini", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", true, "openai:gpt-4.1-mini@https://api.openai.com/v1"],
-      ["anthropic:claude-haiku-4-5", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", true, "anthropic:claude-haiku-4-5@https://api.anthropic.com"],
-      ["anthropic:claude-sonnet-4-5", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", true, "anthropic:claude-sonnet-4-5@https://api.anthropic.com"],
-      ["openai-compatible:llama3.1@http://127.0.0.1:8000/v1", "openai-compatible", "http://127.0.0.1:8000/v1", null, false, "openai-compatible:llama3.1@http://127.0.0.1:8000/v1"],
+      [
+        "anthropic:claude-haiku-4-5",
+        "anthropic",
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+        true,
+        "anthropic:claude-haiku-4-5@https://api.anthropic.com",
+      ],
+      [
+        "anthropic:claude-sonnet-4-5",
+        "anthropic",
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+        true,
+        "anthropic:claude-sonnet-4-5@https://api.anthropic.com",
+      ],
+      [
+        "openai-compatible:llama3.1@http://127.0.0.1:8000/v1",
+        "openai-compatible",
+        "http://127.0.0.1:8000/v1",
+        null,
+        false,
+        "openai-compatible:llama3.1@http://127.0.0.1:8000/v1",
+      ],
     ]);
     expect(JSON.stringify(m)).not.toMatch(/secret/);
   });
@@ -31,7 +52,12 @@ describe("tiers per agent", () => {
   it("a run's tiers_used_by_agent names, per agent, the tiers that answered it", () => {
     const a = (agent: string, tier: string, outcome: "ok" | "error") => ({ agent, tier, attempt: 1, outcome, ms: 1 });
     expect(
-      tiersUsedByAgent([a("risk_analyst", "anthropic:claude-sonnet-4-5", "error"), a("risk_analyst", "rules", "ok"), a("summarizer", "openai:gpt-4.1-mini", "ok"), a("summarizer", "openai:gpt-4.1-mini", "ok")]),
+      tiersUsedByAgent([
+        a("risk_analyst", "anthropic:claude-sonnet-4-5", "error"),
+        a("risk_analyst", "rules", "ok"),
+        a("summarizer", "openai:gpt-4.1-mini", "ok"),
+        a("summarizer", "openai:gpt-4.1-mini", "ok"),
+      ]),
     ).toEqual({ risk_analyst: ["rules"], summarizer: ["openai:gpt-4.1-mini"] });
   });
 

@@ -42,7 +42,8 @@ export interface BreakerLink {
 }
 
 /** What building tiers needs of Config. `apiKeys` absent: openai tiers take `openai.apiKey` (tests, benchmarks). */
-export type TierConfig = Pick<Config, "modelTiers" | "openai" | "modelTimeoutMs"> & Partial<Pick<Config, "agentTiers" | "apiKeys">> & { breaker?: CircuitBreakerOptions };
+export type TierConfig = Pick<Config, "modelTiers" | "openai" | "modelTimeoutMs"> &
+  Partial<Pick<Config, "agentTiers" | "apiKeys">> & { breaker?: CircuitBreakerOptions };
 
 /** Every tier of a process: the flows' chain, the agents' own chains, and each distinct tier once. */
 export interface TierSet {
@@ -65,12 +66,14 @@ export interface TierSet {
 export function createTierSet(config: TierConfig, clock: Clock = systemClock, link?: BreakerLink): TierSet {
   const byId = new Map<string, { spec: ModelTierSpec; tier: BreakerTier }>();
   const breakers = new Map<string, CircuitBreaker>();
-  const keyOf = (spec: ModelTierSpec) => config.apiKeys?.get(spec.keyEnv) ?? (spec.provider === "openai" && spec.keyEnv === "OPENAI_API_KEY" ? config.openai.apiKey : undefined);
+  const keyOf = (spec: ModelTierSpec) =>
+    config.apiKeys?.get(spec.keyEnv) ?? (spec.provider === "openai" && spec.keyEnv === "OPENAI_API_KEY" ? config.openai.apiKey : undefined);
   const secrets = [...(config.apiKeys?.values() ?? []), ...(config.openai.apiKey ? [config.openai.apiKey] : [])];
   const tierOf = (spec: ModelTierSpec): BreakerTier => {
     const known = byId.get(spec.id);
     if (known) {
-      if (JSON.stringify(known.spec) !== JSON.stringify(spec)) throw new InputError(`${spec.id}: named twice with different options; give one of them its own endpoint`);
+      if (JSON.stringify(known.spec) !== JSON.stringify(spec))
+        throw new InputError(`${spec.id}: named twice with different options; give one of them its own endpoint`);
       return known.tier;
     }
     const endpoint = endpointOf(spec, config.openai.baseURL);
@@ -80,7 +83,16 @@ export function createTierSet(config: TierConfig, clock: Clock = systemClock, li
       breakers.set(key, (breaker = new CircuitBreaker(clock, config.breaker)));
       link?.track(key, breaker);
     }
-    const tier = modelTier(spec, { endpoint, key: keyOf(spec), method: outputOf(spec, config.openai.structuredOutput), timeoutMs: config.modelTimeoutMs, breaker, breakerKey: key, link, secrets });
+    const tier = modelTier(spec, {
+      endpoint,
+      key: keyOf(spec),
+      method: outputOf(spec, config.openai.structuredOutput),
+      timeoutMs: config.modelTimeoutMs,
+      breaker,
+      breakerKey: key,
+      link,
+      secrets,
+    });
     byId.set(spec.id, { spec, tier });
     return tier;
   };
@@ -130,7 +142,14 @@ function chatModel(spec: ModelTierSpec, p: TierParts): BaseChatModel {
         configuration: { logLevel: "off" },
       });
     case "anthropic":
-      return new ChatAnthropic({ ...common, model: spec.model, apiKey: p.key ?? NO_KEY, anthropicApiUrl: p.endpoint, maxTokens: 4096, clientOptions: { logLevel: "off" } });
+      return new ChatAnthropic({
+        ...common,
+        model: spec.model,
+        apiKey: p.key ?? NO_KEY,
+        anthropicApiUrl: p.endpoint,
+        maxTokens: 4096,
+        clientOptions: { logLevel: "off" },
+      });
     case "ollama":
       return new ChatOllama({
         ...common,
@@ -202,7 +221,9 @@ function modelTier(spec: ModelTierSpec, p: TierParts): BreakerTier {
           if (probe) link?.released(key);
           throw e;
         }
-        const c = classifyError(timeout.aborted && !(e as { status?: number }).status ? Object.assign(new Error("model call timed out"), { name: "TimeoutError" }) : e);
+        const c = classifyError(
+          timeout.aborted && !(e as { status?: number }).status ? Object.assign(new Error("model call timed out"), { name: "TimeoutError" }) : e,
+        );
         // unavailable, rate-limited, out of quota or credit, or refusing our key: the provider is
         // unhealthy. A bad request (400/404/422) or an answer that fails its schema says nothing about that.
         if (c.class === "transient" || c.status === 401 || c.status === 403 || c.code === "insufficient_quota") {
@@ -212,7 +233,8 @@ function modelTier(spec: ModelTierSpec, p: TierParts): BreakerTier {
           breaker.release();
           if (probe) link?.released(key);
         }
-        if (c.class === "transient" && c.message.startsWith("timeout")) throw Object.assign(new Error(`timeout after ${p.timeoutMs} ms`), { name: "TimeoutError" });
+        if (c.class === "transient" && c.message.startsWith("timeout"))
+          throw Object.assign(new Error(`timeout after ${p.timeoutMs} ms`), { name: "TimeoutError" });
         throw e;
       }
     },

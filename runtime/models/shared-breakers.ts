@@ -181,7 +181,12 @@ export class SharedBreakers implements BreakerLink {
     }
     if (probe) {
       // the provider answered the probe: closed everywhere
-      this.write(key, `state = 'closed', failures = 0, failure_rate = 0, opened_at = NULL, since = now(), probe_owner = NULL, probe_deadline = NULL, generation = b.generation + 1`, `b.state <> 'closed' AND (b.probe_owner IS NULL OR b.probe_owner = $2 OR b.probe_deadline <= now())`, [this.owner]);
+      this.write(
+        key,
+        `state = 'closed', failures = 0, failure_rate = 0, opened_at = NULL, since = now(), probe_owner = NULL, probe_deadline = NULL, generation = b.generation + 1`,
+        `b.state <> 'closed' AND (b.probe_owner IS NULL OR b.probe_owner = $2 OR b.probe_deadline <= now())`,
+        [this.owner],
+      );
     } else if (seen && seen.failures > 0) {
       // the fleet's run of failures ends (no write while it is 0: the fast path)
       seen.failures = 0;
@@ -221,7 +226,10 @@ export class SharedBreakers implements BreakerLink {
     if (!pool) return;
     const next = (this.writes.get(key) ?? Promise.resolve())
       .then(() => this.change(key, set, where, params, pool))
-      .then(() => {}, (e) => this.o.log?.warn({ err: String(e), breaker: key }, "writing a shared circuit breaker failed; this process's breaker decides alone"));
+      .then(
+        () => {},
+        (e) => this.o.log?.warn({ err: String(e), breaker: key }, "writing a shared circuit breaker failed; this process's breaker decides alone"),
+      );
     this.writes.set(key, next);
     void next.finally(() => this.writes.get(key) === next && this.writes.delete(key));
   }

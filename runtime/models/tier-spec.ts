@@ -61,11 +61,19 @@ export function parseTier(text: string, n: number): ModelTierSpec {
   // a key written in place of its variable's name is never repeated back
   const where = `tier ${n} "${text.replace(/([?&]key=)([^&]*)/, (all, k: string, v: string) => (ENV_NAME.test(v) || v === "none" ? all : `${k}...`))}"`;
   const m = /^([a-z-]+):([^@?]+)(?:@([^?]+))?(?:\?(.*))?$/.exec(text);
-  if (!m) throw new TierSpecError(`${where} is not provider:model[@endpoint][?options] (e.g. openai:gpt-4.1-mini, anthropic:claude-haiku-4-5, openai-compatible:llama3.1@http://127.0.0.1:11434/v1)`);
+  if (!m)
+    throw new TierSpecError(
+      `${where} is not provider:model[@endpoint][?options] (e.g. openai:gpt-4.1-mini, anthropic:claude-haiku-4-5, openai-compatible:llama3.1@http://127.0.0.1:11434/v1)`,
+    );
   const [provider, model, endpoint, query] = [m[1]!, m[2]!, m[3], m[4]];
-  if (!(PROVIDERS as readonly string[]).includes(provider)) throw new TierSpecError(`${where}: unknown provider "${provider}" (supported: ${PROVIDERS.join(", ")})`);
+  if (!(PROVIDERS as readonly string[]).includes(provider))
+    throw new TierSpecError(`${where}: unknown provider "${provider}" (supported: ${PROVIDERS.join(", ")})`);
   const p = provider as Provider;
-  const spec: ModelTierSpec = { provider: p, model: model.trim(), id: endpoint ? `${p}:${model.trim()}@${endpoint.replace(/\/+$/, "")}` : `${p}:${model.trim()}` };
+  const spec: ModelTierSpec = {
+    provider: p,
+    model: model.trim(),
+    id: endpoint ? `${p}:${model.trim()}@${endpoint.replace(/\/+$/, "")}` : `${p}:${model.trim()}`,
+  };
   if (endpoint !== undefined) {
     let url: URL;
     try {
@@ -77,7 +85,9 @@ export function parseTier(text: string, n: number): ModelTierSpec {
     if (url.username || url.password) throw new TierSpecError(`${where}: put the key in an environment variable (?key=ENV_NAME), not in the endpoint`);
     spec.endpoint = endpoint.replace(/\/+$/, "");
   } else if (!DEFAULTS[p].endpoint) {
-    throw new TierSpecError(`${where}: ${p} needs its endpoint: ${p === "azure" ? "azure:<deployment>@https://<resource>.openai.azure.com" : `${p}:${model}@http://host:port/v1`}`);
+    throw new TierSpecError(
+      `${where}: ${p} needs its endpoint: ${p === "azure" ? "azure:<deployment>@https://<resource>.openai.azure.com" : `${p}:${model}@http://host:port/v1`}`,
+    );
   }
   const keyEnv = DEFAULTS[p].keyEnv;
   if (keyEnv) spec.keyEnv = keyEnv;
@@ -95,7 +105,9 @@ export function parseTier(text: string, n: number): ModelTierSpec {
       if (v !== "jsonSchema" && v !== "functionCalling") throw new TierSpecError(`${where}: output must be jsonSchema or functionCalling`);
       spec.output = v;
     } else {
-      throw new TierSpecError(`${where}: unknown option "${k}" (options: key=ENV_NAME${p === "azure" ? ", api-version=YYYY-MM-DD" : ""}, output=jsonSchema|functionCalling)`);
+      throw new TierSpecError(
+        `${where}: unknown option "${k}" (options: key=ENV_NAME${p === "azure" ? ", api-version=YYYY-MM-DD" : ""}, output=jsonSchema|functionCalling)`,
+      );
     }
   }
   if (p === "azure" && !spec.apiVersion) spec.apiVersion = AZURE_API_VERSION;
@@ -104,7 +116,10 @@ export function parseTier(text: string, n: number): ModelTierSpec {
 
 /** A comma-separated list of tiers; `rules` is accepted (it is always last) and left out. */
 export function parseTierList(text: string): ModelTierSpec[] {
-  const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const tiers: ModelTierSpec[] = [];
   parts.forEach((part, i) => {
     if (part === "rules") {

@@ -28,7 +28,15 @@ export class TierLedger {
     await this.pool.query(
       `INSERT INTO opsgraph_tier_attempts (agent, tier, flow, run_id, outcome, error_class, ms)
        SELECT a, t, $3, $4, o, c, m FROM unnest($1::text[], $2::text[], $5::text[], $6::text[], $7::int[]) AS x(a, t, o, c, m)`,
-      [calls.map((a) => a.agent), calls.map((a) => a.tier), e.flow, e.run_id, calls.map((a) => a.outcome), calls.map((a) => a.error_class ?? null), calls.map((a) => Math.round(a.ms))],
+      [
+        calls.map((a) => a.agent),
+        calls.map((a) => a.tier),
+        e.flow,
+        e.run_id,
+        calls.map((a) => a.outcome),
+        calls.map((a) => a.error_class ?? null),
+        calls.map((a) => Math.round(a.ms)),
+      ],
     );
     if (Date.now() - this.lastPrune > 3_600_000) {
       this.lastPrune = Date.now();
@@ -57,7 +65,12 @@ export async function readTierStats(db: Pick<pg.Pool, "query">, agents?: readonl
 }
 
 /** Each agent's order of its `tiers` (one list for all, or each agent's own) from `stats`; `runId`: the run it is for (its traffic floor), none for status. */
-export function tierOrdersOf(agents: readonly string[], tiers: readonly string[] | ((agent: string) => readonly string[]), stats: readonly TierStats[], runId?: string): TierOrders {
+export function tierOrdersOf(
+  agents: readonly string[],
+  tiers: readonly string[] | ((agent: string) => readonly string[]),
+  stats: readonly TierStats[],
+  runId?: string,
+): TierOrders {
   const own = typeof tiers === "function" ? tiers : () => tiers;
   return Object.fromEntries(agents.map((agent) => [agent, orderTiers({ agent, tiers: own(agent), stats, ...(runId === undefined ? {} : { runId }) })]));
 }

@@ -49,7 +49,10 @@ export class AlertSignals implements RunObserver {
 
   /** Writes every `flushEveryMs` from now on (the timer does not keep the process alive). */
   start(): void {
-    this.timer ??= setInterval(() => void this.flush().catch((e) => this.o.log?.warn({ err: String(e) }, "writing alert signals failed")), this.o.flushEveryMs ?? 5_000);
+    this.timer ??= setInterval(
+      () => void this.flush().catch((e) => this.o.log?.warn({ err: String(e) }, "writing alert signals failed")),
+      this.o.flushEveryMs ?? 5_000,
+    );
     this.timer.unref();
   }
 
@@ -77,7 +80,14 @@ export class AlertSignals implements RunObserver {
           `INSERT INTO opsgraph_agent_calls (minute, flow, agent, tier, calls, errors)
            SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[])
            ON CONFLICT (minute, flow, agent, tier) DO UPDATE SET calls = opsgraph_agent_calls.calls + excluded.calls, errors = opsgraph_agent_calls.errors + excluded.errors`,
-          [counts.map((c) => c.minute), counts.map((c) => c.flow), counts.map((c) => c.agent), counts.map((c) => c.tier), counts.map((c) => c.calls), counts.map((c) => c.errors)],
+          [
+            counts.map((c) => c.minute),
+            counts.map((c) => c.flow),
+            counts.map((c) => c.agent),
+            counts.map((c) => c.tier),
+            counts.map((c) => c.calls),
+            counts.map((c) => c.errors),
+          ],
         );
       } catch (e) {
         // kept for the next flush rather than lost

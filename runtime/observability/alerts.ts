@@ -86,14 +86,27 @@ export async function checkAlerts(pool: pg.Pool, rules: AlertRules = DEFAULT_ALE
     agents.map((a) => {
       const rate = a.errors / a.calls;
       const firing = a.calls >= rules.minCalls && rate > rules.errorRate;
-      return { subject: `${a.flow}/${a.agent}`, firing, value: rate, message: `${a.flow}/${a.agent}: ${a.errors} of ${a.calls} calls failed (${pct(rate)}) in the last ${minutes(rules.windowMs)}` };
+      return {
+        subject: `${a.flow}/${a.agent}`,
+        firing,
+        value: rate,
+        message: `${a.flow}/${a.agent}: ${a.errors} of ${a.calls} calls failed (${pct(rate)}) in the last ${minutes(rules.windowMs)}`,
+      };
     }),
-    (worst) => (worst === null ? `no agent calls in the last ${minutes(rules.windowMs)}` : `worst agent error rate ${pct(worst)} (over ${rules.minCalls}+ calls fires above ${pct(rules.errorRate)})`),
+    (worst) =>
+      worst === null
+        ? `no agent calls in the last ${minutes(rules.windowMs)}`
+        : `worst agent error rate ${pct(worst)} (over ${rules.minCalls}+ calls fires above ${pct(rules.errorRate)})`,
   );
 
   const { rows: letters } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting'");
   const waiting = letters[0]!.n;
-  add("dead_letters", rules.deadLetters, [{ firing: waiting > rules.deadLetters, value: waiting, message: `${waiting} dead letters waiting (opsgraph dlq list)` }], () => `${waiting} dead letters waiting`);
+  add(
+    "dead_letters",
+    rules.deadLetters,
+    [{ firing: waiting > rules.deadLetters, value: waiting, message: `${waiting} dead letters waiting (opsgraph dlq list)` }],
+    () => `${waiting} dead letters waiting`,
+  );
 
   const { rows: breakers } = await pool.query<{ model: string; open_ms: number; processes: number }>(
     `SELECT model, (EXTRACT(EPOCH FROM now() - min(opened_at)) * 1000)::float8 AS open_ms, count(*)::int AS processes FROM opsgraph_breakers
@@ -120,13 +133,24 @@ export async function checkAlerts(pool: pg.Pool, rules: AlertRules = DEFAULT_ALE
   add(
     "run_p95",
     rules.runP95Ms,
-    flows.map((f) => ({ subject: f.flow, firing: f.p95 > rules.runP95Ms, value: Math.round(f.p95), message: `${f.flow}: p95 run duration ${seconds(f.p95)} over ${f.runs} runs in the last ${minutes(rules.windowMs)}` })),
-    (worst) => (worst === null ? `no runs ended in the last ${minutes(rules.windowMs)}` : `worst p95 run duration ${seconds(worst)} (fires above ${seconds(rules.runP95Ms)})`),
+    flows.map((f) => ({
+      subject: f.flow,
+      firing: f.p95 > rules.runP95Ms,
+      value: Math.round(f.p95),
+      message: `${f.flow}: p95 run duration ${seconds(f.p95)} over ${f.runs} runs in the last ${minutes(rules.windowMs)}`,
+    })),
+    (worst) =>
+      worst === null
+        ? `no runs ended in the last ${minutes(rules.windowMs)}`
+        : `worst p95 run duration ${seconds(worst)} (fires above ${seconds(rules.runP95Ms)})`,
   );
 
   const lag = await queueLagMs(pool);
-  add("queue_lag", rules.queueLagMs, [{ firing: lag !== null && lag > rules.queueLagMs, value: lag, message: `the oldest waiting run job has waited ${seconds(lag ?? 0)}` }], () =>
-    lag === null ? "no run job waiting" : `the oldest waiting run job has waited ${seconds(lag)}`,
+  add(
+    "queue_lag",
+    rules.queueLagMs,
+    [{ firing: lag !== null && lag > rules.queueLagMs, value: lag, message: `the oldest waiting run job has waited ${seconds(lag ?? 0)}` }],
+    () => (lag === null ? "no run job waiting" : `the oldest waiting run job has waited ${seconds(lag)}`),
   );
 
   return { at: now[0]!.at.toISOString(), firing: alerts.some((a) => a.firing), alerts };

@@ -28,7 +28,17 @@ class FlowTracer extends LangChainTracer {
     return (this.fields as FlowTracerFields).flow;
   }
   // where LangChain creates a chain's run (and its name), before handleChainStart
-  override _createRunForChainStart(chain: Serialized, inputs: ChainValues, runId: string, parentRunId?: string, tags?: string[], metadata?: KVMap, runType?: string, name?: string, extra?: Record<string, unknown>) {
+  override _createRunForChainStart(
+    chain: Serialized,
+    inputs: ChainValues,
+    runId: string,
+    parentRunId?: string,
+    tags?: string[],
+    metadata?: KVMap,
+    runType?: string,
+    name?: string,
+    extra?: Record<string, unknown>,
+  ) {
     return super._createRunForChainStart(chain, inputs, runId, parentRunId, tags, metadata, runType, parentRunId ? name : this.flow, extra);
   }
   // LangChain's copy is a plain LangChainTracer: keep it a FlowTracer (its fields carry the flow)
@@ -54,7 +64,8 @@ export function createLangSmithTracing(s: LangSmithSettings) {
       return await fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, closing.signal]) : closing.signal });
     } catch (e) {
       // unreachable: the server's info is the client's defaults (else it asks again, and warns, on every run)
-      if (/\/info(\?|$)/.test(String(input instanceof Request ? input.url : input))) return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+      if (/\/info(\?|$)/.test(String(input instanceof Request ? input.url : input)))
+        return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
       throw new Error(`Cancel: LangSmith unreachable: ${(e as Error).message}`, { cause: e });
     }
   };
@@ -67,7 +78,12 @@ export function createLangSmithTracing(s: LangSmithSettings) {
   });
   return {
     tracer(run: { flow: string; run_id: string; thread_id: string }): BaseCallbackHandler {
-      return new FlowTracer({ client, flow: run.flow, ...(s.project ? { projectName: s.project } : {}), metadata: { opsgraph_run_id: run.run_id, thread_id: run.thread_id, flow: run.flow } });
+      return new FlowTracer({
+        client,
+        flow: run.flow,
+        ...(s.project ? { projectName: s.project } : {}),
+        metadata: { opsgraph_run_id: run.run_id, thread_id: run.thread_id, flow: run.flow },
+      });
     },
     /** Waits for pending trace batches at most `boundMs`, then abandons them. */
     async close(boundMs = 2_000): Promise<void> {

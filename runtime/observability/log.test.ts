@@ -37,7 +37,14 @@ describe("log redaction", () => {
     for (const secret of [API_KEY, "sk-live-TopSecretBearer456", DB_PASSWORD, CONTRACT, "Confidential clause X-17"]) expect(text).not.toContain(secret);
     const line = JSON.parse(text.trim()) as Record<string, unknown>;
     // the context a person needs to find the run is all there
-    expect(line).toMatchObject({ run_id: "r1", thread_id: "contract-review:req", flow: "contract-review", agent: "risk_analyst", tier: "openai:gpt-4.1-mini", attempt: 2 });
+    expect(line).toMatchObject({
+      run_id: "r1",
+      thread_id: "contract-review:req",
+      flow: "contract-review",
+      agent: "risk_analyst",
+      tier: "openai:gpt-4.1-mini",
+      attempt: 2,
+    });
     expect(line.text).toEqual({ length: CONTRACT.length, sha256: sha(CONTRACT) });
     expect(line.apiKey).toBe("[redacted]");
     expect((line.headers as Record<string, unknown>).Authorization).toBe("[redacted]");

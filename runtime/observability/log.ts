@@ -5,9 +5,11 @@ import type { Config } from "../config.js";
 export type { Logger } from "pino";
 
 /** Keys whose values are secrets: never logged, whatever their shape. */
-const SECRET_KEY = /^(x-)?api[-_]?key$|apikey|authorization|password|passwd|secret|cookie|^(access|refresh|id|bearer)[-_]?token$|^token$|connection[-_]?string/i;
+const SECRET_KEY =
+  /^(x-)?api[-_]?key$|apikey|authorization|password|passwd|secret|cookie|^(access|refresh|id|bearer)[-_]?token$|^token$|connection[-_]?string/i;
 /** Keys whose values are a contract's or a company's text: logged as a length and a hash. */
-const TEXT_KEY = /^(text|contract|contract_text|document|content|body|excerpts?|prompt|system|user|messages|input_text|company_text|description|filing|notes?)$/i;
+const TEXT_KEY =
+  /^(text|contract|contract_text|document|content|body|excerpts?|prompt|system|user|messages|input_text|company_text|description|filing|notes?)$/i;
 /** A string this long is somebody's text, whatever its key (an error stack is shorter). */
 const LONG_TEXT = 4000;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]+@/gi;
@@ -41,7 +43,11 @@ export function redactForLog(value: unknown, key = "", depth = 0): unknown {
   if (value instanceof Error) {
     // a scrubbed copy that pino's error serializer still prints as an error
     const e = value as Error & { code?: unknown; status?: unknown };
-    const safe = Object.assign(new Error(scrubString(e.message)), e.code !== undefined ? { code: e.code } : {}, e.status !== undefined ? { status: e.status } : {});
+    const safe = Object.assign(
+      new Error(scrubString(e.message)),
+      e.code !== undefined ? { code: e.code } : {},
+      e.status !== undefined ? { status: e.status } : {},
+    );
     safe.name = e.name;
     safe.stack = e.stack === undefined ? undefined : scrubString(e.stack);
     return safe;
@@ -78,7 +84,8 @@ export function createLogger(level: Config["logLevel"], opts: { pretty?: boolean
         },
       },
     },
-    opts.destination ?? (pretty ? pino.transport({ target: "pino-pretty", options: { destination: 2, colorize: true, ignore: "pid,hostname" } }) : pino.destination(2)),
+    opts.destination ??
+      (pretty ? pino.transport({ target: "pino-pretty", options: { destination: 2, colorize: true, ignore: "pid,hostname" } }) : pino.destination(2)),
   );
   // pino formats only the root's bindings; a child's (log.child({ ... })) are redacted here.
   // Children inherit this method from the root (pino children are Object.create(parent)).

@@ -44,12 +44,44 @@ const RUN_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 export function createMetrics({ pool, tiers = [], prices = DEFAULT_PRICES }: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  const calls = new Counter({ name: "opsgraph_agent_calls_total", help: "Agent attempts by outcome (ok, error, invalid, skipped: breaker open, no call made)", labelNames: ["flow", "agent", "tier", "outcome"] as const, registers });
-  const latency = new Histogram({ name: "opsgraph_agent_latency_seconds", help: "Duration of agent attempts that made a call", labelNames: ["flow", "agent", "tier"] as const, buckets: LATENCY_BUCKETS, registers });
-  const retries = new Counter({ name: "opsgraph_agent_retries_total", help: "Attempts after the first on the same tier (retries of transient errors, repairs of invalid output)", labelNames: ["flow", "agent", "tier"] as const, registers });
-  const tokens = new Counter({ name: "opsgraph_tokens_total", help: "Model tokens by kind (input, output)", labelNames: ["model", "kind"] as const, registers });
-  const cost = new Counter({ name: "opsgraph_cost_usd_total", help: "Spend in US$ from the price table (OPSGRAPH_PRICES)", labelNames: ["model"] as const, registers });
-  const runDuration = new Histogram({ name: "opsgraph_run_duration_seconds", help: "Duration of run invocations by the status they ended in", labelNames: ["flow", "status"] as const, buckets: RUN_BUCKETS, registers });
+  const calls = new Counter({
+    name: "opsgraph_agent_calls_total",
+    help: "Agent attempts by outcome (ok, error, invalid, skipped: breaker open, no call made)",
+    labelNames: ["flow", "agent", "tier", "outcome"] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: "opsgraph_agent_latency_seconds",
+    help: "Duration of agent attempts that made a call",
+    labelNames: ["flow", "agent", "tier"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const retries = new Counter({
+    name: "opsgraph_agent_retries_total",
+    help: "Attempts after the first on the same tier (retries of transient errors, repairs of invalid output)",
+    labelNames: ["flow", "agent", "tier"] as const,
+    registers,
+  });
+  const tokens = new Counter({
+    name: "opsgraph_tokens_total",
+    help: "Model tokens by kind (input, output)",
+    labelNames: ["model", "kind"] as const,
+    registers,
+  });
+  const cost = new Counter({
+    name: "opsgraph_cost_usd_total",
+    help: "Spend in US$ from the price table (OPSGRAPH_PRICES)",
+    labelNames: ["model"] as const,
+    registers,
+  });
+  const runDuration = new Histogram({
+    name: "opsgraph_run_duration_seconds",
+    help: "Duration of run invocations by the status they ended in",
+    labelNames: ["flow", "status"] as const,
+    buckets: RUN_BUCKETS,
+    registers,
+  });
   let inFlight: () => number = () => 0;
   new Gauge({
     name: "opsgraph_runs_in_flight",
@@ -75,9 +107,30 @@ export function createMetrics({ pool, tiers = [], prices = DEFAULT_PRICES }: Met
       shared ??= readQueueAndLetters(pool).finally(() => setTimeout(() => (shared = undefined), 0));
       return shared;
     };
-    new Gauge({ name: "opsgraph_queue_depth", help: "Run jobs waiting on the queue", registers, async collect() { this.set((await read()).depth); } });
-    new Gauge({ name: "opsgraph_queue_lag_seconds", help: "Age of the oldest run job waiting on the queue (0 when none waits)", registers, async collect() { this.set((await read()).lag_s); } });
-    new Gauge({ name: "opsgraph_dead_letters", help: "Dead letters waiting for a person (opsgraph dlq list)", registers, async collect() { this.set((await read()).dead_letters); } });
+    new Gauge({
+      name: "opsgraph_queue_depth",
+      help: "Run jobs waiting on the queue",
+      registers,
+      async collect() {
+        this.set((await read()).depth);
+      },
+    });
+    new Gauge({
+      name: "opsgraph_queue_lag_seconds",
+      help: "Age of the oldest run job waiting on the queue (0 when none waits)",
+      registers,
+      async collect() {
+        this.set((await read()).lag_s);
+      },
+    });
+    new Gauge({
+      name: "opsgraph_dead_letters",
+      help: "Dead letters waiting for a person (opsgraph dlq list)",
+      registers,
+      async collect() {
+        this.set((await read()).dead_letters);
+      },
+    });
   }
 
   const observer: RunObserver = {
@@ -105,7 +158,10 @@ export function createMetrics({ pool, tiers = [], prices = DEFAULT_PRICES }: Met
  * tunnel/sidecar, scrapes it; nothing is exposed to the network by default). Port 0 picks a
  * free port; `url` says which.
  */
-export async function serveMetrics(registry: Registry, { port, host = "127.0.0.1" }: { port: number; host?: string }): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveMetrics(
+  registry: Registry,
+  { port, host = "127.0.0.1" }: { port: number; host?: string },
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");

@@ -50,7 +50,11 @@ export class OtlpExporter {
     target: OtlpTarget,
     private readonly onError: (e: unknown) => void = () => {},
   ) {
-    const exporter = new OTLPTraceExporter({ url: `${target.endpoint.replace(/\/+$/, "")}/v1/traces`, headers: target.headers, timeoutMillis: target.timeoutMs ?? 10_000 });
+    const exporter = new OTLPTraceExporter({
+      url: `${target.endpoint.replace(/\/+$/, "")}/v1/traces`,
+      headers: target.headers,
+      timeoutMillis: target.timeoutMs ?? 10_000,
+    });
     this.provider = new BasicTracerProvider({
       idGenerator: this.ids,
       resource: resourceFromAttributes({ "service.name": target.serviceName }),
@@ -68,8 +72,16 @@ export class OtlpExporter {
         const ctx = parent ? trace.setSpan(context.active(), parent) : trace.deleteSpan(context.active());
         this.ids.traceId = traceId;
         this.ids.spanId = s.id;
-        const attributes = Object.fromEntries(Object.entries(s.attributes).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [`opsgraph.${k}`, v as string | number | boolean]));
-        const span = this.tracer.startSpan(s.name, { kind: SpanKind.INTERNAL, startTime: s.start_ms, attributes: { "opsgraph.kind": s.kind, ...attributes } }, ctx);
+        const attributes = Object.fromEntries(
+          Object.entries(s.attributes)
+            .filter(([, v]) => v !== null && v !== undefined)
+            .map(([k, v]) => [`opsgraph.${k}`, v as string | number | boolean]),
+        );
+        const span = this.tracer.startSpan(
+          s.name,
+          { kind: SpanKind.INTERNAL, startTime: s.start_ms, attributes: { "opsgraph.kind": s.kind, ...attributes } },
+          ctx,
+        );
         if (failed(s)) span.setStatus({ code: SpanStatusCode.ERROR });
         made.set(s.id, span);
       }

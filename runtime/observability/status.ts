@@ -98,13 +98,22 @@ export interface Status {
 }
 
 /** The chains of a configuration, for status: what each tier calls and with which key variable, never a key. */
-export function modelsOf(config: Pick<Config, "modelTiers" | "agentTiers" | "apiKeys" | "openai">): Omit<ModelsStatus, "tiers"> & { tiers: Omit<TierStatus, "breaker_state">[] } {
+export function modelsOf(
+  config: Pick<Config, "modelTiers" | "agentTiers" | "apiKeys" | "openai">,
+): Omit<ModelsStatus, "tiers"> & { tiers: Omit<TierStatus, "breaker_state">[] } {
   const tiers = new Map<string, Omit<TierStatus, "breaker_state">>();
   const ids = (list: readonly ModelTierSpec[]) =>
     list.map((spec) => {
       if (!tiers.has(spec.id)) {
         const endpoint = endpointOf(spec, config.openai.baseURL);
-        tiers.set(spec.id, { id: spec.id, provider: spec.provider, endpoint, key_env: spec.keyEnv ?? null, key_set: config.apiKeys.get(spec.keyEnv) !== undefined, breaker: breakerKeyOf(spec, endpoint) });
+        tiers.set(spec.id, {
+          id: spec.id,
+          provider: spec.provider,
+          endpoint,
+          key_env: spec.keyEnv ?? null,
+          key_set: config.apiKeys.get(spec.keyEnv) !== undefined,
+          breaker: breakerKeyOf(spec, endpoint),
+        });
       }
       return spec.id;
     });
@@ -194,7 +203,12 @@ export async function readStatus(
     return {
       at: nowRows[0]!.at.toISOString(),
       workers: {
-        alive: workers.map((w) => ({ ...w, started_at: w.started_at.toISOString(), heartbeat_at: w.heartbeat_at.toISOString(), heartbeat_age_ms: Math.max(0, Number(w.heartbeat_age_ms)) })),
+        alive: workers.map((w) => ({
+          ...w,
+          started_at: w.started_at.toISOString(),
+          heartbeat_at: w.heartbeat_at.toISOString(),
+          heartbeat_age_ms: Math.max(0, Number(w.heartbeat_age_ms)),
+        })),
         lost: others[0]!.lost,
         stopped: others[0]!.stopped,
       },
@@ -204,9 +218,22 @@ export async function readStatus(
       breakers,
       spend_today: { usd: Object.values(by_model).reduce((n, m) => n + m.usd, 0), by_model },
       ...(adaptiveTiers && tierStats
-        ? { adaptive_tiers: { window: TIER_STATS_WINDOW, stats: tierStats, order: tierOrdersOf([...new Set(tierStats.map((t) => t.agent))], adaptiveTiers, tierStats) } }
+        ? {
+            adaptive_tiers: {
+              window: TIER_STATS_WINDOW,
+              stats: tierStats,
+              order: tierOrdersOf([...new Set(tierStats.map((t) => t.agent))], adaptiveTiers, tierStats),
+            },
+          }
         : {}),
-      ...(models ? { models: { chains: models.chains, tiers: models.tiers.map((t) => ({ ...t, breaker_state: breakers.find((b) => b.model === t.breaker)?.state ?? "closed" })) } } : {}),
+      ...(models
+        ? {
+            models: {
+              chains: models.chains,
+              tiers: models.tiers.map((t) => ({ ...t, breaker_state: breakers.find((b) => b.model === t.breaker)?.state ?? "closed" })),
+            },
+          }
+        : {}),
     };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});

@@ -24,7 +24,17 @@ export class DeadLetterQueue implements DeadLetterSink {
        d AS (INSERT INTO opsgraph_dead_letters (run_id, thread_id, flow, node, agent, input_ref, errors, attempts)
              SELECT $1::uuid, $2::text, $3, $4, $5, $6::jsonb, $7::jsonb, $8 WHERE EXISTS (SELECT 1 FROM owner) ON CONFLICT (thread_id, agent, attempts) DO NOTHING)
        SELECT EXISTS (SELECT 1 FROM owner) AS owned`,
-      [entry.run_id, entry.thread_id, entry.flow, entry.node, entry.agent, JSON.stringify(entry.input_ref), JSON.stringify(entry.errors), entry.errors.length, ...(fenced ? [fence] : [])],
+      [
+        entry.run_id,
+        entry.thread_id,
+        entry.flow,
+        entry.node,
+        entry.agent,
+        JSON.stringify(entry.input_ref),
+        JSON.stringify(entry.errors),
+        entry.errors.length,
+        ...(fenced ? [fence] : []),
+      ],
     );
     if (!rows[0]!.owned) throw await fencedError(this.pool, entry, fence!);
   }
@@ -69,7 +79,10 @@ export class DeadLetterQueue implements DeadLetterSink {
 
   /** Moves a waiting dead letter to `status`; refuses one already handled. */
   async settle(id: string, status: "retried" | "discarded"): Promise<DeadLetter> {
-    const { rows } = await this.pool.query<{ id: string }>(`UPDATE opsgraph_dead_letters SET status = $2, updated_at = now() WHERE id = $1 AND status = 'waiting' RETURNING id::text`, [id, status]);
+    const { rows } = await this.pool.query<{ id: string }>(
+      `UPDATE opsgraph_dead_letters SET status = $2, updated_at = now() WHERE id = $1 AND status = 'waiting' RETURNING id::text`,
+      [id, status],
+    );
     if (!rows[0]) {
       const current = await this.get(id);
       throw new InputError(`dead letter ${id}: already ${current.status}`);

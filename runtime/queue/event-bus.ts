@@ -203,7 +203,10 @@ export class EventBus<E extends CheckedEvent = CheckedEvent> {
           // consumed, as a dead letter: a refused event is never delivered again
           const id = (job.data as { id?: unknown }).id;
           if (typeof id === "string" && /^[0-9a-f-]{36}$/i.test(id)) {
-            await this.pool.query(`INSERT INTO opsgraph_event_consumptions (event_id, consumer, outcome, worker_id) VALUES ($1, $2, 'dead_lettered', $3) ON CONFLICT DO NOTHING`, [id, sub.name, opts.workerId]);
+            await this.pool.query(
+              `INSERT INTO opsgraph_event_consumptions (event_id, consumer, outcome, worker_id) VALUES ($1, $2, 'dead_lettered', $3) ON CONFLICT DO NOTHING`,
+              [id, sub.name, opts.workerId],
+            );
           }
           return;
         }
@@ -300,7 +303,14 @@ export class EventBus<E extends CheckedEvent = CheckedEvent> {
    */
   async redeliver(consumer: string, leaseMs: number): Promise<number> {
     const queue = this.queueOf(consumer);
-    const { rows } = await this.pool.query<{ id: string; name: string; version: number; correlation_id: string; causation_id: string | null; payload: unknown }>(
+    const { rows } = await this.pool.query<{
+      id: string;
+      name: string;
+      version: number;
+      correlation_id: string;
+      causation_id: string | null;
+      payload: unknown;
+    }>(
       `SELECT e.id::text, e.name, e.version, e.correlation_id, e.causation_id::text, e.payload
        FROM opsgraph_events e JOIN pgboss.subscription s ON s.event = e.name || '.v' || e.version AND s.name = $1
        WHERE e.published_at >= s.created_on AND e.published_at < now() - make_interval(secs => $2 / 1000.0)

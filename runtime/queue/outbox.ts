@@ -158,7 +158,12 @@ export class Outbox {
       } catch (e) {
         await client.query("ROLLBACK").catch(() => {});
         if (!entry) throw e; // the outbox itself is unreachable
-        report.failed.push({ key: entry.key, error: String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500) });
+        report.failed.push({
+          key: entry.key,
+          error: String((e as Error).message ?? e)
+            .split("\n")[0]!
+            .slice(0, 500),
+        });
         await this.pool.query(`UPDATE opsgraph_outbox SET attempts = attempts + 1 WHERE id = $1`, [entry.id]).catch(() => {});
       } finally {
         client.release();
@@ -173,7 +178,9 @@ export class Outbox {
    * (delivered, or delivered now if an earlier attempt left it pending). Reports go through
    * deliverReport.
    */
-  async enqueueAndDeliver(entry: OutboxEntry & { kind: "notification"; payload: NotificationPayload; fence?: number }): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
+  async enqueueAndDeliver(
+    entry: OutboxEntry & { kind: "notification"; payload: NotificationPayload; fence?: number },
+  ): Promise<{ created: boolean; payload: OutboxEntry["payload"] }> {
     const fenced = entry.fence !== undefined;
     const { rows } = await this.pool.query<{ told: number; owned: boolean }>(`WITH ${owner(fenced ? 7 : undefined)}, ${TELL}`, [
       ...tellParams({ ...entry, kind: entry.payload.kind, payload: entry.payload.payload }),
@@ -216,7 +223,8 @@ export class Outbox {
     if (looked.status === "rejected" || stored || !found?.owned) await (staged.status === "fulfilled" ? staged.value.discard() : undefined);
     if (looked.status === "rejected") throw looked.reason;
     if (!found!.owned) throw await fencedError(this.pool, report, report.fence!);
-    if (stored?.status === "pending") await this.deliverOrThrow([report.key]); // left pending by an older build
+    if (stored?.status === "pending")
+      await this.deliverOrThrow([report.key]); // left pending by an older build
     else if (!stored) {
       if (staged.status === "rejected") throw staged.reason;
       await staged.value.commit();
@@ -309,7 +317,14 @@ export interface OutboxIds {
 export function outboxReportSink(outbox: Outbox, dir: string, ids: OutboxIds): ReportSink {
   return {
     async write(name, markdown) {
-      const { path: at } = await outbox.deliverReport({ key: reportKey(ids, name), run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, path: path.resolve(dir, name), markdown });
+      const { path: at } = await outbox.deliverReport({
+        key: reportKey(ids, name),
+        run_id: ids.run_id,
+        thread_id: ids.thread_id,
+        fence: ids.fence,
+        path: path.resolve(dir, name),
+        markdown,
+      });
       return at;
     },
   };
@@ -331,6 +346,13 @@ export function outboxPublisher(outbox: Outbox, dir: string, ids: OutboxIds): Re
 /** The flow's `notify` through the outbox: one `notification` entry per event key, delivered at once. */
 export function outboxNotifier(outbox: Outbox, ids: OutboxIds): Notifier {
   return async (event) => {
-    await outbox.enqueueAndDeliver({ key: event.key, kind: "notification", run_id: ids.run_id, thread_id: ids.thread_id, fence: ids.fence, payload: { kind: event.kind, payload: event.payload } });
+    await outbox.enqueueAndDeliver({
+      key: event.key,
+      kind: "notification",
+      run_id: ids.run_id,
+      thread_id: ids.thread_id,
+      fence: ids.fence,
+      payload: { kind: event.kind, payload: event.payload },
+    });
   };
 }

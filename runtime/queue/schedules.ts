@@ -65,7 +65,10 @@ export type SubmitTick = (tick: { flow: string; input: ScheduleInput; requestId:
 /** A SubmitTick through the schedulable flows' runners (the runners need the job queue). */
 export function submitThrough(flows: readonly SchedulableFlow<never>[]): SubmitTick {
   return async ({ flow, input, requestId }) => {
-    assertSchedulable(flow, flows.map((f) => f.flow));
+    assertSchedulable(
+      flow,
+      flows.map((f) => f.flow),
+    );
     // the kept input was read by this flow's own reader when the schedule was added (flows/index.ts scheduleInputOf)
     return flows.find((f) => f.flow === flow)!.submit(input as never, requestId);
   };
@@ -121,7 +124,12 @@ export function nextTick(cron: string, tz: string, after: Date): Date {
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-const toSchedule = (r: ScheduleRow): Schedule => ({ ...r, next_run_at: r.next_run_at.toISOString(), last_run_at: iso(r.last_run_at), created_at: r.created_at.toISOString() });
+const toSchedule = (r: ScheduleRow): Schedule => ({
+  ...r,
+  next_run_at: r.next_run_at.toISOString(),
+  last_run_at: iso(r.last_run_at),
+  created_at: r.created_at.toISOString(),
+});
 
 /**
  * Cron schedules of runs, kept in opsgraph_schedules. Any number of workers call fireDue:
@@ -203,7 +211,14 @@ export class Schedules {
       );
       if (rowCount === 0) continue; // another worker claimed this tick
       if (error) this.o.log?.warn({ schedule: s.id, tick, err: error }, "scheduled run not started: bad input");
-      fired.push({ schedule_id: s.id, tick, request_id: requestId, run_id: run?.run_id ?? null, created: run?.created ?? false, ...(error !== undefined && { error }) });
+      fired.push({
+        schedule_id: s.id,
+        tick,
+        request_id: requestId,
+        run_id: run?.run_id ?? null,
+        created: run?.created ?? false,
+        ...(error !== undefined && { error }),
+      });
     }
     return fired;
   }

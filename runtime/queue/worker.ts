@@ -84,7 +84,10 @@ export class Worker {
        ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL`,
       [this.id, os.hostname(), process.pid, this.o.concurrency],
     );
-    const heartbeat = setInterval(() => void this.renewLeases().catch((e) => this.o.log?.warn({ err: String(e) }, "lease renewal failed")), Math.max(100, this.leaseMs / 3));
+    const heartbeat = setInterval(
+      () => void this.renewLeases().catch((e) => this.o.log?.warn({ err: String(e) }, "lease renewal failed")),
+      Math.max(100, this.leaseMs / 3),
+    );
     const listening = this.listen();
     this.stopped = this.fetchLoop().finally(async () => {
       clearInterval(heartbeat);
@@ -239,8 +242,9 @@ export class Worker {
     );
     const renewed = new Set(rows.map((r) => r.run_id));
     // a run that ended meanwhile is not renewed either: its execution has nothing left to lose
-    for (const l of held) if (renewed.has(l.runId)) l.renewed(sentAt);
-    else l.lose("another execution holds the run");
+    for (const l of held)
+      if (renewed.has(l.runId)) l.renewed(sentAt);
+      else l.lose("another execution holds the run");
     await this.o.pool.query(`UPDATE opsgraph_workers SET heartbeat_at = now(), in_flight = $2 WHERE worker_id = $1`, [this.id, this.inFlight.size]);
   }
 
@@ -271,7 +275,9 @@ export class Worker {
 
   private async requeue(runIds: string[]) {
     if (!runIds.length) return;
-    const { rows } = await this.o.pool.query<{ run_id: string; flow: string }>(`SELECT run_id::text, flow FROM opsgraph_runs WHERE run_id::text = ANY($1)`, [runIds]);
+    const { rows } = await this.o.pool.query<{ run_id: string; flow: string }>(`SELECT run_id::text, flow FROM opsgraph_runs WHERE run_id::text = ANY($1)`, [
+      runIds,
+    ]);
     for (const { run_id, flow } of rows) await this.o.queue.send(RUNS_QUEUE, { run_id, flow } satisfies RunJob);
     if (runIds.length) await notifyRuns(this.o.pool);
   }

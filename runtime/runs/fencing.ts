@@ -19,14 +19,18 @@ export const FENCE_KEY = "opsgraph_fence";
  * until the statement's transaction ends, so a claim (an UPDATE of the fence) waits for a write
  * that passed the check, and a write that waited on a claim sees its new fence and is refused.
  */
-export const ownerOfThread = (thread: number, fence: number) => `SELECT 1 FROM opsgraph_runs WHERE thread_id = $${thread} AND fence = $${fence}::bigint FOR SHARE`;
+export const ownerOfThread = (thread: number, fence: number) =>
+  `SELECT 1 FROM opsgraph_runs WHERE thread_id = $${thread} AND fence = $${fence}::bigint FOR SHARE`;
 /** The same, by run id. */
 export const ownerOfRun = (run: number, fence: number) => `SELECT 1 FROM opsgraph_runs WHERE run_id = $${run}::uuid AND fence = $${fence}::bigint FOR SHARE`;
 
 /** The FencedError of a write refused by `fence`: it names the run and the fence that holds it now. */
 export async function fencedError(db: Pick<pg.Pool, "query">, by: { run_id?: string | null; thread_id?: string | null }, fence: number): Promise<FencedError> {
   const { rows } = await db
-    .query<{ run_id: string; fence: string }>(`SELECT run_id::text, fence::text FROM opsgraph_runs WHERE run_id::text = $1 OR thread_id = $2`, [by.run_id ?? null, by.thread_id ?? null])
+    .query<{ run_id: string; fence: string }>(`SELECT run_id::text, fence::text FROM opsgraph_runs WHERE run_id::text = $1 OR thread_id = $2`, [
+      by.run_id ?? null,
+      by.thread_id ?? null,
+    ])
     .catch(() => ({ rows: [] as { run_id: string; fence: string }[] }));
   const row = rows[0];
   return new FencedError(`run ${row?.run_id ?? by.run_id ?? by.thread_id}: lease lost to another worker (fence ${fence} < ${row?.fence ?? "?"})`);

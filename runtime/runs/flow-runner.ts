@@ -6,7 +6,16 @@ import type { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/sto
 import type pg from "pg";
 import type PgBoss from "pg-boss";
 import type { ModelTier } from "../../nodes/agent.js";
-import { countModelCalls, freshCursor, mostTiers, stepNodes, tiersOf, type AgentStepContext, type AgentStepState, type ExhaustedPolicy } from "../../nodes/agent-step.js";
+import {
+  countModelCalls,
+  freshCursor,
+  mostTiers,
+  stepNodes,
+  tiersOf,
+  type AgentStepContext,
+  type AgentStepState,
+  type ExhaustedPolicy,
+} from "../../nodes/agent-step.js";
 import { budgetOf, type BudgetContext, type LimitInputs } from "../../nodes/budget.js";
 import type { Clock } from "../../nodes/clock.js";
 import { DEFAULT_BACKOFF } from "../../nodes/errors.js";
@@ -20,11 +29,45 @@ import { bossDb, notifyRuns, RUNS_QUEUE, type RunJob } from "../queue/queue.js";
 import { ensureStateVersion, type FlowStateVersions } from "../db/state-version.js";
 import { readTierStats, tierOrdersOf, type TierOrders } from "../models/tier-stats.js";
 import { invokeTelling, observing, tellRunEnded, type RunObserver } from "./run-events.js";
-import { BY_WORKER, CLAIMABLE, checkpointBytes, getRun, IN_PROCESS, insertQueued, insertRunning, isDatabaseUnavailable, listRuns, renewHeartbeat, runEndedUpdate, setLockPid, takeRun, toRecord } from "./run-store.js";
-import { NotRetryableError, type FlowGraph, type LeaseHolder, type ResumeAnswer, type RunConfig, type RunRecord, type RunRef, type RunRow, type RunStatus } from "./run-types.js";
+import {
+  BY_WORKER,
+  CLAIMABLE,
+  checkpointBytes,
+  getRun,
+  IN_PROCESS,
+  insertQueued,
+  insertRunning,
+  isDatabaseUnavailable,
+  listRuns,
+  renewHeartbeat,
+  runEndedUpdate,
+  setLockPid,
+  takeRun,
+  toRecord,
+} from "./run-store.js";
+import {
+  NotRetryableError,
+  type FlowGraph,
+  type LeaseHolder,
+  type ResumeAnswer,
+  type RunConfig,
+  type RunRecord,
+  type RunRef,
+  type RunRow,
+  type RunStatus,
+} from "./run-types.js";
 import { takeFromStaleHolder, ThreadBusyError, tryThreadLock, withThreadLock, type ThreadLock } from "./thread-lock.js";
 
-export { NotRetryableError, type FlowGraph, type LeaseHolder, type ResumeAnswer, type RunConfig, type RunRecord, type RunRow, type RunStatus } from "./run-types.js";
+export {
+  NotRetryableError,
+  type FlowGraph,
+  type LeaseHolder,
+  type ResumeAnswer,
+  type RunConfig,
+  type RunRecord,
+  type RunRow,
+  type RunStatus,
+} from "./run-types.js";
 export { ThreadBusyError, ThreadLock } from "./thread-lock.js";
 export type { RunEnded, RunObserver, TaskEvent } from "./run-events.js";
 export { isDatabaseUnavailable } from "./run-store.js";
@@ -62,7 +105,10 @@ export interface RunnerDeps {
 }
 
 /** Whether `e` (or its cause) is a FencedError: a write refused, or a lease lost. */
-export const isFenced = (e: unknown): boolean => e instanceof FencedError || (e as Error)?.name === "FencedError" || ((e as Error)?.cause !== undefined && (e as Error).cause !== e && isFenced((e as Error).cause));
+export const isFenced = (e: unknown): boolean =>
+  e instanceof FencedError ||
+  (e as Error)?.name === "FencedError" ||
+  ((e as Error)?.cause !== undefined && (e as Error).cause !== e && isFenced((e as Error).cause));
 
 export const threadIdFor = (flow: string, requestId: string) => `${flow}:${requestId}`;
 
@@ -137,7 +183,13 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       ...this.deps.budget,
       costOf: (a) => costOf(a.tier, a.tokens, prices),
       tiers: lease ? this.deps.tiers.map((t) => lease.guard(t)) : this.deps.tiers,
-      ...(this.deps.agentTiers ? { agentTiers: lease ? Object.fromEntries(Object.entries(this.deps.agentTiers).map(([agent, tiers]) => [agent, tiers.map((t) => lease.guard(t))])) : this.deps.agentTiers } : {}),
+      ...(this.deps.agentTiers
+        ? {
+            agentTiers: lease
+              ? Object.fromEntries(Object.entries(this.deps.agentTiers).map(([agent, tiers]) => [agent, tiers.map((t) => lease.guard(t))]))
+              : this.deps.agentTiers,
+          }
+        : {}),
       deadLetters: fence !== undefined ? this.deadLetters.fenced(fence) : this.deadLetters,
       // the nodes get the Store itself, not through the graph (see AgentStepContext.store)
       store: this.store,
@@ -147,7 +199,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       ...(backoff ? { backoff } : {}),
       ...(agents ? { agents } : {}),
       ...(onExhausted ? { policies: Object.fromEntries(this.agentNames.map((a) => [a, onExhausted])) } : {}),
-      ...(this.deps.adaptiveTiers && run.tier_order ? { tierOrder: Object.fromEntries(Object.entries(run.tier_order).map(([agent, o]) => [agent, o.order])) } : {}),
+      ...(this.deps.adaptiveTiers && run.tier_order
+        ? { tierOrder: Object.fromEntries(Object.entries(run.tier_order).map(([agent, o]) => [agent, o.order])) }
+        : {}),
       ...this.flowContext(fence !== undefined ? { ...run, fence } : run),
     };
     const recursionLimit = this.recursionLimit({ tiers: mostTiers(context), backoff: backoff ?? DEFAULT_BACKOFF, maxRounds: budgetOf(context).maxRounds });
@@ -174,7 +228,15 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     // A new request's row in one statement, at the same time as what the run needs first and
     // the thread's lock (a new run executes under it); an existing request's row is read.
     const [insert, prepared, locking] = await Promise.allSettled([
-      insertRunning(this.deps.pool, { run_id: new_run_id, request_id: requestId, thread_id, flow: this.flow, input, tier_order, ...(holder ? { holder } : {}) }),
+      insertRunning(this.deps.pool, {
+        run_id: new_run_id,
+        request_id: requestId,
+        thread_id,
+        flow: this.flow,
+        input,
+        tier_order,
+        ...(holder ? { holder } : {}),
+      }),
       prepare?.(),
       tryThreadLock(this.deps.pool, thread_id),
     ]);
@@ -230,7 +292,11 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * and the request id is unique, so the same request submitted twice, at once or not, is
    * one run. Returns the existing run when there is one. Idle workers are woken (NOTIFY).
    */
-  protected async enqueue(requestId: string, input: RunRow["input"], prepare?: () => Promise<void>): Promise<{ run_id: string; request_id: string; status: RunStatus; created: boolean }> {
+  protected async enqueue(
+    requestId: string,
+    input: RunRow["input"],
+    prepare?: () => Promise<void>,
+  ): Promise<{ run_id: string; request_id: string; status: RunStatus; created: boolean }> {
     const queue = this.deps.queue;
     if (!queue) throw new Error("submit needs the job queue (openApp({ queue: true }))");
     const thread_id = threadIdFor(this.flow, requestId);
@@ -274,7 +340,11 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
       // claim it (once: for the state's upgrade, if one is needed, or for the run)
       const claim = async () => {
         if (lease.fence === undefined) {
-          await takeRun(lock.client, row.run_id, lease, { set: `${BY_WORKER}, tier_order = COALESCE(tier_order, $4::jsonb)`, where: CLAIMABLE, values: [opts.workerId, opts.claim.leaseMs, tier_order && JSON.stringify(tier_order)] });
+          await takeRun(lock.client, row.run_id, lease, {
+            set: `${BY_WORKER}, tier_order = COALESCE(tier_order, $4::jsonb)`,
+            where: CLAIMABLE,
+            values: [opts.workerId, opts.claim.leaseMs, tier_order && JSON.stringify(tier_order)],
+          });
         }
         return { ...this.config(ordered, lease), ...(opts.control ? { control: opts.control } : {}) };
       };
@@ -327,7 +397,9 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     if (row.flow !== this.flow) throw new InputError(`dead letter ${id}: belongs to a ${row.flow} run, not ${this.flow}`);
     if (!(stepNodes(letter.agent).retry in this.graph.nodes)) {
       // a worker's agent step (a supervisor's task): its task was marked failed and the run went on without it
-      throw new NotRetryableError(`dead letter ${id}: ${letter.agent} failed inside a worker task of ${row.flow} run ${row.run_id}, which went on without it; run the flow again for it, or discard the letter`);
+      throw new NotRetryableError(
+        `dead letter ${id}: ${letter.agent} failed inside a worker task of ${row.flow} run ${row.run_id}, which went on without it; run the flow again for it, or discard the letter`,
+      );
     }
     await this.ensureStateVersion(row, this.config(row));
     let settled: DeadLetter | undefined;
@@ -345,13 +417,22 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * Runs the graph here, holding the thread's lock: the run is taken (`running`, its fence
    * raised), then `before` writes what the execution starts with, then the graph runs.
    */
-  private async execute(run: RunRef, input: unknown, opts: { fresh?: boolean; before?: (config: RunConfig) => Promise<void>; holder?: LeaseHolder } = {}): Promise<RunRecord> {
+  private async execute(
+    run: RunRef,
+    input: unknown,
+    opts: { fresh?: boolean; before?: (config: RunConfig) => Promise<void>; holder?: LeaseHolder } = {},
+  ): Promise<RunRecord> {
     const { holder } = opts;
     // held by a lease: a holder frozen past it does not keep the thread (its connection is ended)
     const lock = (await tryThreadLock(this.deps.pool, run.thread_id)) ?? (holder ? await takeFromStaleHolder(this.deps.pool, run, this.deps.log) : null);
     if (!lock) throw new ThreadBusyError(`thread ${run.thread_id}: another process is executing it`);
     try {
-      const lease = await takeRun(lock.client, run.run_id, new RunLease(run.run_id, holder?.leaseMs), holder ? { set: BY_WORKER, values: [holder.workerId, holder.leaseMs] } : { set: IN_PROCESS });
+      const lease = await takeRun(
+        lock.client,
+        run.run_id,
+        new RunLease(run.run_id, holder?.leaseMs),
+        holder ? { set: BY_WORKER, values: [holder.workerId, holder.leaseMs] } : { set: IN_PROCESS },
+      );
       const renewal = holder ? this.renewing(lease, holder) : () => {};
       try {
         const config = this.config(run, lease);
@@ -372,12 +453,15 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * process renews nothing: its lease runs out, and another worker may take the run.
    */
   private renewing(lease: RunLease, holder: LeaseHolder): () => void {
-    const timer = setInterval(() => {
-      const sentAt = lease.now();
-      renewHeartbeat(this.deps.pool, lease)
-        .then((r) => (r.rowCount ? lease.renewed(sentAt) : lease.lose("its run was taken by another worker")))
-        .catch(() => {}); // a renewal that fails lets the lease run out
-    }, Math.max(100, holder.leaseMs / 3));
+    const timer = setInterval(
+      () => {
+        const sentAt = lease.now();
+        renewHeartbeat(this.deps.pool, lease)
+          .then((r) => (r.rowCount ? lease.renewed(sentAt) : lease.lose("its run was taken by another worker")))
+          .catch(() => {}); // a renewal that fails lets the lease run out
+      },
+      Math.max(100, holder.leaseMs / 3),
+    );
     timer.unref?.();
     return () => clearInterval(timer);
   }
@@ -387,7 +471,13 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
    * with the run row's last update. `lease`: the execution's hold on the run (`config` carries
    * it); lost, the execution ends with FencedError and writes nothing more.
    */
-  private async executeLocked(run_id: string, thread_id: string, input: unknown, config: RunConfig, opts: { fresh?: boolean; lock: ThreadLock; lease: RunLease }): Promise<RunRecord> {
+  private async executeLocked(
+    run_id: string,
+    thread_id: string,
+    input: unknown,
+    config: RunConfig,
+    opts: { fresh?: boolean; lock: ThreadLock; lease: RunLease },
+  ): Promise<RunRecord> {
     const t0 = Date.now();
     const observers = this.deps.observers ?? [];
     const { callbacks, listeners } = observing(observers, { flow: this.flow, run_id, thread_id });
@@ -411,16 +501,28 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     } catch (e) {
       // its lease lost (here, or a write refused): the run is another execution's, nothing more is written
       if (opts.lease.lost || isFenced(e)) throw opts.lease.lost ?? e;
-      if (isGraphDrained(e)) status = "queued"; // handed back at a checkpoint: another worker goes on
-      else if (isDatabaseUnavailable(e)) throw e; // not the run's fault: its lease runs out and it is picked up again
+      if (isGraphDrained(e))
+        status = "queued"; // handed back at a checkpoint: another worker goes on
+      else if (isDatabaseUnavailable(e))
+        throw e; // not the run's fault: its lease runs out and it is picked up again
       else if ((e as Error).name === "GraphRecursionError") {
         // a loop past the flow's own worst case (a replaced agent or router that never settles): halted, with a dead letter to look at
         status = "dead_lettered";
         error = `runaway: the run passed its flow's limit of ${config.recursionLimit} steps without ending; see opsgraph dlq list`;
-        await (config.context.deadLetters ?? this.deadLetters).put({ run_id, thread_id, flow: this.flow, node: "(graph)", agent: "(graph)", input_ref: null, errors: [] });
+        await (config.context.deadLetters ?? this.deadLetters).put({
+          run_id,
+          thread_id,
+          flow: this.flow,
+          node: "(graph)",
+          agent: "(graph)",
+          input_ref: null,
+          errors: [],
+        });
       } else {
         status = "failed";
-        error = String((e as Error).message ?? e).split("\n")[0]!.slice(0, 500);
+        error = String((e as Error).message ?? e)
+          .split("\n")[0]!
+          .slice(0, 500);
       }
     }
     // after a failure or a drain the state is read again: it is whatever the last checkpoint holds
@@ -430,7 +532,10 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
     const calls = countModelCalls(fresh);
     const log = this.deps.log?.child({ run_id, thread_id, flow: this.flow });
     for (const a of fresh.filter((a) => a.outcome !== "ok")) {
-      log?.warn({ node: a.agent, agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error }, "agent attempt failed");
+      log?.warn(
+        { node: a.agent, agent: a.agent, tier: a.tier, attempt: a.attempt, outcome: a.outcome, error_class: a.error_class, wait_ms: a.wait_ms, error: a.error },
+        "agent attempt failed",
+      );
     }
     const duration_ms = Date.now() - t0;
     const { sql: endedSql, values: endedValues } = runEndedUpdate({

@@ -31,11 +31,15 @@ describe("withRunContext", () => {
     expect(updates).toEqual([{ report: { seen: { tiers: [tier], runId: undefined } } }]);
     const runId = "0199a2c4-0000-7000-8000-000000000001";
     let seen: unknown;
-    for await (const e of graph.streamEvents({}, { version: "v2", runId })) if (e.event === "on_chain_end" && e.name === "report") seen = (e.data.output as { seen: unknown }).seen;
+    for await (const e of graph.streamEvents({}, { version: "v2", runId }))
+      if (e.event === "on_chain_end" && e.name === "report") seen = (e.data.output as { seen: unknown }).seen;
     expect(seen).toEqual({ tiers: [tier], runId });
   });
 
   it("never lets a JSON context replace what the server wires (tiers, a data source)", () => {
-    expect(plainSettings({ tiers: [{ id: "x" }], source: "a.csv", year: 2014, sources: { fundamentals: "a.csv" } })).toEqual({ year: 2014, sources: { fundamentals: "a.csv" } });
+    expect(plainSettings({ tiers: [{ id: "x" }], source: "a.csv", year: 2014, sources: { fundamentals: "a.csv" } })).toEqual({
+      year: 2014,
+      sources: { fundamentals: "a.csv" },
+    });
   });
 });

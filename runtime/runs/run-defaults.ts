@@ -5,7 +5,19 @@ export type RunContext = Record<string, unknown>;
 type StreamOptions = { context?: RunContext; runId?: string } & Record<string, unknown>;
 
 /** What the graphs' nodes take from the context as objects: the server wires them, a JSON context cannot. */
-export const WIRED_CONTEXT_KEYS = ["tiers", "agentTiers", "clock", "deadLetters", "agents", "reports", "notify", "publish", "store", "source", "costOf"] as const;
+export const WIRED_CONTEXT_KEYS = [
+  "tiers",
+  "agentTiers",
+  "clock",
+  "deadLetters",
+  "agents",
+  "reports",
+  "notify",
+  "publish",
+  "store",
+  "source",
+  "costOf",
+] as const;
 
 /**
  * Gives every run of a compiled graph a context built from its own: `contextOf(own, runId)`.

@@ -93,7 +93,9 @@ export async function invokeTelling(graph: StreamingGraph, input: unknown, confi
       // { channel: value }, or { channel: { $writes: [...] } } when the task wrote a channel twice
       const result = (chunk["result"] ?? {}) as Record<string, unknown>;
       e.writes = Object.entries(result).flatMap(([channel, v]) =>
-        v && typeof v === "object" && Array.isArray((v as { $writes?: unknown[] }).$writes) ? (v as { $writes: unknown[] }).$writes.map((w): [string, unknown] => [channel, w]) : [[channel, v] as [string, unknown]],
+        v && typeof v === "object" && Array.isArray((v as { $writes?: unknown[] }).$writes)
+          ? (v as { $writes: unknown[] }).$writes.map((w): [string, unknown] => [channel, w])
+          : [[channel, v] as [string, unknown]],
       );
       if (chunk["error"]) e.error = String((chunk["error"] as { name?: string })?.name ?? chunk["error"]);
       if (Array.isArray(chunk["interrupts"]) && (chunk["interrupts"] as unknown[]).length) e.error ??= "interrupted";

@@ -39,7 +39,12 @@ export function toRecord(row: RunRow, withResult = true): RunRecord {
  * `set`: the columns the execution sets; `where`: the condition of the claim, with `values` from
  * $2. Returns the lease, with its token; throws RunNotClaimable when `where` does not hold.
  */
-export async function takeRun(client: pg.PoolClient, run_id: string, lease: RunLease, o: { set?: string; where?: string; values?: unknown[] } = {}): Promise<RunLease> {
+export async function takeRun(
+  client: pg.PoolClient,
+  run_id: string,
+  lease: RunLease,
+  o: { set?: string; where?: string; values?: unknown[] } = {},
+): Promise<RunLease> {
   const sentAt = lease.now();
   const { rows } = await client.query<{ fence: string }>(
     `UPDATE opsgraph_runs SET fence = fence + 1, updated_at = now()${o.set ? `, ${o.set}` : ""} WHERE run_id = $1 AND (${o.where ?? "TRUE"}) RETURNING fence::text`,
@@ -96,19 +101,37 @@ export function runEndedUpdate(u: RunEndedUpdate): { sql: string; values: unknow
  */
 export function insertRunning(
   pool: pg.Pool,
-  r: { run_id: string; request_id: string; thread_id: string; flow: string; input: RunRow["input"]; tier_order: TierOrders | null; holder?: { workerId: string; leaseMs: number } },
+  r: {
+    run_id: string;
+    request_id: string;
+    thread_id: string;
+    flow: string;
+    input: RunRow["input"];
+    tier_order: TierOrders | null;
+    holder?: { workerId: string; leaseMs: number };
+  },
 ) {
   return pool.query<{ run_id: string }>(
     // any conflict: request_id's or thread_id's (the same request, see insertQueued)
     `INSERT INTO opsgraph_runs (run_id, request_id, thread_id, flow, status, input, fence, tier_order, worker_id, heartbeat_at, lease_ms)
      VALUES ($1, $2, $3, $4, 'running', $5, 1, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END, $8)
      ON CONFLICT DO NOTHING RETURNING run_id`,
-    [r.run_id, r.request_id, r.thread_id, r.flow, JSON.stringify(r.input), r.tier_order && JSON.stringify(r.tier_order), r.holder?.workerId ?? null, r.holder?.leaseMs ?? null],
+    [
+      r.run_id,
+      r.request_id,
+      r.thread_id,
+      r.flow,
+      JSON.stringify(r.input),
+      r.tier_order && JSON.stringify(r.tier_order),
+      r.holder?.workerId ?? null,
+      r.holder?.leaseMs ?? null,
+    ],
   );
 }
 
 /** Marks the lock's connection in the run's row: a taker can end it once the lease ran out (its holder frozen). */
-export const setLockPid = (client: pg.PoolClient, run_id: string) => client.query(`UPDATE opsgraph_runs SET lock_pid = pg_backend_pid() WHERE run_id = $1`, [run_id]);
+export const setLockPid = (client: pg.PoolClient, run_id: string) =>
+  client.query(`UPDATE opsgraph_runs SET lock_pid = pg_backend_pid() WHERE run_id = $1`, [run_id]);
 
 /** A queued run's row, in the caller's transaction (`client`), or nothing when the request has one. */
 export function insertQueued(client: pg.PoolClient, r: { run_id: string; request_id: string; thread_id: string; flow: string; input: RunRow["input"] }) {
@@ -157,7 +180,12 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   const err = e as { code?: string; message?: string; cause?: unknown };
   // 57P0x: shutdown; 08xxx: connection exceptions; 53300: too many connections
   if (typeof err?.code === "string" && /^(57P0[1-3]|08\d{3}|53300|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code)) return true;
-  if (/Connection terminated|connection timeout|Client has encountered a connection error|Client was closed and is not queryable|terminating connection|too many clients/i.test(String(err?.message ?? ""))) return true;
+  if (
+    /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed and is not queryable|terminating connection|too many clients/i.test(
+      String(err?.message ?? ""),
+    )
+  )
+    return true;
   return err?.cause !== undefined && err.cause !== e && isDatabaseUnavailable(err.cause);
 }
 

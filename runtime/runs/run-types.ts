@@ -41,7 +41,6 @@ export interface RunRecord {
   tier_order?: TierOrders;
 }
 
-
 /** What `resume` answers: a human review's decision, or an escalated agent's output. */
 export interface ResumeAnswer {
   decision?: "approve" | "reject";
@@ -87,5 +86,10 @@ export interface FlowGraph extends VersionedGraph {
   nodes: Record<string, unknown>;
   invoke(input: unknown, config: RunnableConfig): Promise<unknown>;
   stream(input: unknown, config: RunnableConfig & { streamMode: string[] }): Promise<AsyncIterable<unknown>>;
-  getState(config: RunnableConfig): Promise<{ values: unknown; next: readonly string[]; config?: { configurable?: { checkpoint_id?: string } }; tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[] }>;
+  getState(config: RunnableConfig): Promise<{
+    values: unknown;
+    next: readonly string[];
+    config?: { configurable?: { checkpoint_id?: string } };
+    tasks: readonly { name: string; result?: unknown; interrupts: readonly { value?: unknown }[] }[];
+  }>;
 }

@@ -17,7 +17,9 @@ export interface OpenedPage {
 /** Opens a local file (an HTML report) in a fresh headless Chromium and waits for its `load`. */
 export async function openInChromium(file: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<OpenedPage> {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (sudo apt-get install -y chromium; .ci/run does it when missing) or set CHROMIUM_PATH to a Chromium binary.`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install Debian's chromium (sudo apt-get install -y chromium; .ci/run does it when missing) or set CHROMIUM_PATH to a Chromium binary.`,
+    );
   }
   // CI runs as root, where Chromium refuses its sandbox
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });

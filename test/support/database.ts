@@ -24,7 +24,15 @@ export async function freshDatabase(admin: Database): Promise<{ pool: pg.Pool; d
   const name = `t_${randomBytes(6).toString("hex")}`;
   await admin.pool.query(`CREATE DATABASE ${name}`);
   const o = admin.pool.options;
-  const pool = new pg.Pool({ host: o.host, port: o.port, user: o.user, password: o.password as string, database: name, connectionString: o.connectionString ? withDatabase(o.connectionString, name) : undefined, max: 10 });
+  const pool = new pg.Pool({
+    host: o.host,
+    port: o.port,
+    user: o.user,
+    password: o.password as string,
+    database: name,
+    connectionString: o.connectionString ? withDatabase(o.connectionString, name) : undefined,
+    max: 10,
+  });
   pool.on("error", () => {}); // DROP DATABASE ... WITH (FORCE) ends the idle connections
   await migrate(pool);
   return {

@@ -1,10 +1,30 @@
 /** Renders a scripted answer, a malformed answer or a scripted error in each API's own shape. */
-import { anthropicErrorType, anthropicMessage, anthropicToolNameOf, defaultCode, defaultMessage, errorType, firstToolName, isObject, jsonRendered, makeUsage, ollamaMessage, pieces, randomId, sseHeaders, toolNameOf } from "./protocol.js";
+import {
+  anthropicErrorType,
+  anthropicMessage,
+  anthropicToolNameOf,
+  defaultCode,
+  defaultMessage,
+  errorType,
+  firstToolName,
+  isObject,
+  jsonRendered,
+  makeUsage,
+  ollamaMessage,
+  pieces,
+  randomId,
+  sseHeaders,
+  toolNameOf,
+} from "./protocol.js";
 import type { ApiError, RecordedRequest, Rendered, ScriptedUsage } from "./types.js";
 
 /** The renderers; `requestId` is the server's own, so request ids keep one sequence. */
 export function renderers(requestId: () => string) {
-  function renderAnswer(rec: RecordedRequest, requestChars: number, reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage }): Rendered {
+  function renderAnswer(
+    rec: RecordedRequest,
+    requestChars: number,
+    reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage },
+  ): Rendered {
     switch (rec.api) {
       case "openai":
       case "azure":
@@ -16,7 +36,11 @@ export function renderers(requestId: () => string) {
     }
   }
 
-  function renderOpenAI(rec: RecordedRequest, requestChars: number, reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage }): Rendered {
+  function renderOpenAI(
+    rec: RecordedRequest,
+    requestChars: number,
+    reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage },
+  ): Rendered {
     const b = rec.body as Record<string, unknown>;
     const tools = Array.isArray(b["tools"]) ? (b["tools"] as unknown[]) : [];
     const useTools = "json" in reply && tools.length > 0 && b["tool_choice"] !== "none";
@@ -44,20 +68,22 @@ export function renderers(requestId: () => string) {
     if (!rec.stream) {
       const message: Record<string, unknown> = { role: "assistant", content, refusal: null, annotations: [] };
       if (toolCall) {
-        message["tool_calls"] = [
-          { id: toolCall.id, type: "function", function: { name: toolCall.name, arguments: toolCall.arguments } },
-        ];
+        message["tool_calls"] = [{ id: toolCall.id, type: "function", function: { name: toolCall.name, arguments: toolCall.arguments } }];
       }
-      return jsonRendered(200, {
-        id,
-        object: "chat.completion",
-        created,
-        model,
-        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
-        usage,
-        service_tier: "default",
-        system_fingerprint: "fp_scripted",
-      }, { "x-request-id": requestId() });
+      return jsonRendered(
+        200,
+        {
+          id,
+          object: "chat.completion",
+          created,
+          model,
+          choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
+          usage,
+          service_tier: "default",
+          system_fingerprint: "fp_scripted",
+        },
+        { "x-request-id": requestId() },
+      );
     }
 
     // Streaming: SSE chunks in chat.completion.chunk shape.
@@ -95,7 +121,11 @@ export function renderers(requestId: () => string) {
     return { status: 200, headers: { ...sseHeaders(), "x-request-id": requestId() }, chunks };
   }
 
-  function renderAnthropic(rec: RecordedRequest, requestChars: number, reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage }): Rendered {
+  function renderAnthropic(
+    rec: RecordedRequest,
+    requestChars: number,
+    reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage },
+  ): Rendered {
     const b = rec.body as Record<string, unknown>;
     const tools = Array.isArray(b["tools"]) ? (b["tools"] as unknown[]) : [];
     const choice = b["tool_choice"];
@@ -127,16 +157,20 @@ export function renderers(requestId: () => string) {
     const headers = { "request-id": `req_${randomId()}`, "anthropic-organization-id": "scripted-org" };
 
     if (!rec.stream) {
-      return jsonRendered(200, {
-        id,
-        type: "message",
-        role: "assistant",
-        model,
-        content: [block],
-        stop_reason: stopReason,
-        stop_sequence: null,
-        usage,
-      }, headers);
+      return jsonRendered(
+        200,
+        {
+          id,
+          type: "message",
+          role: "assistant",
+          model,
+          content: [block],
+          stop_reason: stopReason,
+          stop_sequence: null,
+          usage,
+        },
+        headers,
+      );
     }
 
     const event = (type: string, data: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -178,7 +212,11 @@ export function renderers(requestId: () => string) {
     return { status: 200, headers: { ...sseHeaders(), ...headers }, chunks };
   }
 
-  function renderOllama(rec: RecordedRequest, requestChars: number, reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage }): Rendered {
+  function renderOllama(
+    rec: RecordedRequest,
+    requestChars: number,
+    reply: { json: unknown; usage?: ScriptedUsage; tool?: string } | { content: string; usage?: ScriptedUsage },
+  ): Rendered {
     const b = rec.body as Record<string, unknown>;
     const tools = Array.isArray(b["tools"]) ? (b["tools"] as unknown[]) : [];
     const hasFormat = b["format"] !== undefined && b["format"] !== null && b["format"] !== "";

@@ -22,15 +22,13 @@ export const CATEGORIES = [
   {
     name: "Cap On Liability",
     tier: "core",
-    description:
-      "Liability for breach is limited: a maximum amount, an exclusion of kinds of damages, or a deadline for bringing claims.",
+    description: "Liability for breach is limited: a maximum amount, an exclusion of kinds of damages, or a deadline for bringing claims.",
     hasValue: true,
   },
   {
     name: "Uncapped Liability",
     tier: "core",
-    description:
-      "Some liability is left unlimited, typically carve-outs from the liability cap (indemnity, confidentiality, IP infringement).",
+    description: "Some liability is left unlimited, typically carve-outs from the liability cap (indemnity, confidentiality, IP infringement).",
     hasValue: false,
   },
   {
@@ -42,15 +40,13 @@ export const CATEGORIES = [
   {
     name: "Exclusivity",
     tier: "core",
-    description:
-      "An exclusive dealing commitment: exclusive rights or appointment, buying all requirements from one party, or a ban on dealing with others.",
+    description: "An exclusive dealing commitment: exclusive rights or appointment, buying all requirements from one party, or a ban on dealing with others.",
     hasValue: false,
   },
   {
     name: "Change Of Control",
     tier: "core",
-    description:
-      "A merger, acquisition or change in ownership of a party triggers a termination right, or needs the other party's consent or notice.",
+    description: "A merger, acquisition or change in ownership of a party triggers a termination right, or needs the other party's consent or notice.",
     hasValue: false,
   },
   {
@@ -103,9 +99,7 @@ export type CategoryTier = Category["tier"];
 
 export const CATEGORY_NAMES: readonly CategoryName[] = CATEGORIES.map((c) => c.name);
 
-export const CORE_CATEGORY_NAMES: readonly CategoryName[] = CATEGORIES.filter((c) => c.tier === "core").map(
-  (c) => c.name,
-);
+export const CORE_CATEGORY_NAMES: readonly CategoryName[] = CATEGORIES.filter((c) => c.tier === "core").map((c) => c.name);
 
 export function isCategoryName(name: string): name is CategoryName {
   return (CATEGORY_NAMES as readonly string[]).includes(name);

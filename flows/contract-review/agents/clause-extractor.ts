@@ -35,7 +35,10 @@ export const ClauseExtractorAnswer = z.object({
         name: categoryEnum.describe("The clause category"),
         present: z.boolean().describe("True when the contract has such a clause"),
         excerpts: z.array(z.string()).describe("Up to 3 quotes copied character for character from the contract"),
-        value: z.string().nullable().describe("Jurisdiction for Governing Law, the renewal period for Renewal Term, the cap for Cap On Liability; otherwise null"),
+        value: z
+          .string()
+          .nullable()
+          .describe("Jurisdiction for Governing Law, the renewal period for Renewal Term, the cap for Cap On Liability; otherwise null"),
       }),
     )
     .describe("One entry per category"),
@@ -72,7 +75,7 @@ export function locateExcerpt(text: string, quote: string, from = 0, to = text.l
 
 function splitForModel(input: ClauseInput): ClauseInput[] {
   const parts: ClauseInput[] = [];
-  for (let start = input.start; start < input.end; ) {
+  for (let start = input.start; start < input.end;) {
     let end = Math.min(input.end, start + CHUNK_CHARS);
     if (end < input.end) {
       const para = input.text.lastIndexOf("\n\n", end);

@@ -99,10 +99,7 @@ describe("extractClausesByRules", () => {
     expect(findings.map((f) => f.name)).toEqual(CATEGORY_NAMES);
     expect(CATEGORY_NAMES).toHaveLength(14);
     expect(CORE_CATEGORY_NAMES).toHaveLength(12);
-    expect(CATEGORIES.filter((c) => c.tier === "extended").map((c) => c.name)).toEqual([
-      "Most Favored Nation",
-      "Revenue/Profit Sharing",
-    ]);
+    expect(CATEGORIES.filter((c) => c.tier === "extended").map((c) => c.name)).toEqual(["Most Favored Nation", "Revenue/Profit Sharing"]);
   });
 
   it("finds nothing in text with no clauses", () => {
@@ -205,7 +202,9 @@ describe("extractClausesByRules", () => {
   });
 
   it("handles a long contract quickly", () => {
-    const text = CASES.map((c) => `${c[1]} ${c[2]}`).join("\n\n").repeat(120);
+    const text = CASES.map((c) => `${c[1]} ${c[2]}`)
+      .join("\n\n")
+      .repeat(120);
     expect(text.length).toBeGreaterThan(200_000);
     const t0 = performance.now();
     extractClausesByRules(text);

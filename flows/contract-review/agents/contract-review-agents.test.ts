@@ -44,7 +44,9 @@ describe("clause extractor", () => {
   });
 
   it("turns a model's quotes into excerpts with offsets into the whole contract", () => {
-    const answer = { categories: [{ name: "Governing Law" as const, present: true, excerpts: ["governed by the laws of the State of New York"], value: "New York" }] };
+    const answer = {
+      categories: [{ name: "Governing Law" as const, present: true, excerpts: ["governed by the laws of the State of New York"], value: "New York" }],
+    };
     const out = clauseExtractor.finish(answer, { text: CONTRACT, start: 0, end: CONTRACT.length });
     const law = out.categories.find((c) => c.name === "Governing Law")!;
     expect(CONTRACT.slice(law.excerpts[0]!.start, law.excerpts[0]!.end)).toBe("governed by the laws of the State of New York");
@@ -76,7 +78,10 @@ describe("clause extractor", () => {
 
 describe("risk analyst (rules)", () => {
   it("raises a risk for each playbook position whose clause is present (or absent), scored by severity", () => {
-    const out = riskAnalyst.rules({ clauses: extraction({ "Uncapped Liability": true, "Cap On Liability": true, "Termination For Convenience": true, "Governing Law": true }), playbook: DEFAULT_PLAYBOOK });
+    const out = riskAnalyst.rules({
+      clauses: extraction({ "Uncapped Liability": true, "Cap On Liability": true, "Termination For Convenience": true, "Governing Law": true }),
+      playbook: DEFAULT_PLAYBOOK,
+    });
     expect(out.risks.map((r) => r.position)).toEqual(["uncapped-liability"]);
     expect(out.risk_score).toBe(30);
     expect(out.risks[0]!.clauses).toHaveLength(1);
@@ -99,13 +104,18 @@ describe("risk analyst (rules)", () => {
   });
 
   it("follows a company's own playbook", () => {
-    const playbook: Playbook = { name: "audit-averse", positions: [{ id: "audit", category: "Audit Rights", when: "present", severity: "high", rationale: "No audits." }] };
+    const playbook: Playbook = {
+      name: "audit-averse",
+      positions: [{ id: "audit", category: "Audit Rights", when: "present", severity: "high", rationale: "No audits." }],
+    };
     expect(riskAnalyst.rules({ clauses: extraction({ "Audit Rights": true }), playbook }).risk_score).toBe(30);
     expect(riskAnalyst.rules({ clauses: extraction({}), playbook }).risks).toEqual([]);
   });
 
   it("rejects a model answer naming a position the playbook does not have", () => {
-    expect(() => riskAnalyst.finish({ risks: [{ position: "made-up", severity: "high", rationale: "?" }] }, { clauses: extraction({}), playbook: DEFAULT_PLAYBOOK })).toThrow(InvalidOutputError);
+    expect(() =>
+      riskAnalyst.finish({ risks: [{ position: "made-up", severity: "high", rationale: "?" }] }, { clauses: extraction({}), playbook: DEFAULT_PLAYBOOK }),
+    ).toThrow(InvalidOutputError);
   });
 });
 

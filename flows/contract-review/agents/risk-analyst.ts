@@ -42,7 +42,10 @@ const ORDER = { high: 0, medium: 1, low: 2 } as const;
 
 function report(risks: Risk[]): RiskReport {
   risks.sort((a, b) => ORDER[a.severity] - ORDER[b.severity] || a.position.localeCompare(b.position));
-  const score = Math.min(100, risks.reduce((sum, r) => sum + SEVERITY_POINTS[r.severity], 0));
+  const score = Math.min(
+    100,
+    risks.reduce((sum, r) => sum + SEVERITY_POINTS[r.severity], 0),
+  );
   return { version: 1, risks, risk_score: score };
 }
 
@@ -63,9 +66,7 @@ export const riskAnalyst: Agent<RiskInput, RiskAnalystAnswer, RiskReport> = {
   modelOutput: RiskAnalystAnswer,
   output: RiskReport,
   prompt(input) {
-    const positions = input.playbook.positions
-      .map((p) => `- ${p.id} (${p.severity}): a risk when "${p.category}" is ${p.when}. ${p.rationale}`)
-      .join("\n");
+    const positions = input.playbook.positions.map((p) => `- ${p.id} (${p.severity}): a risk when "${p.category}" is ${p.when}. ${p.rationale}`).join("\n");
     const found = input.clauses.categories
       .map((c) => `- ${c.name}: ${c.present ? "present" : "absent"}${c.excerpts.map((e) => `\n    "${e.text}"`).join("")}`)
       .join("\n");

@@ -59,7 +59,20 @@ export function sentences(text: string): Excerpt[] {
 }
 
 const NUMBER_WORDS: Record<string, number> = {
-  one: 1, two: 2, three: 3, five: 5, seven: 7, ten: 10, fifteen: 15, twenty: 20, thirty: 30, "forty-five": 45, "forty five": 45, forty: 40, sixty: 60, ninety: 90,
+  one: 1,
+  two: 2,
+  three: 3,
+  five: 5,
+  seven: 7,
+  ten: 10,
+  fifteen: 15,
+  twenty: 20,
+  thirty: 30,
+  "forty-five": 45,
+  "forty five": 45,
+  forty: 40,
+  sixty: 60,
+  ninety: 90,
 };
 const UNIT = String.raw`\s*(?:calendar\s+|business\s+)?(days?|months?)['’]?\s+(?:prior\s+|advance\s+)?(?:written\s+)?notice`;
 const DIGITS_NOTICE = new RegExp(String.raw`\(?(\d{1,3})\)?` + UNIT, "i");
@@ -71,13 +84,14 @@ export function noticeDays(sentence: string): number | undefined {
   const words = digits ? null : WORDS_NOTICE.exec(sentence);
   const m = digits ?? words;
   if (!m) return undefined;
-  const n = digits ? Number(m[1]) : NUMBER_WORDS[m[1]!.toLowerCase().replace(/-/g, " ")] ?? NUMBER_WORDS[m[1]!.toLowerCase()];
+  const n = digits ? Number(m[1]) : (NUMBER_WORDS[m[1]!.toLowerCase().replace(/-/g, " ")] ?? NUMBER_WORDS[m[1]!.toLowerCase()]);
   if (!n) return undefined;
   return /month/i.test(m[2]!) ? n * 30 : n;
 }
 
 const PATTERNS = {
-  payment_terms: /\b(invoice[sd]?|payable|shall pay|payment[s]? (?:shall|will|is|are) (?:be )?due|net \d+|within \w+ \(?\d*\)?\s*days (?:of|after|from) (?:receipt|the date) of (?:the )?invoice)/i,
+  payment_terms:
+    /\b(invoice[sd]?|payable|shall pay|payment[s]? (?:shall|will|is|are) (?:be )?due|net \d+|within \w+ \(?\d*\)?\s*days (?:of|after|from) (?:receipt|the date) of (?:the )?invoice)/i,
   minimum_commitments: /\bminimum (?:purchase|order|annual|quantity|commitment|volume|spend|fee|royalt)/i,
   liquidated_damages: /\b(liquidated damages|termination fee|early termination (?:fee|charge)|break(?:-| )up fee)/i,
   obligations: /\b(?:shall|agrees to|will) (?:provide|deliver|supply|maintain|perform|pay|indemnify|manufacture|purchase|keep)\b/i,

@@ -64,7 +64,11 @@ const V1_SUMMARIZER_JOIN = "join:risk_analyst+terms_analyst:summarizer";
  * would look finished. The upgrade sends it to the summarizer. `pendingWrites`: writes of
  * tasks that finished in the step the run stopped in (they are applied with the upgrade).
  */
-export function strandedNodes(checkpoint: { channel_values: Record<string, unknown> }, pendingWrites: readonly (readonly [string, string, unknown])[], fromVersion: number): string[] {
+export function strandedNodes(
+  checkpoint: { channel_values: Record<string, unknown> },
+  pendingWrites: readonly (readonly [string, string, unknown])[],
+  fromVersion: number,
+): string[] {
   if (fromVersion !== 1) return [];
   const arrived = new Set<unknown>();
   const stored = checkpoint.channel_values[V1_SUMMARIZER_JOIN];

@@ -4,7 +4,7 @@ import { z } from "zod";
 export const Company = z.object({
   ticker: z.string().describe("The company's ticker symbol, e.g. AAL"),
   name: z.string().describe("The company's name (the ticker when unknown)"),
-  sector: z.string().describe("The company's sector, e.g. Industrials (\"Unknown\" when the source has none)"),
+  sector: z.string().describe('The company\'s sector, e.g. Industrials ("Unknown" when the source has none)'),
 });
 export type Company = z.infer<typeof Company>;
 
@@ -42,7 +42,10 @@ export const Flag = z.object({
   metric: z.string().describe("The metric or KPI series, e.g. total_revenue"),
   period: z.string().describe("The fiscal year or the KPI period (ISO date) the flag is about"),
   severity: Severity,
-  change_pct: z.number().nullable().describe("The change behind the flag in percent (year over year, versus peers or versus the series' baseline); null when not a change"),
+  change_pct: z
+    .number()
+    .nullable()
+    .describe("The change behind the flag in percent (year over year, versus peers or versus the series' baseline); null when not a change"),
   evidence: z.string().describe("The numbers the flag rests on, e.g. 'total_revenue 26,743M (2013) -> 42,650M (2014)'"),
   explanation: z.string().describe("Why it matters, in one or two sentences"),
   action: z.string().describe("The recommended action"),

@@ -14,7 +14,13 @@ const input = (...findings: Finding[]): FlaggerInput => ({ company, analysis: { 
 describe("issue flagger rules", () => {
   it("flags a revenue jump with the numbers as evidence", () => {
     expect(flagIssues(input(revenueJump)).flags).toEqual([
-      expect.objectContaining({ metric: "total_revenue", period: "2014", severity: "medium", change_pct: 59.5, evidence: "total_revenue 26,743M (2013) -> 42,650M (2014), +59.5%" }),
+      expect.objectContaining({
+        metric: "total_revenue",
+        period: "2014",
+        severity: "medium",
+        change_pct: 59.5,
+        evidence: "total_revenue 26,743M (2013) -> 42,650M (2014), +59.5%",
+      }),
     ]);
   });
 
@@ -48,14 +54,17 @@ describe("issue flagger rules", () => {
   });
 
   it("flags the latest anomaly of a KPI series once", () => {
-    const a = (period: string, score: number) => finding({ kind: "anomaly", metric: "bookings", period, value: 300, reference: 100, reference_period: null, change_pct: 200, score });
+    const a = (period: string, score: number) =>
+      finding({ kind: "anomaly", metric: "bookings", period, value: 300, reference: 100, reference_period: null, change_pct: 200, score });
     const flags = flagIssues(input(a("2024-02-05T00:00:00.000Z", 9), a("2024-03-25T00:00:00.000Z", 4))).flags;
     expect(flags).toEqual([expect.objectContaining({ metric: "bookings", period: "2024-03-25T00:00:00.000Z", severity: "high" })]);
     expect(flags[0]?.evidence).toBe("bookings 300 (period from 2024-03-25) vs baseline 100, +200%, z-score 4");
   });
 
   it(`keeps at most ${FLAG_THRESHOLDS.maxFlags} flags, the most severe first`, () => {
-    const series = Array.from({ length: 9 }, (_, i) => finding({ kind: "anomaly", metric: `kpi${i}`, period: "2024-01-01", value: 1, reference: 2, change_pct: i === 8 ? -90 : -10, score: 4 }));
+    const series = Array.from({ length: 9 }, (_, i) =>
+      finding({ kind: "anomaly", metric: `kpi${i}`, period: "2024-01-01", value: 1, reference: 2, change_pct: i === 8 ? -90 : -10, score: 4 }),
+    );
     const flags = flagIssues(input(...series)).flags;
     expect(flags).toHaveLength(FLAG_THRESHOLDS.maxFlags);
     expect(flags[0]).toMatchObject({ metric: "kpi8", severity: "high" });
@@ -64,8 +73,21 @@ describe("issue flagger rules", () => {
 
 describe("issue flagger finish", () => {
   it("builds each flag from the finding it cites: the model cannot change the numbers", () => {
-    const out = issueFlagger.finish({ flags: [{ kind: "yoy", metric: "total_revenue", period: "2014", severity: "high", explanation: "The US Airways merger.", action: "Re-baseline." }] }, input(revenueJump));
-    expect(out.flags).toEqual([{ metric: "total_revenue", period: "2014", severity: "high", change_pct: 59.5, evidence: evidence(revenueJump), explanation: "The US Airways merger.", action: "Re-baseline." }]);
+    const out = issueFlagger.finish(
+      { flags: [{ kind: "yoy", metric: "total_revenue", period: "2014", severity: "high", explanation: "The US Airways merger.", action: "Re-baseline." }] },
+      input(revenueJump),
+    );
+    expect(out.flags).toEqual([
+      {
+        metric: "total_revenue",
+        period: "2014",
+        severity: "high",
+        change_pct: 59.5,
+        evidence: evidence(revenueJump),
+        explanation: "The US Airways merger.",
+        action: "Re-baseline.",
+      },
+    ]);
   });
 
   it("rejects a flag that cites no finding of the input", () => {

@@ -69,17 +69,45 @@ function judgeYoy(f: Finding): Verdict | null {
   const ref = f.reference;
   if (ref === null) return null;
   if (f.metric === "total_revenue" && c !== null) {
-    if (c <= T.revenueDropHigh) return { severity: "high", explanation: `Revenue fell ${-c}% in a year, a shock to the business.`, action: "Ask management for the cause and a revised forecast this week." };
-    if (c <= T.revenueDropMedium) return { severity: "medium", explanation: `Revenue fell ${-c}% year over year.`, action: "Review demand and pricing with management at the next review." };
-    if (c >= T.revenueJump) return { severity: "medium", explanation: `Revenue grew ${c}% in a year, more than organic growth explains: likely an acquisition or merger.`, action: "Confirm the cause (acquisition, merger, accounting change) and re-baseline year-over-year comparisons." };
+    if (c <= T.revenueDropHigh)
+      return {
+        severity: "high",
+        explanation: `Revenue fell ${-c}% in a year, a shock to the business.`,
+        action: "Ask management for the cause and a revised forecast this week.",
+      };
+    if (c <= T.revenueDropMedium)
+      return {
+        severity: "medium",
+        explanation: `Revenue fell ${-c}% year over year.`,
+        action: "Review demand and pricing with management at the next review.",
+      };
+    if (c >= T.revenueJump)
+      return {
+        severity: "medium",
+        explanation: `Revenue grew ${c}% in a year, more than organic growth explains: likely an acquisition or merger.`,
+        action: "Confirm the cause (acquisition, merger, accounting change) and re-baseline year-over-year comparisons.",
+      };
   }
   if (EARNINGS.has(f.metric)) {
-    if (ref > 0 && f.value <= 0) return { severity: "high", explanation: `${f.metric} swung from a profit to a loss.`, action: "Ask management what drove the loss and whether it recurs." };
-    if (ref > 0 && c !== null && c <= T.earningsDrop) return { severity: "medium", explanation: `${f.metric} fell ${-c}% year over year.`, action: "Review the drivers of the earnings decline at the next review." };
-    if (ref < 0 && c !== null && c <= T.earningsDrop) return { severity: "medium", explanation: `The loss (${f.metric}) widened by ${-c}%.`, action: "Review the path back to profit and the cash runway." };
+    if (ref > 0 && f.value <= 0)
+      return {
+        severity: "high",
+        explanation: `${f.metric} swung from a profit to a loss.`,
+        action: "Ask management what drove the loss and whether it recurs.",
+      };
+    if (ref > 0 && c !== null && c <= T.earningsDrop)
+      return {
+        severity: "medium",
+        explanation: `${f.metric} fell ${-c}% year over year.`,
+        action: "Review the drivers of the earnings decline at the next review.",
+      };
+    if (ref < 0 && c !== null && c <= T.earningsDrop)
+      return { severity: "medium", explanation: `The loss (${f.metric}) widened by ${-c}%.`, action: "Review the path back to profit and the cash runway." };
   }
-  if (f.metric === "cash_and_cash_equivalents" && c !== null && c <= T.cashDrop) return { severity: "low", explanation: `Cash fell ${-c}% in a year.`, action: "Check where the cash went (investments, buybacks, losses)." };
-  if (f.metric === "total_debt" && ref > 0 && c !== null && c >= T.debtRise) return { severity: "medium", explanation: `Debt grew ${c}% in a year.`, action: "Review what the new debt funds and its covenants." };
+  if (f.metric === "cash_and_cash_equivalents" && c !== null && c <= T.cashDrop)
+    return { severity: "low", explanation: `Cash fell ${-c}% in a year.`, action: "Check where the cash went (investments, buybacks, losses)." };
+  if (f.metric === "total_debt" && ref > 0 && c !== null && c >= T.debtRise)
+    return { severity: "medium", explanation: `Debt grew ${c}% in a year.`, action: "Review what the new debt funds and its covenants." };
   return null;
 }
 
@@ -90,28 +118,68 @@ function judge(f: Finding): Verdict | null {
       return judgeYoy(f);
     case "margin":
       if (pts === null || pts > T.marginDropMedium) return null;
-      return { severity: pts <= T.marginDropHigh ? "high" : "medium", explanation: `${f.metric} fell ${-pts} points in a year.`, action: "Ask management which costs or prices moved and whether it lasts." };
+      return {
+        severity: pts <= T.marginDropHigh ? "high" : "medium",
+        explanation: `${f.metric} fell ${-pts} points in a year.`,
+        action: "Ask management which costs or prices moved and whether it lasts.",
+      };
     case "liquidity":
       if (f.metric === "current_ratio" && f.value < T.currentRatioFloor && f.reference !== null && f.reference >= T.currentRatioFloor) {
-        return { severity: "medium", explanation: "Current liabilities now exceed current assets (current ratio below 1.0).", action: "Check short-term funding and the maturity of current liabilities." };
+        return {
+          severity: "medium",
+          explanation: "Current liabilities now exceed current assets (current ratio below 1.0).",
+          action: "Check short-term funding and the maturity of current liabilities.",
+        };
       }
       return null;
     case "leverage":
       if (f.metric === "total_equity") {
         return f.reference !== null && f.reference > 0
-          ? { severity: "high", explanation: "Equity turned negative: liabilities exceed assets.", action: "Review solvency and covenants with management this week." }
-          : { severity: "low", explanation: "Equity stays negative (liabilities exceed assets), often from buybacks or past losses.", action: "Note it; watch leverage covenants." };
+          ? {
+              severity: "high",
+              explanation: "Equity turned negative: liabilities exceed assets.",
+              action: "Review solvency and covenants with management this week.",
+            }
+          : {
+              severity: "low",
+              explanation: "Equity stays negative (liabilities exceed assets), often from buybacks or past losses.",
+              action: "Note it; watch leverage covenants.",
+            };
       }
-      if (f.metric === "liabilities_to_assets" && pts !== null && pts >= T.liabilitiesToAssetsRise) return { severity: "medium", explanation: `Liabilities grew to ${fmt(f.value, 1)}% of assets (+${pts} points).`, action: "Review the new obligations and the balance sheet plan." };
-      if (f.metric === "debt_to_equity" && pts !== null && pts >= T.debtToEquityRise && f.value >= T.debtToEquityFloor) return { severity: "medium", explanation: `Debt reached ${(f.value / 100).toFixed(2)}x equity.`, action: "Review leverage targets and refinancing needs." };
+      if (f.metric === "liabilities_to_assets" && pts !== null && pts >= T.liabilitiesToAssetsRise)
+        return {
+          severity: "medium",
+          explanation: `Liabilities grew to ${fmt(f.value, 1)}% of assets (+${pts} points).`,
+          action: "Review the new obligations and the balance sheet plan.",
+        };
+      if (f.metric === "debt_to_equity" && pts !== null && pts >= T.debtToEquityRise && f.value >= T.debtToEquityFloor)
+        return {
+          severity: "medium",
+          explanation: `Debt reached ${(f.value / 100).toFixed(2)}x equity.`,
+          action: "Review leverage targets and refinancing needs.",
+        };
       return null;
     case "peer":
-      if ((f.metric === "operating_margin" || f.metric === "profit_margin") && pts !== null && pts <= T.peerMarginGap) return { severity: "low", explanation: `${f.metric} is ${-pts} points below the ${f.reference_period} median.`, action: "Compare the cost structure with the sector's at the next review." };
-      if (f.metric === "liabilities_to_assets" && pts !== null && pts >= T.peerLiabilitiesGap) return { severity: "low", explanation: `Liabilities are ${pts} points more of assets than the ${f.reference_period} median.`, action: "Compare leverage with sector peers at the next review." };
+      if ((f.metric === "operating_margin" || f.metric === "profit_margin") && pts !== null && pts <= T.peerMarginGap)
+        return {
+          severity: "low",
+          explanation: `${f.metric} is ${-pts} points below the ${f.reference_period} median.`,
+          action: "Compare the cost structure with the sector's at the next review.",
+        };
+      if (f.metric === "liabilities_to_assets" && pts !== null && pts >= T.peerLiabilitiesGap)
+        return {
+          severity: "low",
+          explanation: `Liabilities are ${pts} points more of assets than the ${f.reference_period} median.`,
+          action: "Compare leverage with sector peers at the next review.",
+        };
       return null;
     case "anomaly": {
       const high = (f.score ?? 0) >= T.anomalyHighScore || Math.abs(f.change_pct ?? 0) >= T.anomalyHighChange;
-      return { severity: high ? "high" : "medium", explanation: `${f.metric} broke from its recent pattern (${f.note}).`, action: high ? "Confirm the figure with the company this week; if real, find the cause." : "Watch the next periods; ask the company if it persists." };
+      return {
+        severity: high ? "high" : "medium",
+        explanation: `${f.metric} broke from its recent pattern (${f.note}).`,
+        action: high ? "Confirm the figure with the company this week; if real, find the cause." : "Watch the next periods; ask the company if it persists.",
+      };
     }
   }
 }
@@ -132,9 +200,11 @@ function amount(metric: string, v: number): string {
 export function evidence(f: Finding): string {
   const change = f.change_pts !== null && !MULTIPLES.has(f.metric) ? signed(f.change_pts, " pts") : f.change_pct !== null ? signed(f.change_pct, "%") : null;
   const tail = change ? `, ${change}` : "";
-  if (f.kind === "anomaly") return `${f.metric} ${fmt(f.value, 2)} (period from ${f.period.slice(0, 10)}) vs baseline ${fmt(f.reference ?? NaN, 2)}${tail}, z-score ${f.score ?? "n/a"}`;
+  if (f.kind === "anomaly")
+    return `${f.metric} ${fmt(f.value, 2)} (period from ${f.period.slice(0, 10)}) vs baseline ${fmt(f.reference ?? NaN, 2)}${tail}, z-score ${f.score ?? "n/a"}`;
   if (f.reference === null) return `${f.metric} ${amount(f.metric, f.value)} (${f.period})`;
-  if (f.kind === "peer") return `${f.metric} ${amount(f.metric, f.value)} (${f.period}) vs ${f.reference_period} median ${amount(f.metric, f.reference)}${tail}`;
+  if (f.kind === "peer")
+    return `${f.metric} ${amount(f.metric, f.value)} (${f.period}) vs ${f.reference_period} median ${amount(f.metric, f.reference)}${tail}`;
   return `${f.metric} ${amount(f.metric, f.reference)} (${f.reference_period}) -> ${amount(f.metric, f.value)} (${f.period})${tail}`;
 }
 
@@ -156,7 +226,15 @@ const familyOf = (f: Finding) => (f.kind === "peer" ? "peer" : f.kind === "anoma
 const RANK = { high: 0, medium: 1, low: 2 } as const;
 
 function toFlag(f: Finding, v: Verdict): Flag {
-  return { metric: f.metric, period: f.period, severity: v.severity, change_pct: f.change_pct, evidence: evidence(f), explanation: v.explanation, action: v.action };
+  return {
+    metric: f.metric,
+    period: f.period,
+    severity: v.severity,
+    change_pct: f.change_pct,
+    evidence: evidence(f),
+    explanation: v.explanation,
+    action: v.action,
+  };
 }
 
 function report(flags: Flag[]): FlagReport {

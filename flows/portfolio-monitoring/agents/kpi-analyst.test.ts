@@ -8,8 +8,24 @@ const aal: CompanyMetrics = {
   version: 1,
   company: { ticker: "AAL", name: "American Airlines Group", sector: "Industrials" },
   annual: [
-    { period: "2013", period_ending: "2013-12-31", metrics: { total_revenue: 26743e6, net_income: -1834e6, operating_margin: 7, current_ratio: 104, total_equity: -2731e6, total_debt: 16000e6 } },
-    { period: "2014", period_ending: "2014-12-31", metrics: { total_revenue: 42650e6, net_income: 2882e6, operating_margin: 10, current_ratio: 88, total_equity: 2021e6, total_debt: 17000e6, debt_to_equity: 841 } },
+    {
+      period: "2013",
+      period_ending: "2013-12-31",
+      metrics: { total_revenue: 26743e6, net_income: -1834e6, operating_margin: 7, current_ratio: 104, total_equity: -2731e6, total_debt: 16000e6 },
+    },
+    {
+      period: "2014",
+      period_ending: "2014-12-31",
+      metrics: {
+        total_revenue: 42650e6,
+        net_income: 2882e6,
+        operating_margin: 10,
+        current_ratio: 88,
+        total_equity: 2021e6,
+        total_debt: 17000e6,
+        debt_to_equity: 841,
+      },
+    },
   ],
   peers: { "2014": { operating_margin: 14, current_ratio: 130 } },
   kpis: {},
@@ -25,7 +41,13 @@ describe("kpi analyst rules", () => {
   it("computes year-over-year changes of the latest year by default", () => {
     const a = analyse({ metrics: aal });
     expect(a.focus_year).toBe("2014");
-    expect(find(a.findings, "yoy", "total_revenue")).toMatchObject({ value: 42650e6, reference: 26743e6, reference_period: "2013", change_pct: 59.5, change_pts: null });
+    expect(find(a.findings, "yoy", "total_revenue")).toMatchObject({
+      value: 42650e6,
+      reference: 26743e6,
+      reference_period: "2013",
+      change_pct: 59.5,
+      change_pts: null,
+    });
     expect(find(a.findings, "yoy", "net_income")?.change_pct).toBe(257.1);
   });
 
@@ -59,7 +81,9 @@ describe("kpi analyst rules", () => {
 
 describe("kpi analyst finish", () => {
   const input: KpiAnalystInput = { metrics: aal };
-  const answer = (value: number, change_pct: number | null) => ({ findings: [{ kind: "yoy" as const, metric: "total_revenue", period: "2014", value, change_pct, note: "the US Airways merger" }] });
+  const answer = (value: number, change_pct: number | null) => ({
+    findings: [{ kind: "yoy" as const, metric: "total_revenue", period: "2014", value, change_pct, note: "the US Airways merger" }],
+  });
 
   it("keeps the figures the model picked, with the computed numbers and the model's note", () => {
     const out = kpiAnalyst.finish(answer(42650e6, 59.46), input);

@@ -3,7 +3,11 @@ import { InvalidOutputError, type Agent } from "../../../nodes/agent.js";
 import type { AnnualMetrics, CompanyMetrics } from "./company.js";
 import { detectAnomalies, type AnomalyOptions } from "./kpi-anomalies.js";
 
-export const FindingKind = z.enum(["yoy", "margin", "liquidity", "leverage", "peer", "anomaly"]).describe("yoy: year over year; margin, liquidity, leverage: a ratio against the year before; peer: against the sector median; anomaly: a KPI period against its baseline");
+export const FindingKind = z
+  .enum(["yoy", "margin", "liquidity", "leverage", "peer", "anomaly"])
+  .describe(
+    "yoy: year over year; margin, liquidity, leverage: a ratio against the year before; peer: against the sector median; anomaly: a KPI period against its baseline",
+  );
 export type FindingKind = z.infer<typeof FindingKind>;
 
 export const Finding = z.object({
@@ -12,7 +16,10 @@ export const Finding = z.object({
   kind: FindingKind,
   value: z.number().describe("The metric's value in the period (USD, or whole percent for ratios)"),
   reference: z.number().nullable().describe("What the value is compared with: the year before, the peer median or the KPI baseline"),
-  reference_period: z.string().nullable().describe("The reference's fiscal year (yoy, margin, liquidity, leverage) or the sector (peer); null for a KPI baseline"),
+  reference_period: z
+    .string()
+    .nullable()
+    .describe("The reference's fiscal year (yoy, margin, liquidity, leverage) or the sector (peer); null for a KPI baseline"),
   change_pct: z.number().nullable().describe("(value - reference) / |reference| in percent; null when the reference is 0 or missing"),
   change_pts: z.number().nullable().describe("value - reference in percentage points, for metrics in percent (margins, ratios); else null"),
   score: z.number().nullable().describe("The anomaly's robust z-score; null for other kinds"),
@@ -64,7 +71,15 @@ export const PERCENT_METRICS = new Set([...MARGIN_METRICS, ...LIQUIDITY_METRICS,
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-function compare(metric: string, period: string, kind: FindingKind, value: number, reference: number | null, referencePeriod: string | null, note: string): Finding {
+function compare(
+  metric: string,
+  period: string,
+  kind: FindingKind,
+  value: number,
+  reference: number | null,
+  referencePeriod: string | null,
+  note: string,
+): Finding {
   const changePct = reference !== null && reference !== 0 ? round(((value - reference) / Math.abs(reference)) * 100, 1) : null;
   const changePts = reference !== null && PERCENT_METRICS.has(metric) ? round(value - reference, 1) : null;
   return { metric, period, kind, value, reference, reference_period: referencePeriod, change_pct: changePct, change_pts: changePts, score: null, note };
@@ -72,7 +87,12 @@ function compare(metric: string, period: string, kind: FindingKind, value: numbe
 
 function describeChange(f: Finding, against: string): string {
   if (f.reference === null) return `${f.metric} is ${round(f.value)} in ${f.period}`;
-  const by = f.change_pts !== null ? `${f.change_pts >= 0 ? "+" : ""}${f.change_pts} points` : f.change_pct !== null ? `${f.change_pct >= 0 ? "+" : ""}${f.change_pct}%` : `from ${round(f.reference)} to ${round(f.value)}`;
+  const by =
+    f.change_pts !== null
+      ? `${f.change_pts >= 0 ? "+" : ""}${f.change_pts} points`
+      : f.change_pct !== null
+        ? `${f.change_pct >= 0 ? "+" : ""}${f.change_pct}%`
+        : `from ${round(f.reference)} to ${round(f.value)}`;
   return `${f.metric} ${by} ${against}`;
 }
 
@@ -164,7 +184,8 @@ export const kpiAnalyst: Agent<KpiAnalystInput, KpiAnalystAnswer, KpiAnalysis> =
     const computed = analyse(input);
     const { company } = input.metrics;
     const lines = computed.findings.map(
-      (f) => `- kind=${f.kind} metric=${f.metric} period=${f.period} value=${show(f.value)} reference=${show(f.reference)}${f.reference_period ? ` (${f.reference_period})` : ""} change_pct=${show(f.change_pct)}${f.change_pts !== null ? ` change_pts=${f.change_pts}` : ""}${f.score !== null ? ` score=${f.score}` : ""}`,
+      (f) =>
+        `- kind=${f.kind} metric=${f.metric} period=${f.period} value=${show(f.value)} reference=${show(f.reference)}${f.reference_period ? ` (${f.reference_period})` : ""} change_pct=${show(f.change_pct)}${f.change_pts !== null ? ` change_pts=${f.change_pts}` : ""}${f.score !== null ? ` score=${f.score}` : ""}`,
     );
     return {
       system:

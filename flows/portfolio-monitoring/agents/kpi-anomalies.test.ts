@@ -124,7 +124,10 @@ describe("detectAnomalies", () => {
     expect(detectAnomalies(points, { window: 48, warmup: 24 }).length).toBeGreaterThan(0);
     expect(detectAnomalies(points, seasonal)).toEqual([]);
     values[24 * 4 + 12] = 100; // the last day's peak does not come
-    const missed = detectAnomalies(values.map((value, h) => ({ t: points[h]!.t, value })), seasonal);
+    const missed = detectAnomalies(
+      values.map((value, h) => ({ t: points[h]!.t, value })),
+      seasonal,
+    );
     expect(missed.map((f) => f.t)).toEqual([points[24 * 4 + 12]?.t]);
     expect(missed[0]?.change_pct).toBeLessThan(-60);
   });

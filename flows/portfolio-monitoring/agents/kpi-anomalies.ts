@@ -120,9 +120,7 @@ export function resample(points: RawPoint[], period: ReportingPeriod): KpiPoint[
       acc.n += 1;
     } else sums.set(start, { sum: p.value, n: 1 });
   }
-  return [...sums.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([start, { sum, n }]) => ({ t: new Date(start).toISOString(), value: sum / n }));
+  return [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([start, { sum, n }]) => ({ t: new Date(start).toISOString(), value: sum / n }));
 }
 
 function median(xs: ArrayLike<number>): number {

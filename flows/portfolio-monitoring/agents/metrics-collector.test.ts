@@ -28,7 +28,10 @@ describe("collectMetrics", () => {
   });
 
   it("leaves out years after the review year, in the company's years and in its peers'", async () => {
-    const src = memorySource({ companies: [{ ticker: "AAL", name: "American Airlines", sector: "Industrials" }], annual: { AAL: [year("2013", { total_revenue: 1 }), year("2014", { total_revenue: 2 })] } });
+    const src = memorySource({
+      companies: [{ ticker: "AAL", name: "American Airlines", sector: "Industrials" }],
+      annual: { AAL: [year("2013", { total_revenue: 1 }), year("2014", { total_revenue: 2 })] },
+    });
     const m = await collectMetrics("AAL", src, { year: 2013 });
     expect(m?.annual.map((a) => a.period)).toEqual(["2013"]);
     expect(Object.keys(m?.peers ?? {})).toEqual(["2013"]);
@@ -66,7 +69,18 @@ describe("collectMetrics", () => {
 
 describe("deriveMetrics", () => {
   it("computes missing margins, total debt and leverage ratios, keeping the source's own figures", () => {
-    const d = deriveMetrics({ total_revenue: 200, gross_profit: 50, operating_income: 20, net_income: 10, operating_margin: 11, long_term_debt: 60, short_term_debt: 40, total_equity: 50, total_liabilities: 150, total_assets: 200 });
+    const d = deriveMetrics({
+      total_revenue: 200,
+      gross_profit: 50,
+      operating_income: 20,
+      net_income: 10,
+      operating_margin: 11,
+      long_term_debt: 60,
+      short_term_debt: 40,
+      total_equity: 50,
+      total_liabilities: 150,
+      total_assets: 200,
+    });
     expect(d).toMatchObject({ gross_margin: 25, operating_margin: 11, profit_margin: 5, total_debt: 100, debt_to_equity: 200, liabilities_to_assets: 75 });
   });
 

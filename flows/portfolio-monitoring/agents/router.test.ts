@@ -12,7 +12,18 @@ const WORKERS = [
 ];
 
 function task(worker: string, ticker: string, status: "done" | "failed", extra: Partial<TaskView> = {}): TaskView {
-  return { key: taskKey(worker, { ticker }), worker, payload: { ticker }, status, error: status === "failed" ? "boom" : null, dispatches: 1, round: 1, summary: null, has_output: status === "done", ...extra };
+  return {
+    key: taskKey(worker, { ticker }),
+    worker,
+    payload: { ticker },
+    status,
+    error: status === "failed" ? "boom" : null,
+    dispatches: 1,
+    round: 1,
+    summary: null,
+    has_output: status === "done",
+    ...extra,
+  };
 }
 const input = (tickers: string[], tasks: TaskView[] = []): PortfolioRouterInput => ({ round: 1, workers: WORKERS, tasks, context: { tickers } });
 const asked = (i: PortfolioRouterInput) => portfolioRouter.rules(i).tasks.map((t) => `${t.worker}:${(t.payload as { ticker: string }).ticker}`);
@@ -21,7 +32,10 @@ describe("portfolio router rules", () => {
   it("collects every ticker that has no collect task, once each", () => {
     const decision = portfolioRouter.rules(input(["AAL", "MSFT", "AAL"]));
     expect(decision.finish).toBe(false);
-    expect(decision.tasks).toEqual([{ worker: COLLECT, payload: { ticker: "AAL" } }, { worker: COLLECT, payload: { ticker: "MSFT" } }]);
+    expect(decision.tasks).toEqual([
+      { worker: COLLECT, payload: { ticker: "AAL" } },
+      { worker: COLLECT, payload: { ticker: "MSFT" } },
+    ]);
   });
 
   it("analyses a ticker whose metrics were collected with data, never one whose data is unavailable", () => {
@@ -51,7 +65,15 @@ describe("portfolio router with a model", () => {
 
   it("rejects an answer naming a ticker outside the portfolio, or analysing before collecting", () => {
     const i = input(["AAL", "MSFT"], [task(COLLECT, "MSFT", "done", { has_output: false })]);
-    const answer = { finish: false, reason: "go", tasks: [{ worker: COLLECT, ticker: "TSLA" }, { worker: ANALYSE, ticker: "AAL" }, { worker: ANALYSE, ticker: "MSFT" }] } as const;
+    const answer = {
+      finish: false,
+      reason: "go",
+      tasks: [
+        { worker: COLLECT, ticker: "TSLA" },
+        { worker: ANALYSE, ticker: "AAL" },
+        { worker: ANALYSE, ticker: "MSFT" },
+      ],
+    } as const;
     const error = (() => {
       try {
         portfolioRouter.finish({ ...answer, tasks: [...answer.tasks] }, i);
@@ -60,7 +82,11 @@ describe("portfolio router with a model", () => {
       }
     })();
     expect(error).toBeInstanceOf(InvalidOutputError);
-    expect((error as InvalidOutputError).problems).toEqual(['ticker "TSLA" is not in the portfolio', "AAL cannot be analysed: its metrics were not collected", "MSFT cannot be analysed: its metrics were not collected"]);
+    expect((error as InvalidOutputError).problems).toEqual([
+      'ticker "TSLA" is not in the portfolio',
+      "AAL cannot be analysed: its metrics were not collected",
+      "MSFT cannot be analysed: its metrics were not collected",
+    ]);
     expect(() => portfolioRouter.finish({ finish: false, reason: "hm", tasks: [] }, i)).toThrow(/no tasks and no finish/);
   });
 
@@ -89,12 +115,19 @@ describe("portfolio router driving the supervisor", () => {
         return ticker === "NODATA" ? null : { ticker };
       },
     };
-    const analyse: SupervisorWorker<{ ticker: string }> = { name: ANALYSE, description: "flags issues", input: Ticker, run: async ({ ticker }) => void analysed.push(ticker) };
+    const analyse: SupervisorWorker<{ ticker: string }> = {
+      name: ANALYSE,
+      description: "flags issues",
+      input: Ticker,
+      run: async ({ ticker }) => void analysed.push(ticker),
+    };
     const graph = new StateGraph(State);
     const g = graph as unknown as GraphBuilder;
     g.addEdge(START, supervisorNodes().round);
     addSupervisor(g, { router: portfolioRouter, workers: [collect, analyse], context: (s: typeof State.State) => ({ tickers: s.tickers }), next: END });
-    const state = await graph.compile({ checkpointer: new MemorySaver() }).invoke({ tickers: ["AAL", "NODATA", "FLAKY"] }, { configurable: { thread_id: "p" } });
+    const state = await graph
+      .compile({ checkpointer: new MemorySaver() })
+      .invoke({ tickers: ["AAL", "NODATA", "FLAKY"] }, { configurable: { thread_id: "p" } });
     expect(collectCalls.sort()).toEqual(["AAL", "FLAKY", "FLAKY", "NODATA"]);
     expect(analysed.sort()).toEqual(["AAL", "FLAKY"]);
     expect(state.supervisor_stop?.reason).toBe("finished");

@@ -67,7 +67,14 @@ export const portfolioRouter: Agent<PortfolioRouterInput, PortfolioRouterAnswer,
   output: z.object({
     finish: z.boolean().describe("True when nothing is left to do"),
     reason: z.string().describe("Why, in one sentence"),
-    tasks: z.array(z.object({ worker: z.enum([COLLECT, ANALYSE]).describe("The worker"), payload: z.object({ ticker: z.string().describe("The company's ticker") }).describe("The task's payload") })).describe("The tasks to run now"),
+    tasks: z
+      .array(
+        z.object({
+          worker: z.enum([COLLECT, ANALYSE]).describe("The worker"),
+          payload: z.object({ ticker: z.string().describe("The company's ticker") }).describe("The task's payload"),
+        }),
+      )
+      .describe("The tasks to run now"),
   }),
   prompt(input) {
     const workers = input.workers.map((w) => `- ${w.name}: ${w.description}`).join("\n");
@@ -85,7 +92,8 @@ export const portfolioRouter: Agent<PortfolioRouterInput, PortfolioRouterAnswer,
     const problems: string[] = [];
     for (const t of answer.tasks) {
       if (!tickers.has(t.ticker)) problems.push(`ticker "${t.ticker}" is not in the portfolio`);
-      else if (t.worker === ANALYSE && !collected(find(input, COLLECT, t.ticker))) problems.push(`${t.ticker} cannot be analysed: its metrics were not collected`);
+      else if (t.worker === ANALYSE && !collected(find(input, COLLECT, t.ticker)))
+        problems.push(`${t.ticker} cannot be analysed: its metrics were not collected`);
     }
     if (!answer.finish && answer.tasks.length === 0) problems.push("no tasks and no finish: either name tasks or finish");
     if (problems.length > 0) throw new InvalidOutputError(problems);

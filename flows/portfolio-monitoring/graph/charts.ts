@@ -11,7 +11,12 @@ export function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 }
 
-const UNITS: [number, string][] = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
+const UNITS: [number, string][] = [
+  [1e12, "T"],
+  [1e9, "B"],
+  [1e6, "M"],
+  [1e3, "K"],
+];
 /** One decimal, half away from zero, on the decimal value (42.65 -> 42.7, where toFixed says 42.6). */
 const fixed1 = (v: number) => (Math.sign(v) * Math.round(Number((Math.abs(v) * 10).toPrecision(12)))) / 10;
 const trimZeros = (s: string) => (s.includes(".") ? s.replace(/\.?0+$/, "") : s);
@@ -45,7 +50,8 @@ export function formatChange(pct: number | null): string {
 export const isPercentMetric = (metric: string) => /(margin|ratio|roe|roa|_pct|percent)$/.test(metric);
 
 /** A metric's value in its unit: 10% for a margin, 26.7B for an amount. */
-export const formatMetricValue = (metric: string, v: number, amount: (v: number) => string = formatAmount) => (isPercentMetric(metric) ? `${trimZeros(fixed1(v).toFixed(1))}%` : amount(v));
+export const formatMetricValue = (metric: string, v: number, amount: (v: number) => string = formatAmount) =>
+  isPercentMetric(metric) ? `${trimZeros(fixed1(v).toFixed(1))}%` : amount(v);
 
 /** total_revenue -> Total revenue. */
 export function metricLabel(metric: string): string {
@@ -114,7 +120,11 @@ const finite = (y: number | null): y is number => y !== null && Number.isFinite(
 /** A line chart with a legend, y grid and flagged points marked. */
 export function lineChart(o: LineChartOptions): string {
   const { width = 640, height = 260, format = formatTick, markers = [] } = o;
-  const left = 64, right = width - 16, top = 36, bottom = height - 28, pad = 30;
+  const left = 64,
+    right = width - 16,
+    top = 36,
+    bottom = height - 28,
+    pad = 30;
   const ys = o.series.flatMap((s) => s.points.map((p) => p.y).filter(finite));
   const xs = o.series.flatMap((s) => s.points.filter((p) => finite(p.y)).map((p) => p.x)).concat(o.xTicks.map((t) => t.x));
   const open = `<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(o.description)}">`;
@@ -122,8 +132,10 @@ export function lineChart(o: LineChartOptions): string {
     return `${open}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-size="13" fill="#667085">No data to chart</text></svg>`;
   }
   const ticks = axisTicks(Math.min(...ys, ...(o.includeZero ? [0] : [])), Math.max(...ys, ...(o.includeZero ? [0] : [])));
-  const yMin = ticks[0]!, yMax = ticks[ticks.length - 1]!;
-  const xMin = Math.min(...xs), xMax = Math.max(...xs);
+  const yMin = ticks[0]!,
+    yMax = ticks[ticks.length - 1]!;
+  const xMin = Math.min(...xs),
+    xMax = Math.max(...xs);
   const sx = (x: number) => r1(xMax === xMin ? (left + right) / 2 : left + pad + ((x - xMin) / (xMax - xMin)) * (right - left - 2 * pad));
   const sy = (y: number) => r1(bottom - ((y - yMin) / (yMax - yMin)) * (bottom - top));
   const parts: string[] = [open];
@@ -191,11 +203,15 @@ export interface Bar {
 /** A horizontal bar chart of counts (companies by status, flags by severity). */
 export function barChart(o: { description: string; bars: Bar[]; width?: number }): string {
   const { width = 480 } = o;
-  const row = 30, labelWidth = 130, valueWidth = 44;
+  const row = 30,
+    labelWidth = 130,
+    valueWidth = 44;
   const height = o.bars.length * row + 8;
   const max = Math.max(1, ...o.bars.map((b) => b.value));
   const span = width - labelWidth - valueWidth;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(o.description)}">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(o.description)}">`,
+  ];
   o.bars.forEach((b, i) => {
     const y = 4 + i * row;
     const w = r1((Math.max(0, b.value) / max) * span);

@@ -5,7 +5,13 @@ import { renderPortfolioReport, type PortfolioReportInput } from "./report.js";
 
 // Small literal fixtures in the shape the metrics collector and KPI analyst produce.
 
-function metrics(ticker: string, name: string, years: Record<string, Record<string, number>>, kpis: CompanyMetrics["kpis"] = {}, peers: CompanyMetrics["peers"] = {}): CompanyMetrics {
+function metrics(
+  ticker: string,
+  name: string,
+  years: Record<string, Record<string, number>>,
+  kpis: CompanyMetrics["kpis"] = {},
+  peers: CompanyMetrics["peers"] = {},
+): CompanyMetrics {
   return {
     version: 1,
     company: { ticker, name, sector: "Industrials" },
@@ -51,7 +57,14 @@ const aal: CompanyResult = {
     flag("ebitda", "2014", "low"), // no such metric in the data
   ],
 };
-const unavailable: CompanyResult = { ticker: "ZZZ", name: "Gone Corp", sector: "Unknown", status: "data_unavailable", reason: "Ticker not in the fundamentals source", flags: [] };
+const unavailable: CompanyResult = {
+  ticker: "ZZZ",
+  name: "Gone Corp",
+  sector: "Unknown",
+  status: "data_unavailable",
+  reason: "Ticker not in the fundamentals source",
+  flags: [],
+};
 const failed: CompanyResult = { ticker: "FAIL", name: "Failing Inc", sector: "Energy", status: "failed", reason: "KPI analyst dead-lettered", flags: [] };
 const ok: CompanyResult = { ticker: "AAPL", name: "Apple Inc.", sector: "Information Technology", status: "ok", flags: [] };
 
@@ -63,7 +76,10 @@ function input(companies: CompanyResult[], extra: Partial<PortfolioReportInput> 
     companies,
     metrics: {
       AAL: metrics("AAL", "American Airlines Group", AAL_YEARS, { bookings: BOOKINGS }),
-      AAPL: metrics("AAPL", "Apple Inc.", { "2014": { total_revenue: 182_795e6, net_income: 39_510e6 }, "2015": { total_revenue: 233_715e6, net_income: 53_394e6 } }),
+      AAPL: metrics("AAPL", "Apple Inc.", {
+        "2014": { total_revenue: 182_795e6, net_income: 39_510e6 },
+        "2015": { total_revenue: 233_715e6, net_income: 53_394e6 },
+      }),
       ZZZ: null,
       FAIL: metrics("FAIL", "Failing Inc", { "2014": { total_revenue: 1e9 } }),
     },
@@ -73,7 +89,10 @@ function input(companies: CompanyResult[], extra: Partial<PortfolioReportInput> 
 
 /** The HTML of one company's section. */
 function section(html: string, ticker: string): string {
-  const found = html.split('<section class="card company"').slice(1).find((s) => s.includes(`<span class="ticker">${ticker}</span>`));
+  const found = html
+    .split('<section class="card company"')
+    .slice(1)
+    .find((s) => s.includes(`<span class="ticker">${ticker}</span>`));
   if (!found) throw new Error(`no section for ${ticker}`);
   return found.slice(0, found.indexOf("</section>"));
 }
@@ -89,7 +108,9 @@ describe("renderPortfolioReport", () => {
       status: "flagged",
       flags: [flag("total_revenue", "2014", "high", 5, `<img src=x onerror=alert(1)> | [link](http://evil.example)`)],
     };
-    const { html, markdown } = renderPortfolioReport(input([evil], { title: "Review <script>", metrics: { EVL: metrics("EVL", evil.name, { "2014": { total_revenue: 1e9 } }) } }));
+    const { html, markdown } = renderPortfolioReport(
+      input([evil], { title: "Review <script>", metrics: { EVL: metrics("EVL", evil.name, { "2014": { total_revenue: 1e9 } }) } }),
+    );
     for (const out of [html, markdown]) {
       expect(out).not.toContain("<script");
       expect(out).not.toContain("<img");
@@ -129,7 +150,10 @@ describe("renderPortfolioReport", () => {
 
   it("gives data_unavailable and failed companies their reason and no chart", () => {
     const { html, markdown } = renderPortfolioReport(input([aal, unavailable, failed]));
-    for (const [ticker, reason] of [["ZZZ", "Ticker not in the fundamentals source"], ["FAIL", "KPI analyst dead-lettered"]] as const) {
+    for (const [ticker, reason] of [
+      ["ZZZ", "Ticker not in the fundamentals source"],
+      ["FAIL", "KPI analyst dead-lettered"],
+    ] as const) {
       const s = section(html, ticker);
       expect(svgs(s)).toBe(0);
       expect(s).toContain(reason);
@@ -183,7 +207,17 @@ describe("renderPortfolioReport", () => {
 
 describe("number formatting", () => {
   it("reads like a financial report", () => {
-    expect([26_743e6, 42_650e6, -1_834e6, 640e6, 12_500, 4.02, 0, 999_960_000, 1.2e12].map(formatAmount)).toEqual(["26.7B", "42.7B", "-1.8B", "640.0M", "12.5K", "4.02", "0", "1.0B", "1.2T"]);
+    expect([26_743e6, 42_650e6, -1_834e6, 640e6, 12_500, 4.02, 0, 999_960_000, 1.2e12].map(formatAmount)).toEqual([
+      "26.7B",
+      "42.7B",
+      "-1.8B",
+      "640.0M",
+      "12.5K",
+      "4.02",
+      "0",
+      "1.0B",
+      "1.2T",
+    ]);
     expect([2e10, 2.5e10, -1e10, 0].map(formatTick)).toEqual(["20B", "25B", "-10B", "0"]);
     expect([59.48, -4, 0, null].map(formatChange)).toEqual(["+59.5%", "-4.0%", "0.0%", "—"]);
   });

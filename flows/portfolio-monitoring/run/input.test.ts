@@ -8,7 +8,17 @@ const FILE = "/srv/portfolios/airlines.yaml";
 describe("portfolio file", () => {
   it("parses YAML: tickers upper-cased and unique, paths relative to the file, period week by default", () => {
     const input = parsePortfolioInput(
-      ["year: 2014", "companies:", "  - aal", "  - { ticker: DAL, sector: Airlines }", "  - AAL", "sources:", "  fundamentals: ../data/fundamentals.csv", "  kpis: kpis", "  postgres: { table: finance.facts }"].join("\n"),
+      [
+        "year: 2014",
+        "companies:",
+        "  - aal",
+        "  - { ticker: DAL, sector: Airlines }",
+        "  - AAL",
+        "sources:",
+        "  fundamentals: ../data/fundamentals.csv",
+        "  kpis: kpis",
+        "  postgres: { table: finance.facts }",
+      ].join("\n"),
       FILE,
     );
     expect(input).toEqual({
@@ -21,7 +31,11 @@ describe("portfolio file", () => {
   });
 
   it("parses JSON too", () => {
-    expect(parsePortfolioInput('{"name": "x", "period": "month", "companies": ["KO"], "sources": {"kpis": "/k"}}', FILE)).toMatchObject({ name: "x", period: "month", sources: { kpis: "/k" } });
+    expect(parsePortfolioInput('{"name": "x", "period": "month", "companies": ["KO"], "sources": {"kpis": "/k"}}', FILE)).toMatchObject({
+      name: "x",
+      period: "month",
+      sources: { kpis: "/k" },
+    });
   });
 
   it.each([

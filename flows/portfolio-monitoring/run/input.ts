@@ -32,8 +32,16 @@ export const ReportingPeriod = z.enum(["day", "week", "month"]).describe("The pe
 export const PortfolioSources = z
   .object({
     fundamentals: z.string().min(1).optional().describe("A fundamentals CSV (the S&P 500 fundamentals format), relative to this file"),
-    companies: z.string().min(1).optional().describe("A CSV of ticker, name, sector (or the securities.csv format), relative to this file; default: securities.csv beside the fundamentals file"),
-    kpis: z.string().min(1).optional().describe("A directory of KPI series, <TICKER>/<series>.csv or <TICKER>-<series>.csv of timestamp,value rows, relative to this file"),
+    companies: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A CSV of ticker, name, sector (or the securities.csv format), relative to this file; default: securities.csv beside the fundamentals file"),
+    kpis: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A directory of KPI series, <TICKER>/<series>.csv or <TICKER>-<series>.csv of timestamp,value rows, relative to this file"),
     postgres: z
       .object({
         table: z.string().min(1).describe("A table of ticker, period_ending, metric, value rows (optionally schema-qualified)"),

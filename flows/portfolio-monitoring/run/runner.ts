@@ -16,7 +16,12 @@ export const PORTFOLIO_MONITORING = "portfolio-monitoring";
 export const PORTFOLIO_AGENTS: readonly string[] = ["supervisor", "analyse_kpis", "issue_flagger"];
 
 /** Version 1 is the first: nothing older to bring up to date. */
-const VERSIONS: FlowStateVersions = { current: PORTFOLIO_MONITORING_STATE_VERSION, oldest: PORTFOLIO_MONITORING_STATE_VERSION, upgrade: () => ({}), asNode: "report" };
+const VERSIONS: FlowStateVersions = {
+  current: PORTFOLIO_MONITORING_STATE_VERSION,
+  oldest: PORTFOLIO_MONITORING_STATE_VERSION,
+  upgrade: () => ({}),
+  asNode: "report",
+};
 
 /** A company in the run's result: what `--json` prints under `result.companies`. */
 export type PortfolioCompanyResult = CompanyResult;
@@ -70,7 +75,11 @@ export class PortfolioRunner extends FlowRunner<PortfolioMonitoringState> {
 
   protected graphInput(input: RunRow["input"]) {
     const portfolio = input["portfolio"] as PortfolioInput;
-    return { companies: portfolio.companies, title: `Portfolio review: ${portfolio.name}${portfolio.year ? `, fiscal ${portfolio.year}` : ""}`, state_version: PORTFOLIO_MONITORING_STATE_VERSION };
+    return {
+      companies: portfolio.companies,
+      title: `Portfolio review: ${portfolio.name}${portfolio.year ? `, fiscal ${portfolio.year}` : ""}`,
+      state_version: PORTFOLIO_MONITORING_STATE_VERSION,
+    };
   }
 
   protected result(s: PortfolioMonitoringState) {

@@ -5,14 +5,16 @@ import { compositeSource, fiscalYear, metricName, quoteTable } from "./sources.j
 
 describe("fundamentals columns", () => {
   it("maps the Kaggle headers to snake_case metric names", () => {
-    expect(["Total Revenue", "Net Cash Flow-Operating", "Long-Term Debt", "Earnings Per Share", "Short-Term Debt / Current Portion of Long-Term Debt", "Add'l income/expense items"].map(metricName)).toEqual([
-      "total_revenue",
-      "net_cash_flow_operating",
-      "long_term_debt",
-      "earnings_per_share",
-      "short_term_debt",
-      "additional_income_expense_items",
-    ]);
+    expect(
+      [
+        "Total Revenue",
+        "Net Cash Flow-Operating",
+        "Long-Term Debt",
+        "Earnings Per Share",
+        "Short-Term Debt / Current Portion of Long-Term Debt",
+        "Add'l income/expense items",
+      ].map(metricName),
+    ).toEqual(["total_revenue", "net_cash_flow_operating", "long_term_debt", "earnings_per_share", "short_term_debt", "additional_income_expense_items"]);
   });
 
   it("takes the fiscal year from For Year unless it is blank or implausible", () => {
@@ -42,7 +44,11 @@ describe("compositeSource", () => {
   });
 
   it("answers from the first source that knows the company and merges KPI series", async () => {
-    const c = compositeSource([source("a", { kpi: "orders" }), source("bb", { company: true, annual: true, kpi: "orders" }), source("ccc", { company: true, annual: true, kpi: "visits" })]);
+    const c = compositeSource([
+      source("a", { kpi: "orders" }),
+      source("bb", { company: true, annual: true, kpi: "orders" }),
+      source("ccc", { company: true, annual: true, kpi: "visits" }),
+    ]);
     expect(c.describe()).toBe("a + bb + ccc");
     expect((await c.company("X"))?.name).toBe("bb");
     expect(await c.annual("X")).toEqual([expect.objectContaining({ metrics: { from: 2 } })]);

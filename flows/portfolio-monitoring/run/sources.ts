@@ -20,10 +20,17 @@ export { postgresSource, quoteTable, type PostgresSourceOptions } from "./source
 /** The source a portfolio names: fundamentals, then postgres, then KPIs. */
 export function openPortfolioSource(sources: PortfolioInput["sources"], deps: { pool?: pg.Pool } = {}): PortfolioDataSource {
   const list: PortfolioDataSource[] = [];
-  if (sources.fundamentals !== undefined) list.push(fundamentalsCsvSource({ file: sources.fundamentals, ...(sources.companies !== undefined && { companiesFile: sources.companies }) }));
+  if (sources.fundamentals !== undefined)
+    list.push(fundamentalsCsvSource({ file: sources.fundamentals, ...(sources.companies !== undefined && { companiesFile: sources.companies }) }));
   if (sources.postgres) {
     if (!deps.pool) throw new InputError("sources.postgres: no database to read it from");
-    list.push(postgresSource({ pool: deps.pool, table: sources.postgres.table, ...(sources.postgres.companies_table !== undefined && { companiesTable: sources.postgres.companies_table }) }));
+    list.push(
+      postgresSource({
+        pool: deps.pool,
+        table: sources.postgres.table,
+        ...(sources.postgres.companies_table !== undefined && { companiesTable: sources.postgres.companies_table }),
+      }),
+    );
   }
   if (sources.kpis !== undefined) list.push(kpiDirectorySource({ dir: sources.kpis }));
   if (list.length === 0) throw new InputError("sources: name at least one of fundamentals, kpis or postgres");

@@ -8,17 +8,17 @@ import { z } from "zod";
 export const RawCompany = z.object({
   name: z.string().min(1).describe("The company's name as listed"),
   description: z.string().describe("The listing's one-line description"),
-  categories: z.string().describe("Comma-separated categories, e.g. \"SaaS, Analytics\" (may be empty)"),
+  categories: z.string().describe('Comma-separated categories, e.g. "SaaS, Analytics" (may be empty)'),
   founders: z.string().describe("Comma-separated founder names (may be empty)"),
   year_founded: z.string().describe("Year founded, as listed (may be empty)"),
   yc_year: z.string().describe("Y Combinator batch year, e.g. 2011 (may be empty)"),
   yc_session: z.string().describe("Y Combinator session: Winter or Summer (may be empty)"),
   investors: z.string().describe("Comma-separated investors (may be empty)"),
-  funding: z.string().describe("Amounts raised in funding rounds, free text: \"$1200000, undisclosed amount\""),
+  funding: z.string().describe('Amounts raised in funding rounds, free text: "$1200000, undisclosed amount"'),
   city: z.string().describe("Headquarters city (may be empty)"),
   region: z.string().describe("Headquarters US state (may be empty)"),
   country: z.string().describe("Headquarters country (may be empty)"),
-  location: z.string().describe("The listing's mapping location, \"City - State - Country\" (may be empty)"),
+  location: z.string().describe('The listing\'s mapping location, "City - State - Country" (may be empty)'),
   website: z.string().describe("The company's website (may be empty)"),
 });
 export type RawCompany = z.infer<typeof RawCompany>;
@@ -31,7 +31,7 @@ export const Funding = z.object({
   rounds: z.number().int().min(0).describe("Funding rounds listed, disclosed or not"),
   disclosed_rounds: z.number().int().min(0).describe("Rounds with an amount"),
   largest_usd: z.number().min(0).describe("The largest disclosed round, USD (0 when none)"),
-  unparsed: z.array(z.string()).describe("Parts of the free text that were neither an amount nor \"undisclosed\""),
+  unparsed: z.array(z.string()).describe('Parts of the free text that were neither an amount nor "undisclosed"'),
 });
 export type Funding = z.infer<typeof Funding>;
 
@@ -41,7 +41,7 @@ export const CompanyProfile = z.object({
   name: z.string().describe("The company's name, trimmed"),
   slug: z.string().describe("The company's identity across events: its name, lower-case, non-alphanumerics as dashes"),
   summary: z.string().describe("What the company does, one sentence"),
-  sector: z.string().describe("The primary sector (the first category, or \"Unknown\")"),
+  sector: z.string().describe('The primary sector (the first category, or "Unknown")'),
   categories: z.array(z.string()).describe("Every category, trimmed"),
   stage: FundingStage,
   city: z.string().nullable().describe("Headquarters city, or null when unknown"),

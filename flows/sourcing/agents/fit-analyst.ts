@@ -30,7 +30,13 @@ export type FitAssessment = z.infer<typeof FitAssessment>;
 
 export const FitAnswer = z.object({
   criteria: z
-    .array(z.object({ id: z.string().describe("A criterion id from the thesis"), met: z.boolean().describe("Whether the company meets it"), reason: z.string().describe("One sentence: why") }))
+    .array(
+      z.object({
+        id: z.string().describe("A criterion id from the thesis"),
+        met: z.boolean().describe("Whether the company meets it"),
+        reason: z.string().describe("One sentence: why"),
+      }),
+    )
     .describe("One entry per thesis criterion"),
 });
 export type FitAnswer = z.infer<typeof FitAnswer>;
@@ -49,7 +55,10 @@ function evidenceFor(c: Criterion, p: CompanyProfile): z.infer<typeof Evidence>[
     case "avoid sectors":
       return [{ field: "categories", value: p.categories.join(", ") || "(none)" }];
     case "locations":
-      return [{ field: "city", value: p.city ?? "(unknown)" }, { field: "country", value: p.country ?? "(unknown)" }];
+      return [
+        { field: "city", value: p.city ?? "(unknown)" },
+        { field: "country", value: p.country ?? "(unknown)" },
+      ];
     case "min investors":
       return [{ field: "investors", value: String(p.investors.length) }];
     case "min rounds":
@@ -99,7 +108,8 @@ export const fitAnalyst: Agent<FitInput, FitAnswer, FitAssessment> = {
   output: FitAssessment,
   prompt({ profile, thesis }) {
     return {
-      system: "You are a venture analyst. Judge the company against each criterion of the fund's investment thesis: met or not, and why, from the profile alone.",
+      system:
+        "You are a venture analyst. Judge the company against each criterion of the fund's investment thesis: met or not, and why, from the profile alone.",
       user: [
         `Thesis "${thesis.name}":`,
         thesis.text.trim(),

@@ -7,7 +7,12 @@ describe("parseFunding: the CSV's free text of rounds", () => {
     expect(parseFunding("$2800000, $2100000, $1200000")).toMatchObject({ total_usd: 6_100_000, rounds: 3, largest_usd: 2_800_000 });
   });
   it("undisclosed rounds count as rounds but add nothing; unknown text is kept, not guessed", () => {
-    expect(parseFunding("undisclosed amount, $1300000, undisclosed amount")).toMatchObject({ total_usd: 1_300_000, rounds: 3, disclosed_rounds: 1, unparsed: [] });
+    expect(parseFunding("undisclosed amount, $1300000, undisclosed amount")).toMatchObject({
+      total_usd: 1_300_000,
+      rounds: 3,
+      disclosed_rounds: 1,
+      unparsed: [],
+    });
     expect(parseFunding("$1.5M, a lot").unparsed).toEqual(["a lot"]);
     expect(parseFunding("$1.5M").total_usd).toBe(1_500_000);
     expect(parseFunding("")).toMatchObject({ rounds: 0, total_usd: 0 });

@@ -37,7 +37,15 @@ export const outreachWriter: Agent<OutreachInput, OutreachAnswer, OutreachDraft>
     const met = fit.reasons.filter((r) => r.met && r.points > 0).map((r) => `- ${r.reason}`);
     return {
       system: `You write first emails to founders for ${fund}. Short, specific, no flattery: name the company, one thing about it, why it fits our thesis, and ask for a 20-minute call.`,
-      user: [`Company: ${profile.name}`, `To: ${greeting(profile)}`, `What it does: ${profile.summary}`, `Batch: ${profile.batch ?? "unknown"}`, `Fit score: ${fit.score} (${fit.thesis})`, "Why it fits:", ...met].join("\n"),
+      user: [
+        `Company: ${profile.name}`,
+        `To: ${greeting(profile)}`,
+        `What it does: ${profile.summary}`,
+        `Batch: ${profile.batch ?? "unknown"}`,
+        `Fit score: ${fit.score} (${fit.thesis})`,
+        "Why it fits:",
+        ...met,
+      ].join("\n"),
     };
   },
   finish(answer, { profile }) {

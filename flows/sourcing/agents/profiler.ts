@@ -67,7 +67,12 @@ export const companyProfiler: Agent<RawCompany, ProfilerAnswer, CompanyProfile> 
       problems.push(`sector "${answer.sector}" is not one of the listed categories (${p.categories.join(", ")})`);
     }
     if (problems.length) throw new InvalidOutputError(problems);
-    return { ...p, summary: answer.summary.trim(), sector: p.categories.find((c) => c.toLowerCase() === answer.sector.trim().toLowerCase()) ?? answer.sector.trim(), stage: answer.stage };
+    return {
+      ...p,
+      summary: answer.summary.trim(),
+      sector: p.categories.find((c) => c.toLowerCase() === answer.sector.trim().toLowerCase()) ?? answer.sector.trim(),
+      stage: answer.stage,
+    };
   },
   rules: parsed,
 };

@@ -1,6 +1,8 @@
 import { z } from "zod";
 
-export const CriterionKind = z.enum(["sectors", "avoid sectors", "locations", "min investors", "min rounds", "min raised"]).describe("What the criterion tests");
+export const CriterionKind = z
+  .enum(["sectors", "avoid sectors", "locations", "min investors", "min rounds", "min raised"])
+  .describe("What the criterion tests");
 
 export const Criterion = z.object({
   id: z.string().describe("Stable id: the kind, dashed (e.g. min-investors)"),
@@ -15,10 +17,10 @@ export type Criterion = z.infer<typeof Criterion>;
 /** A written investment thesis, as the fit analyst scores against it. */
 export const Thesis = z.object({
   name: z.string().describe("The thesis' title (its first heading)"),
-  fund: z.string().describe("Who writes the outreach (the thesis' \"Fund:\" line)"),
+  fund: z.string().describe('Who writes the outreach (the thesis\' "Fund:" line)'),
   text: z.string().describe("The thesis as written (Markdown)"),
-  base: z.number().describe("The score before any criterion (\"Base score:\" line)"),
-  threshold: z.number().min(0).max(100).describe("Companies scoring at least this get outreach (\"Fit threshold:\" line)"),
+  base: z.number().describe('The score before any criterion ("Base score:" line)'),
+  threshold: z.number().min(0).max(100).describe('Companies scoring at least this get outreach ("Fit threshold:" line)'),
   criteria: z.array(Criterion).min(1).describe("The criteria, in the order written"),
 });
 export type Thesis = z.infer<typeof Thesis>;
@@ -43,7 +45,12 @@ export function parseThesis(text: string): Thesis {
     const m = CRITERION.exec(line);
     if (!m) throw new ThesisError(`line ${i + 1}: a criterion is "- <kind>: <values> (+N) — why", got: ${line.trim().slice(0, 80)}`);
     const kind = m[1]!.toLowerCase() as Criterion["kind"];
-    const values = kind.startsWith("min ") ? [m[2]!.replace(/[$,\s]/g, "")] : m[2]!.split(",").map((v) => v.trim()).filter(Boolean);
+    const values = kind.startsWith("min ")
+      ? [m[2]!.replace(/[$,\s]/g, "")]
+      : m[2]!
+          .split(",")
+          .map((v) => v.trim())
+          .filter(Boolean);
     if (kind.startsWith("min ") && !Number.isFinite(Number(values[0]))) throw new ThesisError(`line ${i + 1}: ${kind} needs a number, got "${m[2]}"`);
     criteria.push({ id: kind.replace(/\s+/g, "-"), kind, values, points: Number(m[3]), rationale: (m[4] ?? "").trim() });
   });

@@ -38,7 +38,14 @@ async function readThesis(s: SourcingState): Promise<Partial<SourcingState>> {
  */
 export function buildSourcingGraph() {
   // `nodes` only types the builder (LangGraph does not read it at run time)
-  const nodes: (SourcingNode | typeof START)[] = [START, "read_thesis", ...stepNodeNames(profilerStage.name), ...stepNodeNames(fitStage.name), "route_fit", ...stepNodeNames(outreachStage.name)];
+  const nodes: (SourcingNode | typeof START)[] = [
+    START,
+    "read_thesis",
+    ...stepNodeNames(profilerStage.name),
+    ...stepNodeNames(fitStage.name),
+    "route_fit",
+    ...stepNodeNames(outreachStage.name),
+  ];
   const graph = new StateGraph({ stateSchema: SourcingState, input: SourcingInput, nodes });
   const g: GraphBuilder<SourcingState, SourcingNode, SourcingUpdate> = graph;
   g.addNode("read_thesis", readThesis).addEdge(START, "read_thesis").addEdge("read_thesis", profilerStage.name);

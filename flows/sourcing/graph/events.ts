@@ -10,7 +10,9 @@ export const SOURCING_EVENTS = {
   "company.discovered.v1": z.object({
     company: RawCompany,
     thesis: Thesis.describe("The thesis the company is to be scored against"),
-    source: z.object({ file: z.string().describe("The CSV's base name"), line: z.number().int().describe("The record's line in it") }).describe("Where the record came from"),
+    source: z
+      .object({ file: z.string().describe("The CSV's base name"), line: z.number().int().describe("The record's line in it") })
+      .describe("Where the record came from"),
   }),
   "company.profiled.v1": z.object({ profile: CompanyProfile, thesis: Thesis }),
   "company.fit_assessed.v1": z.object({ profile: CompanyProfile, fit: FitAssessment, fund: z.string().describe("Who would write to the company") }),
@@ -64,7 +66,10 @@ export function checkEvent(raw: unknown): { ok: true; event: SourcingEvent } | {
   const schema = (SOURCING_EVENTS as Record<string, z.ZodType>)[type];
   if (!schema) {
     const known = Object.keys(SOURCING_EVENTS).filter((k) => k.startsWith(`${env.data.name}.v`));
-    return { ok: false, reason: known.length ? `unknown version ${env.data.version} of ${env.data.name} (known: ${known.join(", ")})` : `unknown event type ${env.data.name}` };
+    return {
+      ok: false,
+      reason: known.length ? `unknown version ${env.data.version} of ${env.data.name} (known: ${known.join(", ")})` : `unknown event type ${env.data.name}`,
+    };
   }
   const payload = schema.safeParse(env.data.payload);
   if (!payload.success) return { ok: false, reason: `invalid ${type} payload: ${issues(payload.error)}` };

@@ -51,7 +51,14 @@ export const profilerStage: SourcingStage<"company.discovered.v1", "company_prof
   accepts: () => true,
   input: (e) => ({ company: e.payload.company, thesis: e.payload.thesis }),
   addStep(g, next) {
-    addAgentStep(g, { name: "company_profiler", agent: companyProfiler, input: (s: SourcingState) => need(s.company, "company"), output: (profile) => ({ profile }), next, inputRef: (s: SourcingState) => ({ company: s.company?.name ?? null }) });
+    addAgentStep(g, {
+      name: "company_profiler",
+      agent: companyProfiler,
+      input: (s: SourcingState) => need(s.company, "company"),
+      output: (profile) => ({ profile }),
+      next,
+      inputRef: (s: SourcingState) => ({ company: s.company?.name ?? null }),
+    });
   },
   emits: (s, e) => [emitted("company_profiler", e, "company.profiled.v1", { profile: need(s.profile, "profile"), thesis: e.payload.thesis })],
 };
@@ -77,7 +84,10 @@ export const fitStage: SourcingStage<"company.profiled.v1", "fit_analyst"> = {
     if (fit.fits) return [assessed];
     // below the threshold: the chain ends here, answering the assessment
     const reason = `fit score ${fit.score} is below the threshold ${fit.threshold} of "${fit.thesis}"`;
-    return [assessed, emitted("fit_analyst", e, "company.rejected.v1", { company: e.payload.profile.name, stage: "fit_analyst", reason, score: fit.score }, assessed.id)];
+    return [
+      assessed,
+      emitted("fit_analyst", e, "company.rejected.v1", { company: e.payload.profile.name, stage: "fit_analyst", reason, score: fit.score }, assessed.id),
+    ];
   },
 };
 
@@ -98,7 +108,14 @@ export const outreachStage: SourcingStage<"company.fit_assessed.v1", "outreach_w
   },
   emits(s, e) {
     const id = derivedEventId(e.id, "outreach_writer", "outreach.ready.v1");
-    return [emitted("outreach_writer", e, "outreach.ready.v1", { company: e.payload.profile.name, draft_id: id, draft: need(s.draft, "draft"), score: e.payload.fit.score })];
+    return [
+      emitted("outreach_writer", e, "outreach.ready.v1", {
+        company: e.payload.profile.name,
+        draft_id: id,
+        draft: need(s.draft, "draft"),
+        score: e.payload.fit.score,
+      }),
+    ];
   },
 };
 

@@ -39,7 +39,9 @@ export class Sourcing {
   private readonly outbox: Outbox;
 
   constructor(private readonly deps: RunnerDeps) {
-    this.bus = deps.queue ? new EventBus({ pool: deps.pool, boss: deps.queue, deadLetters: new DeadLetterQueue(deps.pool), events: SOURCING_EVENT_TYPES, log: deps.log }) : undefined;
+    this.bus = deps.queue
+      ? new EventBus({ pool: deps.pool, boss: deps.queue, deadLetters: new DeadLetterQueue(deps.pool), events: SOURCING_EVENT_TYPES, log: deps.log })
+      : undefined;
     // each stage is a SourcingStage of its own event type; the runner takes any one of them (TypeScript does not distribute a generic call over the tuple's union)
     this.stages = SOURCING_STAGES.map((s) => new SourcingStageRunner(deps, s as never, this.bus));
     this.outbox = new Outbox(deps.pool);
@@ -104,15 +106,24 @@ export class Sourcing {
    */
   async approve(id: string, by: string): Promise<{ draft: OutreachDraftRow; sent: boolean }> {
     if (!/^[0-9a-f-]{8,36}$/i.test(id)) throw new InputError(`draft ${id}: not a draft id (see opsgraph sourcing status, or trace <company>)`);
-    const { rows } = await this.deps.pool.query<OutreachDraftRow>(`SELECT id::text, company, recipient, subject, body, status, approved_by FROM opsgraph_outreach_drafts WHERE id::text LIKE $1 || '%'`, [id.toLowerCase()]);
+    const { rows } = await this.deps.pool.query<OutreachDraftRow>(
+      `SELECT id::text, company, recipient, subject, body, status, approved_by FROM opsgraph_outreach_drafts WHERE id::text LIKE $1 || '%'`,
+      [id.toLowerCase()],
+    );
     if (rows.length === 0) throw new InputError(`draft ${id}: no such outreach draft`);
     if (rows.length > 1) throw new InputError(`draft ${id}: ${rows.length} drafts start with it; give more of the id`);
     const draft = rows[0]!;
-    await this.deps.pool.query(`UPDATE opsgraph_outreach_drafts SET status = 'approved', approved_by = $2, approved_at = now() WHERE id = $1 AND status = 'pending'`, [draft.id, by]);
+    await this.deps.pool.query(
+      `UPDATE opsgraph_outreach_drafts SET status = 'approved', approved_by = $2, approved_at = now() WHERE id = $1 AND status = 'pending'`,
+      [draft.id, by],
+    );
     const { created } = await this.outbox.enqueueAndDeliver({
       key: `outreach:${draft.id}`,
       kind: "notification",
-      payload: { kind: "outreach.sent", payload: { draft_id: draft.id, company: draft.company, to: draft.recipient, subject: draft.subject, body: draft.body, approved_by: by } },
+      payload: {
+        kind: "outreach.sent",
+        payload: { draft_id: draft.id, company: draft.company, to: draft.recipient, subject: draft.subject, body: draft.body, approved_by: by },
+      },
     });
     return { draft: { ...draft, status: "approved", approved_by: draft.approved_by ?? by }, sent: created };
   }

@@ -52,7 +52,8 @@ export async function readStartupsCsv(file: string): Promise<StartupRow[]> {
 export function discovery(row: StartupRow, thesis: Thesis, file: string): { event: Emitted<"company.discovered.v1"> } | { invalid: string } {
   const raw = Object.fromEntries(Object.entries(COLUMNS).map(([k, col]) => [k, (row.cells[col] ?? "").trim()]));
   const parsed = RawCompany.safeParse(raw);
-  if (!parsed.success) return { invalid: parsed.error.issues.map((i) => `${COLUMNS[i.path[0] as keyof RawCompany] ?? i.path.join(".")}: ${i.message}`).join("; ") };
+  if (!parsed.success)
+    return { invalid: parsed.error.issues.map((i) => `${COLUMNS[i.path[0] as keyof RawCompany] ?? i.path.join(".")}: ${i.message}`).join("; ") };
   const slug = companySlug(parsed.data.name);
   return {
     event: {

@@ -5,7 +5,15 @@ import { buildStageGraph, SOURCING_STATE_VERSION, type SourcingEvent, type Sourc
 import { createCheckpointer, createStore } from "../../../runtime/db/checkpointer.js";
 import type { EventBus, EventConsumer, Handled, Subscriber } from "../../../runtime/queue/event-bus.js";
 import type { DeadLetter } from "../../../runtime/queue/dead-letters.js";
-import { FlowRunner, type FlowGraph, type LeaseHolder, type ResumeAnswer, type RunnerDeps, type RunRecord, type RunRow } from "../../../runtime/runs/flow-runner.js";
+import {
+  FlowRunner,
+  type FlowGraph,
+  type LeaseHolder,
+  type ResumeAnswer,
+  type RunnerDeps,
+  type RunRecord,
+  type RunRow,
+} from "../../../runtime/runs/flow-runner.js";
 import type { FlowStateVersions } from "../../../runtime/db/state-version.js";
 
 /** The flow name of a stage's runs: `sourcing.<stage>`; its threads are `sourcing.<stage>:<event id>`. */

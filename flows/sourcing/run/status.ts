@@ -26,7 +26,9 @@ export interface SourcingStatus {
 
 /** Counts per stage, lag, dead letters: what `opsgraph sourcing status` prints. Every subscriber counts, built-in or not. */
 export async function readSourcingStatus(pool: pg.Pool): Promise<SourcingStatus> {
-  const { rows: events } = await pool.query<{ type: string; n: number }>(`SELECT name || '.v' || version AS type, count(*)::int AS n FROM opsgraph_events GROUP BY 1 ORDER BY 1`);
+  const { rows: events } = await pool.query<{ type: string; n: number }>(
+    `SELECT name || '.v' || version AS type, count(*)::int AS n FROM opsgraph_events GROUP BY 1 ORDER BY 1`,
+  );
   const { rows: companies } = await pool.query<{ all: number; finished: number }>(
     `SELECT count(DISTINCT correlation_id)::int AS all,
             count(DISTINCT correlation_id) FILTER (WHERE (name, version) IN (('outreach.ready', 1), ('company.rejected', 1)))::int AS finished
@@ -36,9 +38,15 @@ export async function readSourcingStatus(pool: pg.Pool): Promise<SourcingStatus>
     `SELECT substr(name, length('sourcing-') + 1) AS consumer, event AS subscribes FROM pgboss.subscription WHERE name LIKE 'sourcing-%' ORDER BY created_on`,
   );
   const stages: Record<string, StageStatus> = {};
-  const known = [...SOURCING_STAGES.map((s) => ({ consumer: s.name, subscribes: s.subscribes as string })), ...subs.filter((s) => !SOURCING_STAGES.some((x) => x.name === s.consumer))];
+  const known = [
+    ...SOURCING_STAGES.map((s) => ({ consumer: s.name, subscribes: s.subscribes as string })),
+    ...subs.filter((s) => !SOURCING_STAGES.some((x) => x.name === s.consumer)),
+  ];
   for (const { consumer, subscribes } of known) {
-    const { rows: consumed } = await pool.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::int AS n FROM opsgraph_event_consumptions WHERE consumer = $1 GROUP BY 1`, [consumer]);
+    const { rows: consumed } = await pool.query<{ outcome: string; n: number }>(
+      `SELECT outcome, count(*)::int AS n FROM opsgraph_event_consumptions WHERE consumer = $1 GROUP BY 1`,
+      [consumer],
+    );
     const { rows: pending } = await pool.query<{ n: number; oldest: Date | null }>(
       `SELECT count(*)::int AS n, min(e.published_at) AS oldest
        FROM opsgraph_events e JOIN pgboss.subscription s ON s.event = e.name || '.v' || e.version AND s.name = $1
@@ -46,10 +54,17 @@ export async function readSourcingStatus(pool: pg.Pool): Promise<SourcingStatus>
       [stageQueue(consumer), consumer],
     );
     const p = pending[0];
-    stages[consumer] = { subscribes, consumed: Object.fromEntries(consumed.map((r) => [r.outcome, r.n])), pending: p?.n ?? 0, lag_ms: p?.oldest ? Date.now() - p.oldest.getTime() : null };
+    stages[consumer] = {
+      subscribes,
+      consumed: Object.fromEntries(consumed.map((r) => [r.outcome, r.n])),
+      pending: p?.n ?? 0,
+      lag_ms: p?.oldest ? Date.now() - p.oldest.getTime() : null,
+    };
   }
   const { rows: drafts } = await pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM opsgraph_outreach_drafts GROUP BY 1`);
-  const { rows: dl } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting' AND (flow = 'sourcing' OR flow LIKE 'sourcing.%')`);
+  const { rows: dl } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM opsgraph_dead_letters WHERE status = 'waiting' AND (flow = 'sourcing' OR flow LIKE 'sourcing.%')`,
+  );
   return {
     events: Object.fromEntries(events.map((r) => [r.type, r.n])),
     companies: companies[0]?.all ?? 0,
@@ -73,7 +88,11 @@ export interface TracedEvent {
 
 /** A company's chain of events, oldest first: by its slug or its name. */
 export async function traceCompany(pool: pg.Pool, company: string): Promise<TracedEvent[]> {
-  const slug = company.trim().toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  const slug = company
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
   const { rows } = await pool.query<{ id: string; type: string; causation_id: string | null; published_at: Date; payload: Record<string, unknown> }>(
     `SELECT id::text, name || '.v' || version AS type, causation_id::text, published_at, payload FROM opsgraph_events WHERE correlation_id = $1 ORDER BY published_at, id`,
     [slug],
@@ -93,7 +112,15 @@ export async function traceCompany(pool: pg.Pool, company: string): Promise<Trac
 }
 
 function summarize(type: string, p: Record<string, unknown>): string {
-  const x = p as { company?: { name?: string } & string; profile?: { sector?: string; stage?: string; funding?: { total_usd?: number } }; fit?: { score?: number; fits?: boolean }; draft?: { subject?: string }; reason?: string; draft_id?: string; source?: { line?: number } };
+  const x = p as {
+    company?: { name?: string } & string;
+    profile?: { sector?: string; stage?: string; funding?: { total_usd?: number } };
+    fit?: { score?: number; fits?: boolean };
+    draft?: { subject?: string };
+    reason?: string;
+    draft_id?: string;
+    source?: { line?: number };
+  };
   if (type.startsWith("company.discovered")) return `line ${x.source?.line ?? "?"} of the CSV`;
   if (type.startsWith("company.profiled")) return `${x.profile?.sector}, ${x.profile?.stage}, $${x.profile?.funding?.total_usd ?? 0} raised`;
   if (type.startsWith("company.fit_assessed")) return `fit ${x.fit?.score}${x.fit?.fits ? " (a fit)" : ""}`;

@@ -3,10 +3,7 @@ import { InputError } from "../../errors.js";
 
 /** Strict UTF-8 decoding for .txt/.md: reject NUL bytes and invalid sequences. */
 export function decodeText(path: string, data: Buffer): string {
-  if (
-    data.length >= 2 &&
-    ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff))
-  ) {
+  if (data.length >= 2 && ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff))) {
     throw new InputError(`${path}: file is UTF-16 encoded; save it as UTF-8 text`);
   }
   const nul = data.indexOf(0);

@@ -14,10 +14,7 @@ export const ASSIGNMENT_AND_CONTROL_RULES = {
     any: ["control", "merger", "merges", "consolidat", "acqui", "substantially all", "ownership", "reorganiz", "voting"],
     rules: [
       {
-        all: [
-          /\bchange (?:of|in) (?:the\s+)?(?:\w+\s+)?(?:control|ownership)\b|\bchange-of-control\b|\bownership change\b/,
-          CONTROL_CONSEQUENCE,
-        ],
+        all: [/\bchange (?:of|in) (?:the\s+)?(?:\w+\s+)?(?:control|ownership)\b|\bchange-of-control\b|\bownership change\b/, CONTROL_CONSEQUENCE],
         none: [
           /"?change (?:of|in) control"? (?:shall )?means?\b/,
           /\bseverance\b/,
@@ -52,7 +49,11 @@ export const ASSIGNMENT_AND_CONTROL_RULES = {
         all: [
           /\b(?:shall|will|may|can|could|must)\s*not\b.{0,150}?\b(?:assign|transfer|delegate|novate|sell|convey)\b|\bnot\s+(?:be\s+)?(?:assignable|transferable|assigned|transferred|delegated)\b|\bno assignment\b|\bneither\b.{0,60}?\b(?:assign|transfer)\w*\b|\bnot (?:be )?entitled to assign\b|\bnot have the right to assign\b/,
         ],
-        none: [/\bhereby (?:irrevocably )?assigns?\b/, /\bnon-?transferable (?:licen|right)/, /\bintellectual property rights?\b.{0,60}\bnot\b.{0,40}\btransfer/],
+        none: [
+          /\bhereby (?:irrevocably )?assigns?\b/,
+          /\bnon-?transferable (?:licen|right)/,
+          /\bintellectual property rights?\b.{0,60}\bnot\b.{0,40}\btransfer/,
+        ],
         weight: 3,
       },
       {

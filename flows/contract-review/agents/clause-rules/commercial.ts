@@ -58,7 +58,9 @@ export const COMMERCIAL_RULES = {
         weight: 2,
       },
       {
-        all: [/\b(?:pay|paid|payable|receive|entitled to)\b.{0,60}?\b(?:of|from) (?:the |all |its )?(?:net|gross) (?:sales|revenues?|profits?|income|receipts|proceeds)\b/],
+        all: [
+          /\b(?:pay|paid|payable|receive|entitled to)\b.{0,60}?\b(?:of|from) (?:the |all |its )?(?:net|gross) (?:sales|revenues?|profits?|income|receipts|proceeds)\b/,
+        ],
         none: [/\btax\w*\b/],
         weight: 2,
       },

@@ -60,7 +60,9 @@ export const COMPETITION_RULES = {
         weight: 2,
       },
       {
-        all: [/\b(?:all|100%|entire|one hundred percent)\s+(?:\(\d+%\)\s+)?(?:of\s+)?(?:its|their|the|his|buyer's|customer's|company's)\s+(?:[\w-]+\s+){0,3}?requirements\b/],
+        all: [
+          /\b(?:all|100%|entire|one hundred percent)\s+(?:\(\d+%\)\s+)?(?:of\s+)?(?:its|their|the|his|buyer's|customer's|company's)\s+(?:[\w-]+\s+){0,3}?requirements\b/,
+        ],
         weight: 2,
       },
       {

@@ -30,7 +30,9 @@ export const IP_OWNERSHIP_RULES = {
       },
       { all: [/\bworks?[- ](?:made[- ])?(?:for[- ]hire)\b/], weight: 3 },
       {
-        all: [/\b(?:assigns?|transfers?|conveys?)\s+(?:to\s+[\w'&.,-]+(?:\s+[\w'&.,-]+){0,3}\s+)?all (?:of (?:its|their|his|her) )?(?:rights?,? title,? and interests?|rights? and title)\b/],
+        all: [
+          /\b(?:assigns?|transfers?|conveys?)\s+(?:to\s+[\w'&.,-]+(?:\s+[\w'&.,-]+){0,3}\s+)?all (?:of (?:its|their|his|her) )?(?:rights?,? title,? and interests?|rights? and title)\b/,
+        ],
         none: [ASSIGNS_THE_CONTRACT, /\b(?:shall not|may not|will not)\b.{0,40}\bassign/],
         weight: 2,
       },
@@ -41,7 +43,13 @@ export const IP_OWNERSHIP_RULES = {
           STRONG_IP_NOUNS,
           CREATION_CUE,
         ],
-        none: [/\bremain\b/, /\bconfidential information\b/, /\bretain\w*\b/, /\bpre-?existing\b/, /\b(?:owned|controlled) by (?:the )?\w+ (?:prior to|before|as of)\b/],
+        none: [
+          /\bremain\b/,
+          /\bconfidential information\b/,
+          /\bretain\w*\b/,
+          /\bpre-?existing\b/,
+          /\b(?:owned|controlled) by (?:the )?\w+ (?:prior to|before|as of)\b/,
+        ],
         weight: 2,
       },
       {

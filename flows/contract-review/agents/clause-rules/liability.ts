@@ -72,7 +72,9 @@ export const LIABILITY_RULES = {
     rules: [
       { all: [/\bliquidated damages\b/], weight: 3 },
       {
-        all: [/\b(?:early )?termination (?:fee|payment|charge|penalty|compensation|amount)s?\b|\b(?:exit|break[- ]?up|cancellation|kill|early termination) fees?\b/],
+        all: [
+          /\b(?:early )?termination (?:fee|payment|charge|penalty|compensation|amount)s?\b|\b(?:exit|break[- ]?up|cancellation|kill|early termination) fees?\b/,
+        ],
         weight: 2,
       },
       {

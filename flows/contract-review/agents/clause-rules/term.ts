@@ -41,7 +41,11 @@ export const TERM_RULES = {
       },
       {
         // A discretionary right with no condition attached.
-        all: [new RegExp(`${TERMINATION_RIGHT}.{0,120}?\\b(?:in|at) (?:its|their|his|her) (?:sole |absolute |sole and absolute )?(?:discretion|option)\\b|\\b(?:in|at) (?:its|their) (?:sole |absolute |sole and absolute )?discretion\\b.{0,120}?\\bterminat`)],
+        all: [
+          new RegExp(
+            `${TERMINATION_RIGHT}.{0,120}?\\b(?:in|at) (?:its|their|his|her) (?:sole |absolute |sole and absolute )?(?:discretion|option)\\b|\\b(?:in|at) (?:its|their) (?:sole |absolute |sole and absolute )?discretion\\b.{0,120}?\\bterminat`,
+          ),
+        ],
         none: [CAUSE_CUES, /\bif\b/, /\bin the event\b/, /\bupon the occurrence\b/],
         weight: 2,
       },
@@ -82,8 +86,7 @@ export const TERM_RULES = {
   },
 } satisfies RuleTable;
 
-const NUM_WORD =
-  "(?:\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty-six|twenty|thirty|sixty|ninety)";
+const NUM_WORD = "(?:\\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty-six|twenty|thirty|sixty|ninety)";
 const DURATION = `(?:${NUM_WORD}(?:\\s*\\(\\s*\\d+\\s*\\))?[\\s-]*(?:calendar\\s+|contract\\s+)?(?:years?|months?)(?:'s?)?)`;
 const NOT_A_NOTICE_PERIOD = "(?!'?s?\\s*(?:\\(\\d+\\)\\s*)?(?:prior|before|in advance|advance|written|notice|after|following|from))";
 const RENEWAL_PATTERNS: RegExp[] = [

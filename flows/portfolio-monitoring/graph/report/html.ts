@@ -2,7 +2,20 @@
 import type { CompanyStatus, Severity } from "../../agents/company.js";
 import { barChart, escapeHtml as h, formatChange, formatMetricValue, metricLabel, SEVERITY_COLOR } from "../charts.js";
 import { REPORT_CSS } from "../report-style.js";
-import { count, flagSummary, period, plural, SEVERITIES, STATUS_LABEL, STATUSES, when, yearLine, type ChartView, type CompanyView, type PortfolioReportInput } from "./view-model.js";
+import {
+  count,
+  flagSummary,
+  period,
+  plural,
+  SEVERITIES,
+  STATUS_LABEL,
+  STATUSES,
+  when,
+  yearLine,
+  type ChartView,
+  type CompanyView,
+  type PortfolioReportInput,
+} from "./view-model.js";
 
 const STATUS_COLOR: Record<CompanyStatus, string> = { ok: "#12b76a", flagged: "#d92d20", data_unavailable: "#98a2b3", failed: "#7a5af8" };
 
@@ -13,7 +26,8 @@ const figure = (c: ChartView) => `<figure class="chart${c.wide ? " wide" : ""}">
 function overviewHtml(input: PortfolioReportInput, views: CompanyView[]): string {
   const flags = views.flatMap((v) => v.flags);
   const ofStatus = (s: CompanyStatus) => views.filter((v) => v.result.status === s).length;
-  const tile = (value: number, label: string, tone = "") => `<div class="tile${tone}"><span class="tile-value">${value}</span><span class="tile-label">${label}</span></div>`;
+  const tile = (value: number, label: string, tone = "") =>
+    `<div class="tile${tone}"><span class="tile-value">${value}</span><span class="tile-label">${label}</span></div>`;
   const statusChart = barChart({
     description: `Companies by status: ${STATUSES.map((s) => `${STATUS_LABEL[s]} ${ofStatus(s)}`).join(", ")}`,
     bars: STATUSES.map((s) => ({ label: STATUS_LABEL[s], value: ofStatus(s), color: STATUS_COLOR[s] })),
@@ -23,8 +37,11 @@ function overviewHtml(input: PortfolioReportInput, views: CompanyView[]): string
     bars: SEVERITIES.map((s) => ({ label: s[0]!.toUpperCase() + s.slice(1), value: count(flags, s), color: SEVERITY_COLOR[s] })),
   });
   const rows = views.map((v) => {
-    const c = v.result, top = v.flags[0];
-    const issue = top ? `${pill(top.severity)} ${h(metricLabel(top.metric))} ${h(period(top.period))} <span class="num">${formatChange(top.change_pct)}</span>` : `<span class="muted">${h(c.reason ?? "—")}</span>`;
+    const c = v.result,
+      top = v.flags[0];
+    const issue = top
+      ? `${pill(top.severity)} ${h(metricLabel(top.metric))} ${h(period(top.period))} <span class="num">${formatChange(top.change_pct)}</span>`
+      : `<span class="muted">${h(c.reason ?? "—")}</span>`;
     const counts = SEVERITIES.map((s) => `<td class="num">${count(c.flags, s) || '<span class="muted">0</span>'}</td>`).join("");
     return `<tr><td><a href="#${v.anchor}"><span class="ticker">${h(c.ticker)}</span>${h(c.name)}</a></td><td>${h(c.sector)}</td><td>${badge(c.status)}</td>${counts}<td>${issue}</td></tr>`;
   });
@@ -62,7 +79,9 @@ function companyHtml(v: CompanyView): string {
       (f) =>
         `<tr><td>${pill(f.severity)}</td><td>${h(metricLabel(f.metric))}</td><td>${h(period(f.period))}</td><td class="num">${formatChange(f.change_pct)}</td><td class="evidence">${h(f.evidence)}</td><td>${h(f.explanation)}</td><td>${h(f.action)}</td></tr>`,
     );
-    parts.push(`<h3>Flags</h3><table class="flags"><thead><tr><th>Severity</th><th>Metric</th><th>Period</th><th class="num">Change</th><th>Evidence</th><th>Explanation</th><th>Action</th></tr></thead><tbody>${rows.join("")}</tbody></table>`);
+    parts.push(
+      `<h3>Flags</h3><table class="flags"><thead><tr><th>Severity</th><th>Metric</th><th>Period</th><th class="num">Change</th><th>Evidence</th><th>Explanation</th><th>Action</th></tr></thead><tbody>${rows.join("")}</tbody></table>`,
+    );
   } else if (v.charted) {
     parts.push(`<p class="note">No flags.</p>`);
   }

@@ -77,7 +77,8 @@ export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n ==
 /** A KPI flag names its period as an ISO date; a point's `t` may carry a time as well. */
 function samePeriod(period: string, t: string): boolean {
   if (period === t) return true;
-  const a = Date.parse(period), b = Date.parse(t);
+  const a = Date.parse(period),
+    b = Date.parse(t);
   return Number.isFinite(a) && a === b;
 }
 
@@ -116,7 +117,11 @@ function fundamentals(c: CompanyResult, m: CompanyMetrics, year: number | null, 
   const xTicks = periods.map((label, x) => ({ x, label })).filter((_, i) => i % step === 0);
 
   const charts: ChartView[] = groups.map((g) => {
-    const series: LineSeries[] = g.metrics.map((x, k) => ({ label: metricLabel(x), color: PALETTE[k % PALETTE.length]!, points: periods.map((_, i) => ({ x: i, y: value(x, i) })) }));
+    const series: LineSeries[] = g.metrics.map((x, k) => ({
+      label: metricLabel(x),
+      color: PALETTE[k % PALETTE.length]!,
+      points: periods.map((_, i) => ({ x: i, y: value(x, i) })),
+    }));
     const peer = periods.map((p, i) => ({ x: i, y: finiteOrNull(m.peers[p]?.[g.metrics[0]!]) }));
     if (g.peers && peer.some((p) => p.y !== null)) series.push({ label: "Sector median", color: PEER_COLOR, dashed: true, points: peer });
     const markers: PointMarker[] = [];
@@ -173,7 +178,8 @@ function kpiCharts(c: CompanyResult, m: CompanyMetrics, placed: Set<Flag>) {
     const days = tickAt.map((i) => points[i]!.t.slice(0, 10));
     // intraday series: show the time too, or the ticks would repeat one date
     const labels = new Set(days).size === days.length ? days : tickAt.map((i) => points[i]!.t.slice(0, 16).replace("T", " "));
-    const first = points[0]!.t, last = points[points.length - 1]!.t;
+    const first = points[0]!.t,
+      last = points[points.length - 1]!.t;
     const svg = lineChart({
       description: `KPI ${name} for ${c.name}, ${first.slice(0, 10)} to ${last.slice(0, 10)}; ${plural(markers.length, "flagged point")}`,
       series: [{ label: metricLabel(name), color: PALETTE[0]!, points: points.map((p) => ({ x: Date.parse(p.t), y: p.value })) }],

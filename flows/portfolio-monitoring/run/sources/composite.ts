@@ -13,9 +13,24 @@ export function compositeSource(sources: PortfolioDataSource[]): PortfolioDataSo
   };
   return {
     describe: () => sources.map((s) => s.describe()).join(" + "),
-    company: (ticker) => first((s) => s.company(ticker), (c) => c !== null, null),
-    annual: (ticker) => first((s) => s.annual(ticker), (a) => a.length > 0, []),
-    peerMedians: (sector, exclude) => first((s) => s.peerMedians(sector, exclude), (p) => Object.keys(p).length > 0, {}),
+    company: (ticker) =>
+      first(
+        (s) => s.company(ticker),
+        (c) => c !== null,
+        null,
+      ),
+    annual: (ticker) =>
+      first(
+        (s) => s.annual(ticker),
+        (a) => a.length > 0,
+        [],
+      ),
+    peerMedians: (sector, exclude) =>
+      first(
+        (s) => s.peerMedians(sector, exclude),
+        (p) => Object.keys(p).length > 0,
+        {},
+      ),
     async kpis(ticker) {
       const all = await Promise.all(sources.map((s) => s.kpis(ticker)));
       return Object.assign({}, ...all.reverse()) as Record<string, RawPoint[]>;

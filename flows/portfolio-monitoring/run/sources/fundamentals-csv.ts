@@ -50,7 +50,21 @@ const METRIC_NAMES: Record<string, string> = {
   "Changes in Inventories": "change_in_inventories",
 };
 // Columns that describe the row rather than measure the company (also key_metrics_panel.csv's).
-const NOT_METRICS = new Set(["", "ticker symbol", "ticker", "period ending", "period_ending", "for year", "for_year_raw", "company", "gics_sector", "gics_sub_industry", "hq", "cik", "period_index"]);
+const NOT_METRICS = new Set([
+  "",
+  "ticker symbol",
+  "ticker",
+  "period ending",
+  "period_ending",
+  "for year",
+  "for_year_raw",
+  "company",
+  "gics_sector",
+  "gics_sub_industry",
+  "hq",
+  "cik",
+  "period_index",
+]);
 
 export function metricName(header: string): string {
   return (
@@ -170,7 +184,8 @@ export function fundamentalsCsvSource({ file, companiesFile }: FundamentalsCsvOp
     const namesFile = companiesFile !== undefined ? path.resolve(companiesFile) : (await exists(beside)) ? beside : undefined;
     const names = namesFile ? await cachedParse(namesFile, "companies", (rows) => companiesTable(namesFile, rows)) : new Map<string, Company>();
     // a ticker the companies file names but the fundamentals lack is not in this source
-    const company = (t: string): Company | null => (table.years.has(t) ? (names.get(t) ?? table.companies.get(t) ?? { ticker: t, name: t, sector: UNKNOWN_SECTOR }) : null);
+    const company = (t: string): Company | null =>
+      table.years.has(t) ? (names.get(t) ?? table.companies.get(t) ?? { ticker: t, name: t, sector: UNKNOWN_SECTOR }) : null;
     return { table, company };
   };
   return {

@@ -47,8 +47,12 @@ export function kpiDirectorySource({ dir }: { dir: string }): PortfolioDataSourc
       const stat = await fs.stat(root).catch(() => null);
       if (!stat?.isDirectory()) throw new InputError(`${root}: no such directory`);
       const t = ticker.toUpperCase();
-      const own = (await listDir(path.join(root, t))).filter((f) => f.toLowerCase().endsWith(".csv")).map((f) => ({ series: f.slice(0, -4), file: path.join(root, t, f) }));
-      const flat = (await listDir(root)).filter((f) => f.toUpperCase().startsWith(`${t}-`) && f.toLowerCase().endsWith(".csv")).map((f) => ({ series: f.slice(t.length + 1, -4), file: path.join(root, f) }));
+      const own = (await listDir(path.join(root, t)))
+        .filter((f) => f.toLowerCase().endsWith(".csv"))
+        .map((f) => ({ series: f.slice(0, -4), file: path.join(root, t, f) }));
+      const flat = (await listDir(root))
+        .filter((f) => f.toUpperCase().startsWith(`${t}-`) && f.toLowerCase().endsWith(".csv"))
+        .map((f) => ({ series: f.slice(t.length + 1, -4), file: path.join(root, f) }));
       const out: Record<string, RawPoint[]> = {};
       for (const { series, file } of [...own, ...flat]) {
         if (!(series in out)) out[series] = await cachedParse(file, "KPI series", (rows) => kpiSeries(file, rows));

@@ -44,7 +44,9 @@ export function postgresSource({ pool, table, companiesTable }: PostgresSourceOp
     describe: () => `PostgreSQL table ${table}`,
     async company(ticker) {
       if (!names) return null;
-      const rows = await query<{ name: string | null; sector: string | null }>(`SELECT name, sector FROM ${names} WHERE upper(ticker) = $1 LIMIT 1`, [ticker.toUpperCase()]);
+      const rows = await query<{ name: string | null; sector: string | null }>(`SELECT name, sector FROM ${names} WHERE upper(ticker) = $1 LIMIT 1`, [
+        ticker.toUpperCase(),
+      ]);
       const row = rows[0];
       return row ? { ticker: ticker.toUpperCase(), name: row.name || ticker.toUpperCase(), sector: row.sector || UNKNOWN_SECTOR } : null;
     },
