@@ -1,7 +1,7 @@
 // The baseline of step_overhead_ratio: a bare LangGraph StateGraph with contract review's four
 // agents as four plain nodes, in the same shape (clause_extractor → risk_analyst ‖ terms_analyst
 // → summarizer), compiled with a PostgresSaver (the bench gives LangGraph's own; the default is
-// opsgraph's, runtime/checkpointer.ts) and invoked with `durability: "sync"`. Each node does the
+// opsgraph's, runtime/db/checkpointer.ts) and invoked with `durability: "sync"`. Each node does the
 // agent's own work as a plain LangGraph user writes it: `agent.prompt(input)`, the same HTTP
 // request as opsgraph's tier (same model options, `withStructuredOutput(agent.modelOutput, { name,
 // method: "jsonSchema", includeRaw: true })`, same messages), `modelOutput.parse`, `agent.finish`. What it does not

@@ -1,6 +1,7 @@
 // `npm run bench`: durable contract-review runs on the bench's own embedded PostgreSQL
-// (.opsgraph/bench; DATABASE_URL when set), the model being test/scripted-openai.ts in a child
-// process (bench/model-server-main.ts) with the scripted answers of test/support/scripted-contract.ts.
+// (.opsgraph/bench; DATABASE_URL when set), the model being testing/scripted-openai.ts in a child
+// process (bench/model-server-main.ts) with the scripted answers of testing/scripted-contract.ts.
+// Over 300 lines: one benchmark whose measures (per-run latency, checkpoint size, runs per minute, the longest contract) share one database and one model server.
 // Prints one table, or with --json one object.
 //
 //   npm run bench -- [--json] [--data DIR] [--repeat N] [--runs N] [--overhead-runs N]

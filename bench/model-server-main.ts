@@ -1,5 +1,5 @@
-// Child process of the bench: the scripted OpenAI-compatible server (test/scripted-openai.ts)
-// answering every contract-review agent with its scripted answer (test/support/scripted-contract.ts)
+// Child process of the bench: the scripted OpenAI-compatible server (testing/scripted-openai.ts)
+// answering every contract-review agent with its scripted answer (testing/scripted-contract.ts)
 // after `latency` ms, `{ fault: { kind: "latency", ms, then: ok(agent) } }`. It runs in a process
 // of its own so that its CPU is not charged to the process being measured.
 //

@@ -2,7 +2,7 @@
 // 2014) through the real ChatOpenAI tier against the scripted server, every call after
 // --latency-ms (100) with --fault-rate (0.2) of them failing (500, 429, hangs, resets,
 // schema-invalid JSON), on the bench's own embedded PostgreSQL. Reports each run's wall time
-// over the critical path of its model latencies (test/support/scripted-portfolio.ts
+// over the critical path of its model latencies (testing/scripted-portfolio.ts
 // criticalPath: per stage, the slowest parallel task's calls and backoff, summed over stages),
 // median of --runs (5) after one warm-up. Target: under 1.3.
 //

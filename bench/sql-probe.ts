@@ -19,7 +19,7 @@ export function categorize(sql: string): SqlCategory {
   const s = sql.trimStart();
   if (/^(BEGIN|COMMIT|ROLLBACK)\b/i.test(s)) return "begin_commit";
   if (/advisory_(try_)?(un)?lock|pg_try_advisory_lock|pg_advisory_unlock/i.test(s)) return "thread_lock";
-  // opsgraph's saver: a checkpoint's blobs and its row in one statement (runtime/checkpointer.ts)
+  // opsgraph's saver: a checkpoint's blobs and its row in one statement (runtime/db/checkpointer.ts)
   if (/^WITH blobs AS \(\s*INSERT INTO checkpoint_blobs/i.test(s)) return "checkpoint_put";
   if (/INSERT INTO\s+("?\w+"?\.)?checkpoint_blobs/i.test(s)) return "checkpoint_blob_put";
   if (/INSERT INTO\s+("?\w+"?\.)?checkpoint_writes/i.test(s)) return "checkpoint_writes_put";

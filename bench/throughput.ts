@@ -1,5 +1,6 @@
 // Runs as jobs: throughput of N `opsgraph worker` processes, memory of one worker with 100 runs
 // in flight, and the rows each run writes (through the queue, counted statement by statement).
+// Over 300 lines: three measures of one fleet (throughput, memory, rows per run) that share its database, its worker processes and their counting.
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

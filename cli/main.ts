@@ -200,7 +200,7 @@ export function buildProgram(): Command {
         return;
       }
       if (flow === "portfolio-monitoring") {
-        // the rules tier's anomaly flagging (agents/portfolio-monitoring/kpi-anomalies.ts) against NAB's labelled windows
+        // the rules tier's anomaly flagging (flows/portfolio-monitoring/agents/kpi-anomalies.ts) against NAB's labelled windows
         const r = await evaluateNab(opts.data, { period: opts.period });
         process.stdout.write(opts.json ? JSON.stringify({ flow, data: opts.data, ...r }) + "\n" : `${formatNab(r)}\n`);
         return;

@@ -1,3 +1,4 @@
+// The registry of flows, and what is derived from it: every agent, the schedulable flows, opening them all.
 import type { FlowDefinition, ScheduleInputReader } from "../runtime/runs/flow-definition.js";
 import type { RunnerDeps } from "../runtime/runs/flow-runner.js";
 import type { FlowRunner } from "../runtime/runs/flow-runner.js";

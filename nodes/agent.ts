@@ -18,7 +18,7 @@ export interface StructuredCall<M> {
 
 /**
  * A model tier: one provider and model, called for structured output. Built by
- * runtime/models.ts from config; graphs receive the list through the run's context.
+ * runtime/models/models.ts from config; graphs receive the list through the run's context.
  * One `invoke` is one HTTP request to the provider (client retries are off).
  */
 export interface ModelTier {

@@ -15,7 +15,7 @@ export type CircuitState = "closed" | "open" | "half_open";
 
 /**
  * The fleet's state of a breaker (every process's, kept in PostgreSQL by
- * runtime/shared-breakers.ts), with its times already on this breaker's clock.
+ * runtime/models/shared-breakers.ts), with its times already on this breaker's clock.
  */
 export interface FleetCircuit {
   state: CircuitState;

@@ -198,7 +198,7 @@ export interface Config {
   langsmith: { tracing: boolean; apiKey: string | undefined; endpoint: string | undefined; project: string | undefined };
   /** OTLP/HTTP export of the runs' spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
   otlp: { endpoint: string; headers: Record<string, string>; serviceName: string } | undefined;
-  /** US$ per 1M tokens by model: the defaults (runtime/prices.ts) with OPSGRAPH_PRICES over them. */
+  /** US$ per 1M tokens by model: the defaults (runtime/models/prices.ts) with OPSGRAPH_PRICES over them. */
   prices: PriceTable;
   logLevel: RawConfig["LOG_LEVEL"];
 }

@@ -24,7 +24,7 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return Object.assign(e, { LOG_LEVEL: "warn", ...env });
 }
 
-/** Runs test/support/breaker-caller.ts in a process of its own: what its calls did. */
+/** Runs testing/breaker-caller.ts in a process of its own: what its calls did. */
 export function runCaller(env: Record<string, string>): Promise<{ ok: number; error: number; skipped: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "testing", "breaker-caller.ts")], {

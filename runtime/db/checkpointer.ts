@@ -12,7 +12,7 @@ import { FENCE_KEY, fencedError, ownerOfThread } from "../runs/fencing.js";
 // checkpoint-validation suite runs against this class).
 //
 // A run's execution passes its fencing token (configurable FENCE_KEY): the same statement then
-// writes only while the run's fence is that token (runtime/fencing.ts), and says whether it was.
+// writes only while the run's fence is that token (runtime/runs/fencing.ts), and says whether it was.
 /** The owner check: always true with no token, else the run row of thread $1 with the token in parameter `$n`. */
 const owner = (fenced: boolean, n: number) => (fenced ? ownerOfThread(1, n) : "SELECT 1");
 

@@ -1,7 +1,7 @@
 // The keeper of the embedded PostgreSQL for one opsgraph data dir.
 //
 // Started detached by the first opsgraph process that needs the database
-// (runtime/postgres.ts). It owns the postgres server so that the server outlives whichever
+// (runtime/db/postgres.ts). It owns the postgres server so that the server outlives whichever
 // process started it while others still use it, and stops it once the last registered
 // client process is gone, even when clients were killed with SIGKILL (it polls their pids).
 //

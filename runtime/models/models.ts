@@ -24,7 +24,7 @@ export interface BreakerTier extends ModelTier {
 }
 
 /**
- * What ties a process's breakers to the fleet's (runtime/shared-breakers.ts). Called only off the
+ * What ties a process's breakers to the fleet's (runtime/models/shared-breakers.ts). Called only off the
  * fast path: in half-open, and after a call that failed or ended a run of failures. Never throws:
  * a database error leaves the local breaker in charge.
  */

@@ -58,7 +58,7 @@ const secs = (ms: number) => ms / 1000;
 
 /**
  * Evaluates every rule against the database (shared by all workers): the agent call counts and
- * breaker states workers write (runtime/alert-signals.ts), dead letters, runs and the queue.
+ * breaker states workers write (runtime/observability/alert-signals.ts), dead letters, runs and the queue.
  * Each rule yields one verdict per subject that fires, or one quiet verdict with its worst value.
  */
 export async function checkAlerts(pool: pg.Pool, rules: AlertRules = DEFAULT_ALERT_RULES): Promise<AlertReport> {

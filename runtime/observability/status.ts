@@ -60,7 +60,7 @@ export interface BreakerStatus {
   /** half_open: the process whose probe is out, and how long it has left (0: its worker is gone, claimable). */
   probe_owner: string | null;
   probe_left_ms: number | null;
-  /** Live processes that see it open (written by runtime/alert-signals.ts every few seconds). */
+  /** Live processes that see it open (written by runtime/observability/alert-signals.ts every few seconds). */
   processes: number;
 }
 

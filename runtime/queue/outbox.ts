@@ -33,7 +33,7 @@ const INSERT_DELIVERED = `INSERT INTO opsgraph_outbox (key, kind, run_id, thread
 
 /**
  * The CTE `owner`, first of a statement whose $2 is the run id: a row while the run's fence is
- * the token in parameter `$n` (runtime/fencing.ts), always one with no token. Every insert of
+ * the token in parameter `$n` (runtime/runs/fencing.ts), always one with no token. Every insert of
  * the statement is conditioned on it, and the statement answers `owned`.
  */
 const owner = (n?: number) => `owner AS (${n ? ownerOfRun(2, n) : "SELECT 1"})`;

@@ -95,11 +95,11 @@ export interface RunnerDeps {
   observers?: RunObserver[];
   /** What each run may spend (a run's own context wins); unset: nodes/budget.ts's defaults. */
   budget?: BudgetContext;
-  /** Prices of the model tiers, for the runs' cost cap. Default: runtime/prices.ts's table. */
+  /** Prices of the model tiers, for the runs' cost cap. Default: runtime/models/prices.ts's table. */
   prices?: PriceTable;
   /**
    * OPSGRAPH_ADAPTIVE_TIERS: each run, when it starts, orders each agent's tiers by the attempt
-   * ledger's stats (runtime/tier-stats.ts, one query) and keeps that order in its row. Default: off.
+   * ledger's stats (runtime/models/tier-stats.ts, one query) and keeps that order in its row. Default: off.
    */
   adaptiveTiers?: boolean;
 }
@@ -150,7 +150,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
 
   /**
    * Before a run goes on: refuses a state this code cannot read (StateVersionError, nothing
-   * written), upgrades an older one in place (runtime/state-version.ts), as an execution of its
+   * written), upgrades an older one in place (runtime/db/state-version.ts), as an execution of its
    * own: on the thread's lock, its run taken (fenced). `hold`: the caller holds the lock, and
    * takes the run for the upgrade when one is needed.
    */
@@ -580,7 +580,7 @@ export abstract class FlowRunner<S extends AgentStepState = AgentStepState> {
 
   /**
    * Refuses a run of another flow: this runner's graph, context and state upgrader would run on
-   * that flow's thread (runtime/flow-registry.ts finds a run's own runner).
+   * that flow's thread (runtime/runs/flow-registry.ts finds a run's own runner).
    */
   protected assertOwn(row: RunRow): void {
     if (row.flow !== this.flow) throw new InputError(`run ${row.run_id}: is a ${row.flow} run, not ${this.flow}; its own runner must handle it`);

@@ -35,7 +35,7 @@ export function toRecord(row: RunRow, withResult = true): RunRecord {
 
 /**
  * Takes the run for one execution, on the thread's lock (`client`, its connection): its fence
- * goes up, so every write of an earlier execution is refused from now on (runtime/fencing.ts).
+ * goes up, so every write of an earlier execution is refused from now on (runtime/runs/fencing.ts).
  * `set`: the columns the execution sets; `where`: the condition of the claim, with `values` from
  * $2. Returns the lease, with its token; throws RunNotClaimable when `where` does not hold.
  */

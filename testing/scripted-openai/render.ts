@@ -1,3 +1,4 @@
+// Over 300 lines: one renderer per API (OpenAI chat, Azure, Anthropic Messages, Ollama) for answers, malformed answers and errors; each is short, and they share the request-id counter.
 /** Renders a scripted answer, a malformed answer or a scripted error in each API's own shape. */
 import {
   anthropicErrorType,

@@ -1,7 +1,7 @@
 /**
  * The metrics collector: gathers one company's fundamentals, sector peer medians and KPI
  * series from a data source. Pure orchestration; the sources doing I/O live in
- * runtime/portfolio-sources.ts and are handed in.
+ * flows/portfolio-monitoring/run/sources.ts and are handed in.
  */
 import type { AnnualMetrics, Company, CompanyMetrics } from "./company.js";
 import { resample, type RawPoint, type ReportingPeriod } from "./kpi-anomalies.js";

@@ -58,7 +58,7 @@ export interface PortfolioReportSink {
 
 /** What a run is given through LangGraph's runtime context. All optional: a Studio run gets no data source. */
 export type PortfolioMonitoringContext = AgentStepContext & {
-  /** Where the metrics come from (runtime/portfolio-sources.ts). Default: none (every company data_unavailable). */
+  /** Where the metrics come from (flows/portfolio-monitoring/run/sources.ts). Default: none (every company data_unavailable). */
   source?: PortfolioDataSource;
   /** The fiscal year under review. Default: each company's latest. */
   year?: number;

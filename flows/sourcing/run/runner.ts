@@ -52,7 +52,7 @@ export class SourcingStageRunner extends FlowRunner<SourcingState> implements Su
     this.graph = buildStageGraph(stage).compile({ checkpointer: this.checkpointer }) as unknown as FlowGraph;
   }
 
-  /** Its consumer, for a worker to poll (runtime/worker.ts picks it up from the runners). */
+  /** Its consumer, for a worker to poll (runtime/queue/worker.ts picks it up from the runners). */
   consumer(o: { workerId: string; leaseMs: number }): EventConsumer | undefined {
     return this.bus?.consumer(this, o);
   }
