@@ -1,3 +1,4 @@
+// Over 300 lines: the supervisor router's cases (planning, dispatch, budgets, escalation, a crashed router) share one scripted graph and its fake clock.
 import { Annotation, Command, END, MemorySaver, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";

@@ -1,3 +1,4 @@
+// Over 300 lines: one matrix (every provider failure through the flow) with the calls, waits and dead letters each case must produce, stated beside it.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

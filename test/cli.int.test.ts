@@ -1,3 +1,4 @@
+// Over 300 lines: the CLI as a user runs it, by concern (bad input, contract review end to end, a dead provider, dead letters, runs of every flow), sharing its process helpers.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

@@ -1,3 +1,4 @@
+// Over 300 lines: the embedded server's sharing between real processes (start, reuse, crash, takeover) and DATABASE_URL, with their process helpers.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";

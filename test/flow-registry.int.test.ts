@@ -1,3 +1,4 @@
+// Over 300 lines: dispatch by a run's flow (resume, dlq retry, dlq retry --all) for every flow, on one database and its runners.
 import fs from "node:fs";
 import path from "node:path";
 import type PgBoss from "pg-boss";

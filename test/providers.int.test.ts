@@ -1,3 +1,4 @@
+// Over 300 lines: one test file per capability (tiers per provider): structured calls, keys, failure classes, scrubbed errors and fallback share one scripted server and its relay.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

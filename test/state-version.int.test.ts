@@ -1,3 +1,4 @@
+// Over 300 lines: every persisted state version and its upgrade, from the kept fixtures, on one database.
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";

@@ -1,3 +1,4 @@
+// Over 300 lines: the scripted server's answers and each of its faults as a real ChatOpenAI sees them, on one server.
 /**
  * Tests for the scripted OpenAI server, driven by the REAL `ChatOpenAI` client
  * (@langchain/openai 1.5.8, openai 6.x SDK, @langchain/core 1.4) over real HTTP.
