@@ -12,6 +12,7 @@
 //
 //   npx tsx scripts/kill-repeats.ts [--flow contract-review|portfolio-monitoring] [--kills 20]
 //     [--concurrency 4] [--latency-ms 400] [--kill-within-ms 3000] [--seed 1] [--json]
+import { datasetsDir } from "../runtime/config.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -46,7 +47,7 @@ const LATENCY_MS = Number(values["latency-ms"]);
 const KILL_WITHIN_MS = Number(values["kill-within-ms"]);
 const LEASE_MS = 2_000;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const DATASETS = process.env.OPSGRAPH_DATASETS ?? path.resolve(ROOT, "../shared/datasets");
+const DATASETS = datasetsDir(process.env, ROOT);
 const say = (line: string) => process.stderr.write(`kill-repeats: ${line}\n`);
 let seed = Number(values.seed);
 const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;

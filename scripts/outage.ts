@@ -9,6 +9,7 @@
 //     seconds, model calls, calls per company.
 //
 //   npx tsx scripts/outage.ts [--companies 100] [--tiers 1,2,3] [--faults 500,hang] [--json]
+import { datasetsDir } from "../runtime/config.js";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     companies: { type: "string", default: "100" },
     tiers: { type: "string", default: "1,2,3" },
     faults: { type: "string", default: "500,hang" },
-    datasets: { type: "string", default: process.env["OPSGRAPH_DATASETS"] ?? path.join(ROOT, "..", "shared", "datasets") },
+    datasets: { type: "string", default: datasetsDir(process.env, ROOT) },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -34,7 +35,7 @@ if (values.help) {
       "  --companies N   companies of the portfolio run on a 20%-faulty model (default 100; 0 skips it)",
       "  --tiers LIST    model tier counts for the dead-provider contract (default 1,2,3)",
       "  --faults LIST   how the provider is dead: 500, hang (past a 3 s timeout), reset (default 500,hang)",
-      "  --datasets DIR  the shared datasets (default $OPSGRAPH_DATASETS, else ../shared/datasets)",
+      "  --datasets DIR  the shared datasets (default $OPSGRAPH_DATASETS, else ../shared/datasets, else .opsgraph/datasets)",
       "  --json          one JSON object instead of the table",
       "",
     ].join("\n"),
